@@ -1,0 +1,45 @@
+"""Request and response bodies of the ingest API."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.events import Affected, IncidentStatus, Severity
+
+OpenStatus = Literal[
+    IncidentStatus.INVESTIGATING, IncidentStatus.IDENTIFIED, IncidentStatus.MONITORING
+]
+
+
+class IncidentCreate(BaseModel):
+    """What an operator says when raising an incident."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    title: str = Field(min_length=1, max_length=200)
+    severity: Severity
+    summary: str | None = Field(default=None, max_length=2000)
+    status: OpenStatus = IncidentStatus.INVESTIGATING
+    affected: Affected = Affected()
+    customer_impact: str | None = Field(default=None, max_length=1000)
+    next_update_in_minutes: int = Field(default=30, ge=5, le=1440)
+    started_at: AwareDatetime | None = None
+    external_ref: str | None = Field(default=None, max_length=200)
+
+
+class IncidentUpdateIn(BaseModel):
+    """A follow-up; `status: resolved` closes the incident."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    status: IncidentStatus
+    message: str | None = Field(default=None, max_length=2000)
+    customer_impact: str | None = Field(default=None, max_length=1000)
+    severity: Severity | None = None
+    next_update_in_minutes: int | None = Field(default=None, ge=5, le=1440)
+
+
+class Accepted(BaseModel):
+    incident_id: str
+    event_id: str
+    status: Literal["accepted", "queued"]
+    received_at: datetime

@@ -1,0 +1,1 @@
+"""Plan B's shared package: event contract, settings, Kafka, database and auth helpers."""

@@ -1,0 +1,96 @@
+"""Bearer-token authentication with roles.
+
+Tokens are random strings handed to people; services only keep their SHA-256 digests (a
+tokens file of `{"name", "role", "sha256"}` entries), so a leaked config leaks no token.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    DUTY_MANAGER = "duty_manager"
+    MARKETING = "marketing"
+    ADMIN = "admin"
+
+
+class Principal(BaseModel):
+    """Who is calling: the token's name (shown in the audit log) and its role."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    role: Role
+
+    def has_any(self, roles: tuple[Role, ...]) -> bool:
+        return self.role is Role.ADMIN or self.role in roles
+
+
+class TokenEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    role: Role
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+_ENTRIES = TypeAdapter(list[TokenEntry])
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore:
+    """Looks a presented token up by digest, in constant time per entry."""
+
+    def __init__(self, entries: list[TokenEntry]) -> None:
+        self._entries = entries
+
+    @classmethod
+    def from_file(cls, path: Path) -> "TokenStore":
+        if not path.exists():
+            raise FileNotFoundError(
+                f"tokens file {path} not found: run `planb tokens` or set TOKENS_FILE"
+            )
+        return cls(_ENTRIES.validate_json(path.read_bytes()))
+
+    def authenticate(self, token: str) -> Principal | None:
+        presented = digest(token)
+        found: Principal | None = None
+        for entry in self._entries:
+            if hmac.compare_digest(entry.sha256, presented):
+                found = Principal(name=entry.name, role=entry.role)
+        return found
+
+
+def generate_dev_tokens(data_dir: Path) -> dict[str, str]:
+    """Create one token per role: plain ones in `dev-tokens.json` (0600), digests in
+    `tokens.json` for the services. Existing files are reused so tokens survive restarts."""
+    plain_path = data_dir / "dev-tokens.json"
+    hashed_path = data_dir / "tokens.json"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if plain_path.exists():
+        plain: dict[str, str] = json.loads(plain_path.read_text())
+    else:
+        plain = {role.value: f"pb_{role.value}_{secrets.token_urlsafe(24)}" for role in Role}
+        _write_private(plain_path, json.dumps(plain, indent=2) + "\n")
+    entries = [
+        TokenEntry(name=f"dev-{role}", role=Role(role), sha256=digest(token))
+        for role, token in plain.items()
+    ]
+    _write_private(hashed_path, _ENTRIES.dump_json(entries, indent=2).decode() + "\n")
+    return plain
+
+
+def _write_private(path: Path, content: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    os.chmod(path, 0o600)

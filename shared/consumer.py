@@ -1,0 +1,225 @@
+"""The consumer loop every service uses: at-least-once, idempotent, poison-proof.
+
+For each record: parse it (a bad record goes to `<topic>.dlq` with the error), then in one
+database transaction insert its event id into the inbox and run the handler registered for
+its type; a redelivered event finds its id in the inbox and changes nothing. Offsets are
+committed only after the records before them are handled or dead-lettered.
+
+Failures split two ways:
+- the record's fault (unparseable, unknown type, a handler raising `PermanentError` or any
+  non-infrastructure error `max_attempts` times): dead-lettered, the loop moves on;
+- the infrastructure's fault (database or broker unreachable): retried with backoff for as
+  long as it takes, never committed past.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import Database, InboxEntry
+from shared.events import BadEvent, CloudEvent, parse_event, utcnow
+from shared.kafka import EventProducer
+from shared.topics import Topics
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[CloudEvent, AsyncSession], Awaitable[None]]
+
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, KafkaError, OSError)
+
+
+class PermanentError(Exception):
+    """A handler's verdict that this record can never be handled: dead-letter it now."""
+
+
+@dataclass
+class ConsumerStats:
+    """Counters the service exposes on /metrics and /readyz."""
+
+    handled: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    ignored: int = 0
+    last_error: str | None = None
+    assigned: set[TopicPartition] = field(default_factory=set)
+
+
+@dataclass
+class ConsumerConfig:
+    bootstrap_servers: str
+    group_id: str
+    topics: list[str]
+    session_timeout_ms: int = 10_000
+    max_attempts: int = 3
+    retry_base_seconds: float = 0.2
+    retry_max_seconds: float = 10.0
+
+
+class EventConsumer:
+    """Runs handlers for the event types in `handlers`; other types are acknowledged and skipped."""
+
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        *,
+        handlers: Mapping[str, Handler],
+        database: Database,
+        dlq_producer: EventProducer,
+    ) -> None:
+        self.config = config
+        self.handlers = dict(handlers)
+        self.database = database
+        self.dlq_producer = dlq_producer
+        self.stats = ConsumerStats()
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def _make_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            *self.config.topics,
+            bootstrap_servers=self.config.bootstrap_servers,
+            group_id=self.config.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=self.config.session_timeout_ms,
+            heartbeat_interval_ms=max(100, self.config.session_timeout_ms // 10),
+            fetch_max_wait_ms=50,
+            max_poll_records=200,
+        )
+
+    async def run(self) -> None:
+        """Consume until cancelled; reconnects after broker trouble."""
+        delay = self.config.retry_base_seconds
+        while True:
+            consumer = self._make_consumer()
+            try:
+                await consumer.start()
+                self._consumer = consumer
+                delay = self.config.retry_base_seconds
+                await self._consume(consumer)
+            except asyncio.CancelledError:
+                raise
+            except INFRASTRUCTURE_ERRORS as exc:
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("consumer %s: %s; retrying in %.1fs", self.config.group_id, exc, delay)
+            finally:
+                self._consumer = None
+                await _stop_quietly(consumer)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.config.retry_max_seconds)
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=500)
+            self.stats.assigned = set(consumer.assignment())
+            for tp, records in batches.items():
+                for record in records:
+                    await self._process(record)
+                await consumer.commit({tp: records[-1].offset + 1})
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            event = parse_event(record.value)
+        except BadEvent as exc:
+            await self._dead_letter(record, str(exc))
+            return
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            self.stats.ignored += 1
+            return
+        attempt = 0
+        delay = self.config.retry_base_seconds
+        while True:
+            attempt += 1
+            try:
+                await self._handle_once(event, record.topic, handler)
+                return
+            except PermanentError as exc:
+                await self._dead_letter(record, str(exc), event)
+                return
+            except INFRASTRUCTURE_ERRORS as exc:
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("event %s: infrastructure error %s; retrying", event.id, exc)
+            except Exception as exc:
+                log.exception("event %s (%s) failed, attempt %d", event.id, event.type, attempt)
+                if attempt >= self.config.max_attempts:
+                    await self._dead_letter(record, f"{type(exc).__name__}: {exc}", event)
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.config.retry_max_seconds)
+
+    async def _handle_once(self, event: CloudEvent, topic: str, handler: Handler) -> None:
+        try:
+            async with self.database.transaction() as session:
+                session.add(InboxEntry(event_id=event.id, topic=topic, handled_at=utcnow()))
+                await session.flush()
+                await handler(event, session)
+        except IntegrityError:
+            if not await self._already_handled(event.id):
+                raise
+            self.stats.duplicates += 1
+            log.info("event %s already handled; skipped", event.id)
+            return
+        self.stats.handled += 1
+
+    async def _already_handled(self, event_id: str) -> bool:
+        async with self.database.sessions() as session:
+            return await session.get(InboxEntry, event_id) is not None
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], error: str, event: CloudEvent | None = None
+    ) -> None:
+        """Copy the record to `<topic>.dlq` with why it failed; retried until the broker acks."""
+        headers = [
+            *[(k, v) for k, v in (record.headers or ())],
+            ("planb-error", error[:2000].encode()),
+            ("planb-source-topic", record.topic.encode()),
+            ("planb-source-partition", str(record.partition).encode()),
+            ("planb-source-offset", str(record.offset).encode()),
+            ("planb-failed-at", utcnow().isoformat().encode()),
+        ]
+        key = record.key.decode(errors="replace") if record.key else ""
+        delay = self.config.retry_base_seconds
+        while True:
+            try:
+                await self.dlq_producer.send_raw(
+                    Topics.dlq(record.topic), key, record.value or b"", headers
+                )
+                break
+            except KafkaError as exc:
+                log.warning("dead-lettering failed (%s); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.config.retry_max_seconds)
+        self.stats.dead_lettered += 1
+        log.error(
+            "dead-lettered record %s/%d@%d event_id=%s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            event.id if event else None,
+            error,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able summary for /readyz."""
+        return {
+            "group": self.config.group_id,
+            "assigned_partitions": len(self.stats.assigned),
+            "handled": self.stats.handled,
+            "duplicates": self.stats.duplicates,
+            "dead_lettered": self.stats.dead_lettered,
+            "last_error": self.stats.last_error,
+        }
+
+
+async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:
+    try:
+        await consumer.stop()
+    except Exception as exc:
+        log.debug("consumer stop: %s", exc)

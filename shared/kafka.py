@@ -1,0 +1,106 @@
+"""Kafka plumbing over aiokafka: topic creation and an `acks=all` event producer.
+
+Only the Kafka protocol is used, so the embedded tansu broker and Apache Kafka both work.
+"""
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.structs import RecordMetadata
+
+from shared.events import CloudEvent
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE_HEADER = ("content-type", b"application/cloudevents+json")
+TOPIC_EXISTS = 36
+
+
+async def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int) -> None:
+    """Create the topics that are missing; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        if not missing:
+            return
+        response = await admin.create_topics(
+            [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in missing]
+        )
+        for topic, code, *rest in response.topic_errors:
+            if code not in (0, TOPIC_EXISTS):
+                raise RuntimeError(f"could not create topic {topic}: error {code} {rest}")
+        log.info("created topics %s", ", ".join(missing))
+    finally:
+        await admin.close()
+
+
+class EventProducer:
+    """One long-lived producer per process; every send waits for all in-sync replicas."""
+
+    def __init__(self, bootstrap_servers: str, *, client_id: str, request_timeout_ms: int = 5000):
+        self._options = {
+            "bootstrap_servers": bootstrap_servers,
+            "client_id": client_id,
+            "acks": "all",
+            "linger_ms": 0,
+            "request_timeout_ms": request_timeout_ms,
+        }
+        self._producer: AIOKafkaProducer | None = None
+        self.connected = asyncio.Event()
+
+    async def start(self) -> None:
+        """Connect once; raises `KafkaConnectionError` when the broker is unreachable."""
+        producer = AIOKafkaProducer(**self._options)
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer = producer
+        self.connected.set()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+            self.connected.clear()
+
+    def _require(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise KafkaConnectionError("producer is not connected to Kafka")
+        return self._producer
+
+    async def publish(self, topic: str, key: str, event: CloudEvent) -> RecordMetadata:
+        """Send one event and wait for the broker's acknowledgement."""
+        return await self.send_raw(topic, key, event.to_bytes())
+
+    async def send_raw(
+        self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None
+    ) -> RecordMetadata:
+        return await self._require().send_and_wait(
+            topic, value=value, key=key.encode(), headers=headers or [CONTENT_TYPE_HEADER]
+        )
+
+    async def send_many(self, records: list[tuple[str, str, bytes]]) -> None:
+        """Send records in order and wait until the broker acknowledged all of them."""
+        producer = self._require()
+        futures = [
+            await producer.send(topic, value=value, key=key.encode(), headers=[CONTENT_TYPE_HEADER])
+            for topic, key, value in records
+        ]
+        await asyncio.gather(*futures)
+
+    async def is_connected(self) -> bool:
+        """True when the broker answers a metadata request."""
+        if self._producer is None:
+            return False
+        try:
+            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout=2)
+        except (KafkaError, OSError, TimeoutError):
+            return False
+        return True

@@ -1,0 +1,95 @@
+"""Transactional outbox: events are committed with the state change that caused them, then a
+relay sends them to Kafka in commit order and deletes them once acknowledged.
+
+This is how a service that changes its database and emits an event never does one without
+the other, even when killed between the two (the broker has no transactions to lean on).
+A redelivered outbox row carries the same event id, so consumers' inboxes drop the copy.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from aiokafka.errors import KafkaError
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import Database, OutboxEntry
+from shared.events import CloudEvent, utcnow
+from shared.kafka import EventProducer
+
+log = logging.getLogger(__name__)
+
+
+def add_to_outbox(session: AsyncSession, topic: str, key: str, event: CloudEvent) -> None:
+    """Stage an event in the caller's transaction; the relay sends it after commit."""
+    session.add(OutboxEntry(topic=topic, key=key, value=event.to_bytes(), created_at=utcnow()))
+
+
+class OutboxRelay:
+    """Drains the outbox to Kafka; `wake()` after a commit makes it send at once."""
+
+    def __init__(
+        self,
+        database: Database,
+        producer: EventProducer,
+        *,
+        batch_size: int = 500,
+        idle_poll_seconds: float = 1.0,
+        on_sent: Callable[[int], None] | None = None,
+    ) -> None:
+        self.database = database
+        self.producer = producer
+        self.batch_size = batch_size
+        self.idle_poll_seconds = idle_poll_seconds
+        self.on_sent = on_sent
+        self.last_error: str | None = None
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def depth(self) -> int:
+        async with self.database.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(OutboxEntry)) or 0)
+
+    async def run(self) -> None:
+        """Relay until cancelled; backs off while Kafka or the database is unreachable."""
+        delay = 0.2
+        while True:
+            try:
+                sent = await self.drain_once()
+                self.last_error = None
+                delay = 0.2
+            except (KafkaError, OperationalError, OSError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("outbox relay: %s; retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            if sent:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self.idle_poll_seconds)
+            self._wakeup.clear()
+
+    async def drain_once(self) -> int:
+        """Send one batch in id order; rows are deleted only after every ack."""
+        async with self.database.sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboxEntry).order_by(OutboxEntry.id).limit(self.batch_size)
+                )
+            ).all()
+        if not rows:
+            return 0
+        await self.producer.send_many([(row.topic, row.key, row.value) for row in rows])
+        async with self.database.transaction() as session:
+            await session.execute(
+                delete(OutboxEntry).where(OutboxEntry.id.in_([row.id for row in rows]))
+            )
+        if self.on_sent:
+            self.on_sent(len(rows))
+        return len(rows)

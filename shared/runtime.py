@@ -1,0 +1,134 @@
+"""The long-lived parts a service runs on, wired once in its lifespan (the `bootstrap()`).
+
+A `Runtime` owns the database, the Kafka producer, the outbox relay and any consumer loops,
+starts them as tasks, answers /readyz, and stops them in reverse order on shutdown.
+"""
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Mapping
+from typing import Any
+
+from sqlalchemy import MetaData
+
+from shared.consumer import ConsumerConfig, EventConsumer, Handler
+from shared.db import Database
+from shared.kafka import EventProducer, ensure_topics
+from shared.outbox import OutboxRelay
+from shared.settings import CommonSettings
+from shared.topics import Topics
+from shared.web import ReadinessCheck
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: CommonSettings, *, metadata: MetaData) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.topic_prefix)
+        self.database = Database(settings.resolved_database_url())
+        self.metadata = metadata
+        self.producer = EventProducer(
+            settings.kafka_bootstrap_servers,
+            client_id=f"planb-{settings.service_name}",
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+        )
+        self.relay = OutboxRelay(self.database, self.producer)
+        self.consumers: list[EventConsumer] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def start(self) -> None:
+        """Tables first, then Kafka (in the background when the broker is not up yet)."""
+        await self.database.create_all(self.metadata)
+        try:
+            await self._connect_kafka()
+        except Exception as exc:
+            log.warning("Kafka not reachable at start (%s); will keep trying", exc)
+            self.spawn(self._connect_kafka_forever(), "kafka-connect")
+        self.spawn(self.relay.run(), "outbox-relay")
+
+    async def _connect_kafka(self) -> None:
+        await ensure_topics(
+            self.settings.kafka_bootstrap_servers,
+            self.topics.all(),
+            self.settings.topic_partitions,
+        )
+        await self.producer.start()
+
+    async def _connect_kafka_forever(self) -> None:
+        delay = 0.5
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._connect_kafka()
+                log.info("connected to Kafka at %s", self.settings.kafka_bootstrap_servers)
+                self.relay.wake()
+                return
+            except Exception as exc:
+                log.warning("Kafka still unreachable (%s)", exc)
+                delay = min(delay * 2, 5.0)
+
+    def add_consumer(
+        self, group_id: str, topics: list[str], handlers: Mapping[str, Handler]
+    ) -> EventConsumer:
+        consumer = EventConsumer(
+            ConsumerConfig(
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                group_id=group_id,
+                topics=topics,
+                session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            ),
+            handlers=handlers,
+            database=self.database,
+            dlq_producer=self.producer,
+        )
+        self.consumers.append(consumer)
+        self.spawn(consumer.run(), f"consumer-{group_id}")
+        return consumer
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_log_crash)
+        self._tasks.append(task)
+        return task
+
+    async def stop(self) -> None:
+        for task in reversed(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.producer.stop()
+        await self.database.dispose()
+
+    def readiness(self) -> dict[str, ReadinessCheck]:
+        checks: dict[str, ReadinessCheck] = {
+            "database": self._database_ready,
+            "kafka": self._kafka_ready,
+            "outbox": self._outbox_ready,
+        }
+        for consumer in self.consumers:
+            checks[f"consumer:{consumer.config.group_id}"] = _consumer_check(consumer)
+        return checks
+
+    async def _database_ready(self) -> tuple[bool, Any]:
+        await self.database.ping()
+        return True, "reachable"
+
+    async def _kafka_ready(self) -> tuple[bool, Any]:
+        ok = await self.producer.is_connected()
+        return ok, self.settings.kafka_bootstrap_servers if ok else "unreachable"
+
+    async def _outbox_ready(self) -> tuple[bool, Any]:
+        return True, {"depth": await self.relay.depth(), "last_error": self.relay.last_error}
+
+
+def _consumer_check(consumer: EventConsumer) -> ReadinessCheck:
+    async def check() -> tuple[bool, Any]:
+        return True, consumer.describe()
+
+    return check
+
+
+def _log_crash(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task %s crashed", task.get_name(), exc_info=task.exception())

@@ -1,0 +1,162 @@
+"""What every service's FastAPI app has: auth dependencies, /healthz, /readyz, /metrics."""
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.auth import Principal, Role, TokenStore
+from shared.problems import Problem
+
+ReadinessCheck = Callable[[], Awaitable[tuple[bool, Any]]]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_token_store(request: Request) -> TokenStore:
+    store: TokenStore = request.app.state.tokens
+    return store
+
+
+def authenticated(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    store: Annotated[TokenStore, Depends(get_token_store)],
+) -> Principal:
+    """The caller, from `Authorization: Bearer <token>`; 401 without a known token."""
+    if credentials is None:
+        raise Problem(
+            401,
+            "Unauthorized",
+            "Send `Authorization: Bearer <token>`.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = store.authenticate(credentials.credentials)
+    if principal is None:
+        raise Problem(
+            401,
+            "Unauthorized",
+            "The bearer token is not known.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return principal
+
+
+def require_role(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency admitting `roles` (and admin); 403 for anyone else."""
+
+    def _check(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+        if not principal.has_any(roles):
+            allowed = ", ".join(sorted({r.value for r in roles} | {Role.ADMIN.value}))
+            raise Problem(
+                403, "Forbidden", f"Role {principal.role.value!r} may not do this; needs {allowed}."
+            )
+        return principal
+
+    return _check
+
+
+class HttpMetrics:
+    """Per-app registry, so several apps in one test process don't collide."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "planb_http_requests",
+            "HTTP requests by route and status",
+            ["service", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "planb_http_request_seconds",
+            "HTTP request latency",
+            ["service", "route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.service = service
+
+
+class MetricsMiddleware:
+    """Counts requests and their latency by route template (not raw path: bounded labels)."""
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def _send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            self.metrics.requests.labels(
+                self.metrics.service, scope["method"], template, str(status)
+            ).inc()
+            self.metrics.latency.labels(self.metrics.service, template).observe(
+                time.perf_counter() - start
+            )
+
+
+def ops_router(checks: Callable[[Request], dict[str, ReadinessCheck]]) -> APIRouter:
+    """/healthz, /readyz and /metrics; `checks` finds the app's readiness checks."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Kafka and the database are reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        results: dict[str, Any] = {}
+        ready = True
+        for name, check in checks(request).items():
+            try:
+                ok, detail = await check()
+            except Exception as exc:
+                ok, detail = False, f"{type(exc).__name__}: {exc}"
+            results[name] = {"ok": ok, "detail": detail}
+            ready = ready and ok
+        body = {"status": "ready" if ready else "unavailable", "checks": results}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        registry: CollectorRegistry = request.app.state.metrics.registry
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def install_common(app: FastAPI, service: str) -> HttpMetrics:
+    """Metrics middleware and the operations routes on `app`."""
+    from shared.problems import install_problem_handlers
+
+    metrics = HttpMetrics(service)
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    install_problem_handlers(app)
+    app.include_router(ops_router(lambda request: request.app.state.runtime.readiness()))
+    return metrics
