@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -24,12 +24,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Database, InboxEntry
-from shared.events import BadEvent, CloudEvent, parse_event, utcnow
+from shared.events import BadEvent, CloudEvent, EventData, parse_event, utcnow
 from shared.kafka import EventProducer
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T", bound=EventData)
 Handler = Callable[[CloudEvent, AsyncSession], Awaitable[None]]
 
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, KafkaError, OSError)
@@ -37,6 +38,15 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, Kafk
 
 class PermanentError(Exception):
     """A handler's verdict that this record can never be handled: dead-letter it now."""
+
+
+def payload_of(event: CloudEvent, model: type[T]) -> T:
+    """The event's data as `model`; a handler registered for the wrong type is a bug."""
+    if not isinstance(event.data, model):
+        raise PermanentError(
+            f"{event.type} carries {type(event.data).__name__}, not {model.__name__}"
+        )
+    return event.data
 
 
 @dataclass

@@ -3,14 +3,16 @@
 import logging
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str = "INFO", service: str = "planb") -> None:
     root = logging.getLogger()
     if any(getattr(h, "_planb", False) for h in root.handlers):
         root.setLevel(level.upper())
         return
     handler = logging.StreamHandler()
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+        logging.Formatter(
+            f"%(asctime)s %(levelname)s [{service}] %(name)s: %(message)s", "%H:%M:%S"
+        )
     )
     handler._planb = True  # type: ignore[attr-defined]
     root.addHandler(handler)

@@ -1,0 +1,196 @@
+"""What the publisher does with each record on `planb.outbound`.
+
+A message is sent at most once: its `deliveries` row is checked first and a `published` row
+ends the story, whatever event id the request arrives under. Delivery reports go to the
+outbox in the same transaction as the state they describe; the relay sends them after commit.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.publisher.channels import ChannelError, ChannelRegistry
+from services.publisher.models import ChannelPause, Delivery, DeliveryState
+from shared.consumer import Handler, PermanentError
+from shared.events import (
+    ChannelPaused,
+    ChannelResumed,
+    CloudEvent,
+    DeliveryFailed,
+    DeliveryHeld,
+    DeliveryOutcome,
+    DeliveryPublished,
+    EventData,
+    MessageKind,
+    PublishRequested,
+    derived_id,
+    utcnow,
+)
+from shared.outbox import add_to_outbox
+from shared.topics import Topics
+
+log = logging.getLogger(__name__)
+
+SOURCE = "/planb/publisher"
+
+D = TypeVar("D", bound=EventData)
+
+
+def publisher_handlers(
+    *, topics: Topics, channels: ChannelRegistry, wake: Callable[[], None]
+) -> dict[str, Handler]:
+    """The consumer's registry; `wake` nudges the outbox relay once a report is committed."""
+
+    def emit(session: AsyncSession, outcome: DeliveryOutcome, cause: CloudEvent) -> None:
+        report = CloudEvent.wrap(
+            outcome,
+            source=SOURCE,
+            subject=outcome.message_id,
+            id=derived_id(cause.id, "delivery"),
+        )
+        add_to_outbox(session, topics.deliveries, outcome.message_id, report)
+        sa_event.listen(session.sync_session, "after_commit", lambda _s: wake(), once=True)
+
+    async def on_publish_requested(event: CloudEvent, session: AsyncSession) -> None:
+        message = _data(event, PublishRequested)
+        delivery = await session.get(Delivery, message.message_id)
+        if delivery is None:
+            delivery = _new_delivery(message)
+            session.add(delivery)
+        elif delivery.state == DeliveryState.PUBLISHED:
+            log.info(
+                "message_id=%s channel=%s already published; request %s skipped",
+                message.message_id,
+                message.channel_id,
+                event.id,
+            )
+            return
+        outcome = await _deliver(message, delivery, session, channels)
+        emit(session, outcome, event)
+
+    async def on_channel_paused(event: CloudEvent, session: AsyncSession) -> None:
+        paused = _data(event, ChannelPaused)
+        pause = await _pause_row(session, paused.channel_id)
+        pause.paused = True
+        pause.reason = paused.reason
+        pause.incident_id = paused.incident_id
+        pause.updated_at = paused.paused_at
+        log.info(
+            "channel=%s paused incident_id=%s: %s",
+            paused.channel_id,
+            paused.incident_id,
+            paused.reason,
+        )
+
+    async def on_channel_resumed(event: CloudEvent, session: AsyncSession) -> None:
+        resumed = _data(event, ChannelResumed)
+        pause = await _pause_row(session, resumed.channel_id)
+        pause.paused = False
+        pause.reason = None
+        pause.incident_id = resumed.incident_id
+        pause.updated_at = resumed.resumed_at
+        log.info("channel=%s resumed incident_id=%s", resumed.channel_id, resumed.incident_id)
+
+    return {
+        PublishRequested.event_type: on_publish_requested,
+        ChannelPaused.event_type: on_channel_paused,
+        ChannelResumed.event_type: on_channel_resumed,
+    }
+
+
+async def _deliver(
+    message: PublishRequested,
+    delivery: Delivery,
+    session: AsyncSession,
+    channels: ChannelRegistry,
+) -> DeliveryOutcome:
+    """Hold, send or fail the message, record the result on its row and return the report."""
+    now = utcnow()
+    delivery.updated_at = now
+    common: dict[str, Any] = {
+        "message_id": message.message_id,
+        "channel_id": message.channel_id,
+        "kind": message.kind,
+        "incident_id": delivery.incident_id,
+        "post_id": message.post_id,
+        "at": now,
+    }
+    held_by = await _paused_reason(session, message)
+    if held_by is not None:
+        delivery.state = DeliveryState.HELD.value
+        delivery.error = None
+        log.info("message_id=%s channel=%s held: %s", message.message_id, message.channel_id, held_by)
+        return DeliveryHeld(**common, attempts=delivery.attempts, reason=held_by)
+    delivery.attempts += 1
+    try:
+        adapter = channels.adapter_for(message)
+        async with session.begin_nested():
+            sent = await adapter.send(message, session)
+    except ChannelError as exc:
+        delivery.state = DeliveryState.FAILED.value
+        delivery.error = str(exc)
+        log.warning(
+            "message_id=%s channel=%s incident_id=%s failed: %s",
+            message.message_id,
+            message.channel_id,
+            delivery.incident_id,
+            exc,
+        )
+        return DeliveryFailed(**common, attempts=delivery.attempts, error=str(exc))
+    delivery.state = DeliveryState.PUBLISHED.value
+    delivery.error = None
+    delivery.remote_id = sent.remote_id
+    delivery.url = sent.url
+    log.info(
+        "message_id=%s channel=%s incident_id=%s published at %s",
+        message.message_id,
+        message.channel_id,
+        delivery.incident_id,
+        sent.url,
+    )
+    return DeliveryPublished(
+        **common, attempts=delivery.attempts, remote_id=sent.remote_id, url=sent.url
+    )
+
+
+async def _paused_reason(session: AsyncSession, message: PublishRequested) -> str | None:
+    """Why a marketing post must wait, or None; status updates are never paused."""
+    if message.kind is not MessageKind.MARKETING:
+        return None
+    pause = await session.get(ChannelPause, message.channel_id)
+    if pause is None or not pause.paused:
+        return None
+    return f"channel {message.channel_id!r} is paused: {pause.reason or 'no reason given'}"
+
+
+async def _pause_row(session: AsyncSession, channel_id: str) -> ChannelPause:
+    pause = await session.get(ChannelPause, channel_id)
+    if pause is None:
+        pause = ChannelPause(channel_id=channel_id, paused=False)
+        session.add(pause)
+    return pause
+
+
+def _new_delivery(message: PublishRequested) -> Delivery:
+    now = utcnow()
+    return Delivery(
+        message_id=message.message_id,
+        channel_id=message.channel_id,
+        kind=message.kind.value,
+        incident_id=message.incident.incident_id if message.incident else None,
+        post_id=message.post_id,
+        state=DeliveryState.PENDING.value,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _data(event: CloudEvent, model: type[D]) -> D:
+    """The typed payload; a mismatch between `type` and `data` can never be handled."""
+    if not isinstance(event.data, model):
+        raise PermanentError(f"event {event.id}: {event.type} carries {type(event.data).__name__}")
+    return event.data

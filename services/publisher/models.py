@@ -1,0 +1,70 @@
+"""Publisher's own tables: deliveries (the never-post-twice record), the status page's
+entries and the pause state of each channel as the router last reported it."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import UTCDateTime
+from shared.events import utcnow
+
+
+class Base(DeclarativeBase):
+    """Metadata of the publisher's tables (the inbox and outbox come from `shared.db`)."""
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    HELD = "held"
+
+
+class Delivery(Base):
+    """One row per message (a message already targets one channel); `published` is final."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_incident_id", "incident_id"),
+        Index("ix_deliveries_channel_state", "channel_id", "state"),
+    )
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    incident_id: Mapped[str | None] = mapped_column(String(200))
+    post_id: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    remote_id: Mapped[str | None] = mapped_column(String(500))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StatusEntry(Base):
+    """One update shown on the built-in status page; unique per message so it shows once."""
+
+    __tablename__ = "status_entries"
+    __table_args__ = (Index("ix_status_entries_incident_published", "incident_id", "published_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChannelPause(Base):
+    """The last pause or resume the router sent for a channel; marketing waits while paused."""
+
+    __tablename__ = "channel_pauses"
+    channel_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    incident_id: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,56 @@
+"""Rendering the status page as HTML and as an Atom 1.0 feed, escaped by Jinja2's autoescape.
+
+Update texts come from people under pressure and from monitoring systems, so every value is
+treated as hostile: HTML- and XML-escaped, and stripped of the control characters XML forbids.
+"""
+
+import re
+from datetime import UTC, datetime
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from services.publisher.schemas import StatusBoard
+
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_safe(value: str) -> str:
+    """Drop characters XML 1.0 cannot carry at all (escaping cannot save them)."""
+    return _XML_FORBIDDEN.sub("", value)
+
+
+def rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def human_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("services.publisher", "templates"),
+        autoescape=select_autoescape(["html", "xml"], default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["xml_safe"] = xml_safe
+    env.filters["rfc3339"] = rfc3339
+    env.filters["human_time"] = human_time
+    return env
+
+
+_ENV = _environment()
+
+
+def render_status_html(board: StatusBoard) -> str:
+    return _ENV.get_template("status.html").render(board=board)
+
+
+def render_atom(board: StatusBoard, *, feed_url: str) -> str:
+    """Atom 1.0: one entry per update, ids stable across renders (`urn:planb:message:<id>`)."""
+    updated = max((i.updated_at for i in board.incidents), default=board.generated_at)
+    return _ENV.get_template("feed.atom.xml").render(
+        board=board, feed_url=feed_url, updated=updated
+    )

@@ -1,0 +1,72 @@
+"""Response bodies of the publisher's API and the status page's data."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.channels import ChannelType
+from shared.events import IncidentStatus, MessageKind, Severity
+
+
+class StatusUpdateOut(BaseModel):
+    """One published update, as the public reads it."""
+
+    model_config = ConfigDict(from_attributes=True)
+    message_id: str
+    status: IncidentStatus
+    text: str
+    published_at: datetime
+
+
+class IncidentOut(BaseModel):
+    """An incident on the status page: the latest title, severity and status, updates newest first."""
+
+    incident_id: str
+    title: str
+    severity: Severity
+    status: IncidentStatus
+    url: str
+    first_published_at: datetime
+    updated_at: datetime
+    updates: list[StatusUpdateOut]
+
+
+class StatusBoard(BaseModel):
+    """Everything the status page, its JSON and its Atom feed show."""
+
+    title: str
+    url: str
+    operational: bool
+    generated_at: datetime
+    incidents: list[IncidentOut]
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    message_id: str
+    channel_id: str
+    kind: MessageKind
+    incident_id: str | None
+    post_id: str | None
+    state: str
+    attempts: int
+    remote_id: str | None
+    url: str | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChannelHealth(BaseModel):
+    """A configured channel as an on-call engineer needs to see it."""
+
+    id: str
+    type: ChannelType
+    name: str
+    marketing: bool
+    adapter: bool
+    paused: bool
+    pause_reason: str | None
+    published: int
+    failed: int
+    held: int

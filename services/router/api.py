@@ -1,0 +1,106 @@
+"""The router's HTTP routes for duty managers: incidents, drafts, channels."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import select
+
+from services.router import approvals, views
+from services.router.deps import ContextDep, DutyManagerDep, ReaderDep, SessionDep
+from services.router.models import Draft, Incident
+from services.router.schemas import (
+    ApproveIn,
+    ChannelOut,
+    DraftEdit,
+    DraftOut,
+    DraftState,
+    IncidentDetailOut,
+    IncidentOut,
+    RejectIn,
+)
+from shared.problems import Problem
+
+router = APIRouter(prefix="/v1")
+
+DraftId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.get("/incidents", response_model=list[IncidentOut], tags=["incidents"])
+async def list_incidents(
+    session: SessionDep,
+    _: ReaderDep,
+    state: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[Incident]:
+    """Incidents, newest first; `state=open` or `state=resolved` to filter."""
+    query = select(Incident).order_by(Incident.opened_at.desc()).limit(limit)
+    if state == "open":
+        query = query.where(Incident.resolved_at.is_(None))
+    elif state == "resolved":
+        query = query.where(Incident.resolved_at.is_not(None))
+    return list((await session.scalars(query)).all())
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentDetailOut, tags=["incidents"])
+async def get_incident(
+    incident_id: Annotated[str, Path(max_length=64)], session: SessionDep, _: ReaderDep
+) -> IncidentDetailOut:
+    """One incident with its timeline, drafts, deliveries and pauses."""
+    incident = await session.get(Incident, incident_id)
+    if incident is None:
+        raise Problem(404, "Incident not found", f"No incident {incident_id}.")
+    return await views.incident_detail(session, incident)
+
+
+@router.get("/drafts", response_model=list[DraftOut], tags=["drafts"])
+async def list_drafts(
+    session: SessionDep,
+    _: ReaderDep,
+    state: DraftState | None = None,
+    incident_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[DraftOut]:
+    """Drafts, oldest first (the one waiting longest comes first)."""
+    query = select(Draft).order_by(Draft.created_at)
+    if state is not None:
+        query = query.where(Draft.state == state)
+    if incident_id is not None:
+        query = query.where(Draft.incident_id == incident_id)
+    return await views.draft_views(session, list((await session.scalars(query)).all()))
+
+
+@router.patch("/drafts/{draft_id}", response_model=DraftOut, tags=["drafts"])
+async def edit_draft(
+    draft_id: DraftId, body: DraftEdit, session: SessionDep, ctx: ContextDep, who: DutyManagerDep
+) -> DraftOut:
+    """Replace one channel's text of a pending draft."""
+    draft = await approvals.edit_text(ctx, session, draft_id, body.channel_id, body.text, who)
+    return (await views.draft_views(session, [draft]))[0]
+
+
+@router.post("/drafts/{draft_id}/approve", response_model=DraftOut, tags=["drafts"])
+async def approve_draft(
+    draft_id: DraftId,
+    session: SessionDep,
+    ctx: ContextDep,
+    who: DutyManagerDep,
+    body: ApproveIn | None = None,
+) -> DraftOut:
+    """Approve a pending draft for all its channels, or only `channels`."""
+    channels = body.channels if body else None
+    draft = await approvals.approve(ctx, session, draft_id, channels, who)
+    return (await views.draft_views(session, [draft]))[0]
+
+
+@router.post("/drafts/{draft_id}/reject", response_model=DraftOut, tags=["drafts"])
+async def reject_draft(
+    draft_id: DraftId, body: RejectIn, session: SessionDep, ctx: ContextDep, who: DutyManagerDep
+) -> DraftOut:
+    """Reject a pending draft, saying why."""
+    draft = await approvals.reject(ctx, session, draft_id, body.reason, who)
+    return (await views.draft_views(session, [draft]))[0]
+
+
+@router.get("/channels", response_model=list[ChannelOut], tags=["channels"])
+async def list_channels(session: SessionDep, ctx: ContextDep, _: ReaderDep) -> list[ChannelOut]:
+    """Every configured channel with its pause state and why."""
+    return await views.channel_views(ctx, session)

@@ -1,0 +1,194 @@
+"""The duty manager's decisions on drafts: edit, approve (all or some channels), reject."""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.router.audit import record_audit
+from services.router.context import SOURCE, RouterContext
+from services.router.models import Delivery, Draft, DraftText, Incident, TimelineEntry
+from shared.auth import Principal
+from shared.events import (
+    CloudEvent,
+    IncidentRef,
+    IncidentStatus,
+    MessageKind,
+    PublishRequested,
+    Severity,
+    derived_id,
+    utcnow,
+)
+from shared.problems import Problem
+
+
+async def load_pending(session: AsyncSession, draft_id: str) -> Draft:
+    """The draft if it can still be decided on; 404 or 409 (saying why) otherwise."""
+    draft = await session.get(Draft, draft_id, with_for_update=True)
+    if draft is None:
+        raise Problem(404, "Draft not found", f"No draft {draft_id}.")
+    if draft.state != "pending":
+        raise Problem(
+            409,
+            "Draft not pending",
+            f"Draft {draft_id} is {draft.state}; only pending drafts can be changed.",
+            state=draft.state,
+        )
+    return draft
+
+
+async def texts_of(session: AsyncSession, draft_id: str) -> list[DraftText]:
+    rows = await session.scalars(
+        select(DraftText).where(DraftText.draft_id == draft_id).order_by(DraftText.channel_id)
+    )
+    return list(rows.all())
+
+
+async def edit_text(
+    ctx: RouterContext,
+    session: AsyncSession,
+    draft_id: str,
+    channel_id: str,
+    text: str,
+    by: Principal,
+) -> Draft:
+    draft = await load_pending(session, draft_id)
+    row = await session.scalar(
+        select(DraftText).where(DraftText.draft_id == draft_id, DraftText.channel_id == channel_id)
+    )
+    if row is None:
+        raise Problem(422, "Unknown channel", f"Draft {draft_id} has no text for {channel_id!r}.")
+    before = row.text
+    row.text = text
+    row.edited_by = by.name
+    record_audit(
+        ctx,
+        session,
+        actor=by.name,
+        action="draft.edited",
+        entity_type="draft",
+        entity_id=draft_id,
+        details={"channel_id": channel_id, "before": before, "after": text},
+    )
+    return draft
+
+
+async def approve(
+    ctx: RouterContext,
+    session: AsyncSession,
+    draft_id: str,
+    channel_ids: list[str] | None,
+    by: Principal,
+) -> Draft:
+    """Approve the draft and request publication on the chosen channels (all by default)."""
+    draft = await load_pending(session, draft_id)
+    incident = await session.get(Incident, draft.incident_id)
+    if incident is None:
+        raise Problem(409, "Incident missing", f"Draft {draft_id} has no incident.")
+    texts = await texts_of(session, draft_id)
+    chosen = _choose(texts, channel_ids, draft_id)
+    now = utcnow()
+    ref = IncidentRef(
+        incident_id=incident.id,
+        title=incident.title,
+        severity=Severity(incident.severity),
+        status=IncidentStatus(draft.incident_status),
+    )
+    for row in chosen:
+        row.message_id = "msg_" + derived_id(draft_id, row.channel_id).replace("-", "")[:20]
+        request = PublishRequested(
+            message_id=row.message_id,
+            channel_id=row.channel_id,
+            kind=MessageKind.STATUS_UPDATE,
+            text=row.text,
+            incident=ref,
+            approved_by=by.name,
+            requested_at=now,
+        )
+        ctx.emit(
+            session,
+            ctx.topics.outbound,
+            row.channel_id,
+            CloudEvent.wrap(
+                request, source=SOURCE, subject=row.message_id, id=derived_id(row.message_id)
+            ),
+        )
+        session.add(
+            Delivery(
+                message_id=row.message_id,
+                incident_id=incident.id,
+                draft_id=draft_id,
+                channel_id=row.channel_id,
+                state="requested",
+                attempts=0,
+                updated_at=now,
+            )
+        )
+    draft.state = "approved"
+    draft.decided_by = by.name
+    draft.decided_at = now
+    channels = [row.channel_id for row in chosen]
+    session.add(
+        TimelineEntry(
+            incident_id=incident.id,
+            kind="approved",
+            text=f"Draft {draft_id} approved for " + ", ".join(channels),
+            actor=by.name,
+            at=now,
+        )
+    )
+    record_audit(
+        ctx,
+        session,
+        actor=by.name,
+        action="draft.approved",
+        entity_type="draft",
+        entity_id=draft_id,
+        details={"incident_id": incident.id, "channels": channels},
+    )
+    return draft
+
+
+async def reject(
+    ctx: RouterContext, session: AsyncSession, draft_id: str, reason: str, by: Principal
+) -> Draft:
+    draft = await load_pending(session, draft_id)
+    now = utcnow()
+    draft.state = "rejected"
+    draft.decided_by = by.name
+    draft.decided_at = now
+    draft.reason = reason
+    session.add(
+        TimelineEntry(
+            incident_id=draft.incident_id,
+            kind="rejected",
+            text=f"Draft {draft_id} rejected: {reason}",
+            actor=by.name,
+            at=now,
+        )
+    )
+    record_audit(
+        ctx,
+        session,
+        actor=by.name,
+        action="draft.rejected",
+        entity_type="draft",
+        entity_id=draft_id,
+        details={"reason": reason},
+    )
+    return draft
+
+
+def _choose(
+    texts: list[DraftText], channel_ids: list[str] | None, draft_id: str
+) -> list[DraftText]:
+    if channel_ids is None:
+        return texts
+    by_channel = {row.channel_id: row for row in texts}
+    unknown = sorted(set(channel_ids) - set(by_channel))
+    if unknown:
+        raise Problem(
+            422,
+            "Unknown channel",
+            f"Draft {draft_id} has no text for: {', '.join(unknown)}.",
+            channels=sorted(by_channel),
+        )
+    return [by_channel[c] for c in dict.fromkeys(channel_ids)]

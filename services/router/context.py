@@ -1,0 +1,41 @@
+"""What the router's handlers and services need, built once in the lifespan (`bootstrap`)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.router.policy import Policy
+from shared.channels import ChannelConfig
+from shared.events import CloudEvent
+from shared.outbox import add_to_outbox
+from shared.topics import Topics
+
+SOURCE = "/planb/router"
+
+
+@dataclass(frozen=True)
+class RouterContext:
+    topics: Topics
+    channels: list[ChannelConfig]
+    policy: Policy
+    zone: ZoneInfo
+    public_base_url: str
+    wake_relay: Callable[[], None]
+
+    def channel(self, channel_id: str) -> ChannelConfig | None:
+        return next((c for c in self.channels if c.id == channel_id), None)
+
+    def incident_link(self, incident_id: str) -> str:
+        return f"{self.public_base_url.rstrip('/')}/status#{incident_id}"
+
+    def emit(self, session: AsyncSession, topic: str, key: str, event_: CloudEvent) -> None:
+        """Stage `event_` in the session's transaction and wake the relay once it commits."""
+        add_to_outbox(session, topic, key, event_)
+        if not session.info.get("planb_wake_registered"):
+            session.info["planb_wake_registered"] = True
+            event.listen(
+                session.sync_session, "after_commit", lambda _s: self.wake_relay(), once=True
+            )

@@ -1,0 +1,261 @@
+"""Handling incident events: record state, pause marketing first, then draft updates."""
+
+import logging
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.router.audit import record_audit
+from services.router.context import SOURCE, RouterContext
+from services.router.drafting import draft_text, next_update_at
+from services.router.models import ChannelPause, Draft, DraftText, Incident, TimelineEntry
+from shared.consumer import Handler, PermanentError, payload_of
+from shared.events import (
+    ChannelPaused,
+    ChannelResumed,
+    CloudEvent,
+    IncidentRaised,
+    IncidentResolved,
+    IncidentStatus,
+    IncidentUpdated,
+    Severity,
+    derived_id,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+
+def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
+    """The registry of `planb.incidents` handlers, keyed by event type."""
+
+    async def on_raised(event: CloudEvent, session: AsyncSession) -> None:
+        data = payload_of(event, IncidentRaised)
+        if await session.get(Incident, data.incident_id) is not None:
+            log.info("incident %s already recorded; event %s ignored", data.incident_id, event.id)
+            return
+        now = utcnow()
+        incident = Incident(
+            id=data.incident_id,
+            title=data.title,
+            severity=data.severity.value,
+            status=data.status.value,
+            summary=data.summary,
+            customer_impact=data.customer_impact,
+            services=list(data.affected.services),
+            regions=list(data.affected.regions),
+            external_ref=data.external_ref,
+            next_update_at=next_update_at(now, data.next_update_in_minutes),
+            raised_by=data.raised_by,
+            started_at=data.started_at,
+            opened_at=now,
+            updated_at=now,
+            resolved_at=None,
+        )
+        session.add(incident)
+        _timeline(
+            session, incident.id, "raised", f"{data.severity.value}: {data.title}", data.raised_by
+        )
+        await pause_marketing_for(ctx, session, incident, event.id)
+        await draft_update(ctx, session, incident, event.id, message=data.summary)
+
+    async def on_updated(event: CloudEvent, session: AsyncSession) -> None:
+        data = payload_of(event, IncidentUpdated)
+        incident = await _open_incident(session, data.incident_id, event.id)
+        if incident is None:
+            return
+        now = utcnow()
+        incident.status = data.status.value
+        if data.severity is not None:
+            incident.severity = data.severity.value
+        if data.customer_impact is not None:
+            incident.customer_impact = data.customer_impact
+        if data.next_update_in_minutes is not None:
+            incident.next_update_at = next_update_at(now, data.next_update_in_minutes)
+        incident.updated_at = now
+        _timeline(
+            session, incident.id, "updated", data.message or data.status.value, data.updated_by
+        )
+        await pause_marketing_for(ctx, session, incident, event.id)
+        await draft_update(ctx, session, incident, event.id, message=data.message)
+
+    async def on_resolved(event: CloudEvent, session: AsyncSession) -> None:
+        data = payload_of(event, IncidentResolved)
+        incident = await _open_incident(session, data.incident_id, event.id)
+        if incident is None:
+            return
+        now = utcnow()
+        incident.status = IncidentStatus.RESOLVED.value
+        incident.resolved_at = now
+        incident.updated_at = now
+        incident.next_update_at = None
+        if data.customer_impact is not None:
+            incident.customer_impact = data.customer_impact
+        _timeline(session, incident.id, "resolved", data.message or "resolved", data.resolved_by)
+        await release_pauses_of(ctx, session, incident, event.id)
+        await draft_update(ctx, session, incident, event.id, message=data.message)
+
+    return {
+        IncidentRaised.event_type: on_raised,
+        IncidentUpdated.event_type: on_updated,
+        IncidentResolved.event_type: on_resolved,
+    }
+
+
+async def pause_marketing_for(
+    ctx: RouterContext, session: AsyncSession, incident: Incident, cause_id: str
+) -> list[str]:
+    """Pause every channel the policy says this incident pauses and that it doesn't yet."""
+    targets = ctx.policy.channels_to_pause(
+        Severity(incident.severity), incident.regions, ctx.channels
+    )
+    already = set(
+        (
+            await session.scalars(
+                select(ChannelPause.channel_id).where(
+                    ChannelPause.incident_id == incident.id, ChannelPause.released_at.is_(None)
+                )
+            )
+        ).all()
+    )
+    now = utcnow()
+    reason = f"{incident.severity} incident {incident.id}: {incident.title}"
+    paused = []
+    for channel in targets:
+        if channel.id in already:
+            continue
+        session.add(
+            ChannelPause(
+                channel_id=channel.id,
+                incident_id=incident.id,
+                reason=reason,
+                paused_at=now,
+                released_at=None,
+            )
+        )
+        record = ChannelPaused(
+            channel_id=channel.id, incident_id=incident.id, reason=reason, paused_at=now
+        )
+        ctx.emit(
+            session,
+            ctx.topics.outbound,
+            channel.id,
+            CloudEvent.wrap(
+                record,
+                source=SOURCE,
+                subject=channel.id,
+                id=derived_id(cause_id, "pause", channel.id),
+            ),
+        )
+        record_audit(
+            ctx,
+            session,
+            actor="policy",
+            action="channel.paused",
+            entity_type="channel",
+            entity_id=channel.id,
+            details={"incident_id": incident.id, "reason": reason},
+        )
+        paused.append(channel.id)
+    if paused:
+        _timeline(
+            session, incident.id, "paused", "Marketing paused on " + ", ".join(paused), "policy"
+        )
+    return paused
+
+
+async def release_pauses_of(
+    ctx: RouterContext, session: AsyncSession, incident: Incident, cause_id: str
+) -> list[str]:
+    """Release this incident's pauses; a channel resumes only when no other pause holds it."""
+    now = utcnow()
+    released = (
+        await session.scalars(
+            update(ChannelPause)
+            .where(ChannelPause.incident_id == incident.id, ChannelPause.released_at.is_(None))
+            .values(released_at=now)
+            .returning(ChannelPause.channel_id)
+        )
+    ).all()
+    resumed = []
+    for channel_id in sorted(set(released)):
+        still_held = await session.scalar(
+            select(ChannelPause.id)
+            .where(ChannelPause.channel_id == channel_id, ChannelPause.released_at.is_(None))
+            .limit(1)
+        )
+        if still_held is not None:
+            continue
+        ctx.emit(
+            session,
+            ctx.topics.outbound,
+            channel_id,
+            CloudEvent.wrap(
+                ChannelResumed(channel_id=channel_id, incident_id=incident.id, resumed_at=now),
+                source=SOURCE,
+                subject=channel_id,
+                id=derived_id(cause_id, "resume", channel_id),
+            ),
+        )
+        record_audit(
+            ctx,
+            session,
+            actor="policy",
+            action="channel.resumed",
+            entity_type="channel",
+            entity_id=channel_id,
+            details={"incident_id": incident.id},
+        )
+        resumed.append(channel_id)
+    return resumed
+
+
+async def draft_update(
+    ctx: RouterContext,
+    session: AsyncSession,
+    incident: Incident,
+    cause_id: str,
+    *,
+    message: str | None,
+) -> Draft:
+    """Supersede the incident's pending drafts and write a new one for every channel."""
+    now = utcnow()
+    await session.execute(
+        update(Draft)
+        .where(Draft.incident_id == incident.id, Draft.state == "pending")
+        .values(state="superseded", decided_at=now)
+    )
+    draft = Draft(
+        id="drf_" + uuid.uuid5(uuid.NAMESPACE_URL, cause_id).hex[:20],
+        incident_id=incident.id,
+        source_event_id=cause_id,
+        incident_status=incident.status,
+        state="pending",
+        created_at=now,
+    )
+    session.add(draft)
+    link = ctx.incident_link(incident.id)
+    for channel in ctx.channels:
+        text = draft_text(incident, channel, message=message, link=link, zone=ctx.zone, now=now)
+        session.add(DraftText(draft_id=draft.id, channel_id=channel.id, text=text))
+    _timeline(session, incident.id, "drafted", f"Draft {draft.id} awaits approval", "router")
+    return draft
+
+
+async def _open_incident(session: AsyncSession, incident_id: str, event_id: str) -> Incident | None:
+    incident = await session.get(Incident, incident_id)
+    if incident is None:
+        raise PermanentError(f"incident {incident_id} is not known to the router")
+    if incident.status == IncidentStatus.RESOLVED.value:
+        log.warning("incident %s is resolved; event %s ignored", incident_id, event_id)
+        return None
+    return incident
+
+
+def _timeline(
+    session: AsyncSession, incident_id: str, kind: str, text: str, actor: str | None
+) -> None:
+    session.add(
+        TimelineEntry(incident_id=incident_id, kind=kind, text=text, actor=actor, at=utcnow())
+    )

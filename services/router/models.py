@@ -1,0 +1,113 @@
+"""Router's tables: incidents and their timeline, drafts, pauses, deliveries, audit log."""
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(20))
+    summary: Mapped[str | None] = mapped_column(Text)
+    customer_impact: Mapped[str | None] = mapped_column(Text)
+    services: Mapped[list[str]] = mapped_column(default=list)
+    regions: Mapped[list[str]] = mapped_column(default=list)
+    external_ref: Mapped[str | None] = mapped_column(String(200))
+    next_update_at: Mapped[datetime | None]
+    raised_by: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime]
+    opened_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class TimelineEntry(Base):
+    """What happened to an incident, in order: raised, updates, pauses, drafts, deliveries."""
+
+    __tablename__ = "timeline"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    at: Mapped[datetime]
+
+
+class Draft(Base):
+    """One set of per-channel texts produced by one incident event."""
+
+    __tablename__ = "drafts"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    source_event_id: Mapped[str] = mapped_column(String(200), unique=True)
+    incident_status: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class DraftText(Base):
+    __tablename__ = "draft_texts"
+    __table_args__ = (UniqueConstraint("draft_id", "channel_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    edited_by: Mapped[str | None] = mapped_column(String(100))
+    message_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class ChannelPause(Base):
+    """A channel paused by one incident (or by hand); released when that incident is over."""
+
+    __tablename__ = "channel_pauses"
+    __table_args__ = (Index("ix_pause_active", "channel_id", "released_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    incident_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    paused_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
+
+
+class Delivery(Base):
+    """The publisher's latest word on one message (one channel's text of an approved draft)."""
+
+    __tablename__ = "deliveries"
+    message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    incident_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    draft_id: Mapped[str | None] = mapped_column(String(64))
+    channel_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    entity_type: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(64), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime]

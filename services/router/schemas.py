@@ -1,0 +1,112 @@
+"""Request and response bodies of the router's API."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DraftState = Literal["pending", "approved", "rejected", "superseded"]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class DraftTextOut(Out):
+    channel_id: str
+    text: str
+    message_id: str | None
+    edited_by: str | None
+
+
+class DraftOut(Out):
+    id: str
+    incident_id: str
+    incident_status: str
+    state: DraftState
+    created_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    texts: list[DraftTextOut]
+
+
+class TimelineOut(Out):
+    kind: str
+    text: str
+    actor: str | None
+    at: datetime
+
+
+class DeliveryOut(Out):
+    message_id: str
+    channel_id: str
+    draft_id: str | None
+    state: str
+    detail: str | None
+    url: str | None
+    attempts: int
+    updated_at: datetime
+
+
+class PauseOut(Out):
+    channel_id: str
+    incident_id: str | None
+    reason: str
+    paused_at: datetime
+    released_at: datetime | None
+
+
+class IncidentOut(Out):
+    id: str
+    title: str
+    severity: str
+    status: str
+    summary: str | None
+    customer_impact: str | None
+    services: list[str]
+    regions: list[str]
+    external_ref: str | None
+    next_update_at: datetime | None
+    raised_by: str
+    started_at: datetime
+    opened_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+
+
+class IncidentDetailOut(IncidentOut):
+    timeline: list[TimelineOut]
+    drafts: list[DraftOut]
+    deliveries: list[DeliveryOut]
+    pauses: list[PauseOut]
+
+
+class DraftEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel_id: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class ApproveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channels: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Only these channels (all if omitted)",
+    )
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ChannelOut(BaseModel):
+    id: str
+    type: str
+    name: str
+    marketing: bool
+    paused: bool
+    pauses: list[PauseOut]
