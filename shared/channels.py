@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.events import Tag
+from shared.validation import summarise
 
 ChannelId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 
@@ -72,4 +73,4 @@ def load_channels(path: Path) -> list[ChannelConfig]:
     try:
         return ChannelsFile.model_validate(raw).channels
     except ValidationError as exc:
-        raise ChannelConfigError(f"{path}: {exc}") from exc
+        raise ChannelConfigError(f"{path}: {summarise(exc)}") from exc

@@ -19,6 +19,8 @@ from pydantic import (
     field_validator,
 )
 
+from shared.validation import summarise
+
 Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
 
 
@@ -252,14 +254,14 @@ def parse_event(raw: bytes | None) -> CloudEvent:
     try:
         envelope = _RawEnvelope.model_validate_json(raw)
     except ValidationError as exc:
-        raise BadEvent(f"not a CloudEvent: {_summarise(exc)}") from exc
+        raise BadEvent(f"not a CloudEvent: {summarise(exc)}") from exc
     model = EVENT_TYPES.get(envelope.type)
     if model is None:
         raise BadEvent(f"unknown event type {envelope.type!r}")
     try:
         data = model.model_validate(envelope.data)
     except ValidationError as exc:
-        raise BadEvent(f"invalid {envelope.type} data: {_summarise(exc)}") from exc
+        raise BadEvent(f"invalid {envelope.type} data: {summarise(exc)}") from exc
     fields = envelope.model_dump(exclude={"data"})
     return CloudEvent(data=data, **fields)
 
@@ -279,10 +281,3 @@ class _RawEnvelope(BaseModel):
     subject: str | None = None
     datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, Any]
-
-
-def _summarise(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
-        for err in exc.errors()[:5]
-    )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.channels import ChannelConfig
 from shared.events import Severity
+from shared.validation import summarise
 
 
 class PauseScope(StrEnum):
@@ -61,5 +62,7 @@ def load_policy(path: Path) -> Policy:
         return Policy()
     try:
         return Policy.model_validate(yaml.safe_load(path.read_text()) or {})
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise PolicyError(f"{path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        raise PolicyError(f"{path}: {summarise(exc)}") from exc

@@ -1,0 +1,35 @@
+"""Fixtures shared by every test: a real tansu broker, unique topics, polling helpers."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.broker import EmbeddedBroker
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """One real Kafka-protocol broker (tansu, memory storage) for the whole session."""
+    log_file = tmp_path_factory.mktemp("broker") / "tansu.log"
+    with EmbeddedBroker(log_file=log_file) as running:
+        yield running
+
+
+@pytest.fixture
+def bootstrap_servers(broker: EmbeddedBroker) -> str:
+    return broker.bootstrap_servers
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A fresh topic namespace per test, so tests never see each other's records."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite in the test's folder, or PostgreSQL where TEST_DATABASE_URL says so."""
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"

@@ -1,0 +1,163 @@
+"""The shared consumer loop on a real broker and database: dead letters and idempotency."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.consumer import ConsumerConfig, EventConsumer, PermanentError
+from shared.db import Database, InboxEntry
+from shared.events import AuditRecorded, CloudEvent
+from shared.kafka import EventProducer, ensure_topics
+from shared.topics import Topics
+from tests.support import eventually
+
+NOW = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
+
+
+def audit(entity_id: str) -> CloudEvent:
+    data = AuditRecorded(
+        actor="tester", action="poke", entity_type="thing", entity_id=entity_id, at=NOW
+    )
+    return CloudEvent.wrap(data, source="/tests", subject=entity_id)
+
+
+@pytest.fixture
+async def producer(bootstrap_servers: str) -> AsyncIterator[EventProducer]:
+    running = EventProducer(bootstrap_servers, client_id="tests")
+    await running.start()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url)
+    await db.create_all()
+    yield db
+    await db.dispose()
+
+
+async def read_dlq(
+    bootstrap_servers: str, topic: str, count: int
+) -> list[tuple[bytes, dict[str, bytes]]]:
+    consumer = AIOKafkaConsumer(
+        Topics.dlq(topic),
+        bootstrap_servers=bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,
+    )
+    await consumer.start()
+    found: list[tuple[bytes, dict[str, bytes]]] = []
+    try:
+
+        async def collect() -> bool:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                found.extend((r.value or b"", dict(r.headers)) for r in records)
+            return len(found) >= count
+
+        await eventually(collect, what=f"{count} dead letters on {topic}.dlq")
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_poison_records_go_to_the_dead_letter_topic_and_the_loop_goes_on(
+    bootstrap_servers: str, topic_prefix: str, producer: EventProducer, database: Database
+) -> None:
+    topics = Topics(topic_prefix)
+    await ensure_topics(bootstrap_servers, topics.all(), partitions=1)
+    seen: list[str] = []
+
+    async def on_audit(event: CloudEvent, session: AsyncSession) -> None:
+        seen.append(event.subject or "")
+
+    consumer = EventConsumer(
+        ConsumerConfig(
+            bootstrap_servers, f"{topic_prefix}-g", [topics.audit], session_timeout_ms=6000
+        ),
+        handlers={AuditRecorded.event_type: on_audit},
+        database=database,
+        dlq_producer=producer,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await producer.send_raw(topics.audit, "k", b"{not json")
+        first = audit("first")
+        await producer.publish(topics.audit, "k", first)
+        await producer.publish(topics.audit, "k", first)  # redelivery: same event id
+        await producer.publish(topics.audit, "k", audit("second"))
+
+        async def both_seen() -> bool:
+            return len(seen) >= 2
+
+        await eventually(both_seen, what="two handled events")
+        letters = await read_dlq(bootstrap_servers, topics.audit, 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    assert seen == ["first", "second"]
+    assert consumer.stats.duplicates == 1
+    value, headers = letters[0]
+    assert value == b"{not json"
+    assert headers["planb-error"].decode().startswith("not a CloudEvent")
+    assert headers["planb-source-topic"].decode() == topics.audit
+
+
+async def test_a_handler_that_keeps_failing_is_dead_lettered_and_its_effects_rolled_back(
+    bootstrap_servers: str, topic_prefix: str, producer: EventProducer, database: Database
+) -> None:
+    topics = Topics(topic_prefix)
+    await ensure_topics(bootstrap_servers, topics.all(), partitions=1)
+    attempts: list[str] = []
+
+    async def on_audit(event: CloudEvent, session: AsyncSession) -> None:
+        attempts.append(event.subject or "")
+        if event.subject == "bad":
+            raise ValueError("cannot handle this one")
+        if event.subject == "hopeless":
+            raise PermanentError("never handleable")
+
+    consumer = EventConsumer(
+        ConsumerConfig(
+            bootstrap_servers,
+            f"{topic_prefix}-g",
+            [topics.audit],
+            session_timeout_ms=6000,
+            max_attempts=3,
+            retry_base_seconds=0.01,
+        ),
+        handlers={AuditRecorded.event_type: on_audit},
+        database=database,
+        dlq_producer=producer,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        for subject in ("bad", "hopeless", "good"):
+            await producer.publish(topics.audit, "k", audit(subject))
+
+        async def good_seen() -> bool:
+            return "good" in attempts
+
+        await eventually(good_seen, what="the good event after the bad ones")
+        letters = await read_dlq(bootstrap_servers, topics.audit, 2)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    assert attempts == ["bad", "bad", "bad", "hopeless", "good"]
+    errors = sorted(h["planb-error"].decode() for _, h in letters)
+    assert errors == ["ValueError: cannot handle this one", "never handleable"]
+    subjects = sorted(json.loads(v)["subject"] for v, _ in letters)
+    assert subjects == ["bad", "hopeless"]
+    # the failed attempts' inbox rows were rolled back: a fixed handler could still take them
+    async with database.sessions() as session:
+        handled = (await session.scalars(select(InboxEntry.topic))).all()
+    assert handled == [topics.audit]

@@ -1,0 +1,190 @@
+"""Router handlers and approvals against a real database: pause first, then drafts;
+supersede; approval requests publication; overlapping incidents hold a pause."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from services.router import approvals
+from services.router.context import RouterContext
+from services.router.incidents import incident_handlers
+from services.router.models import Base, ChannelPause, Draft
+from services.router.policy import Policy
+from shared.auth import Principal, Role
+from shared.channels import ChannelConfig, ChannelTags, ChannelType
+from shared.db import Database, OutboxEntry
+from shared.events import (
+    Affected,
+    ChannelPaused,
+    ChannelResumed,
+    CloudEvent,
+    EventData,
+    IncidentRaised,
+    IncidentResolved,
+    IncidentStatus,
+    IncidentUpdated,
+    PublishRequested,
+    Severity,
+    parse_event,
+)
+from shared.problems import Problem
+from shared.topics import Topics
+
+NOW = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
+DUTY = Principal(name="dm", role=Role.DUTY_MANAGER)
+CHANNELS = [
+    ChannelConfig(id="status", type=ChannelType.STATUSPAGE, name="Status"),
+    ChannelConfig(
+        id="north",
+        type=ChannelType.MASTODON,
+        name="N",
+        marketing=True,
+        tags=ChannelTags(regions=["north"]),
+    ),
+    ChannelConfig(
+        id="south",
+        type=ChannelType.MASTODON,
+        name="S",
+        marketing=True,
+        tags=ChannelTags(regions=["south"]),
+    ),
+]
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    await database.create_all(Base.metadata)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def ctx() -> RouterContext:
+    return RouterContext(
+        topics=Topics("planb"),
+        channels=CHANNELS,
+        policy=Policy(),
+        zone=ZoneInfo("UTC"),
+        public_base_url="http://status.example",
+        wake_relay=lambda: None,
+    )
+
+
+async def deliver(ctx: RouterContext, db: Database, data: EventData) -> None:
+    handler = incident_handlers(ctx)[data.event_type]
+    async with db.transaction() as session:
+        await handler(CloudEvent.wrap(data, source="/tests", id=str(uuid.uuid4())), session)
+
+
+async def outbound(db: Database, ctx: RouterContext) -> list[EventData]:
+    async with db.sessions() as session:
+        rows = await session.scalars(
+            select(OutboxEntry)
+            .where(OutboxEntry.topic == ctx.topics.outbound)
+            .order_by(OutboxEntry.id)
+        )
+        return [parse_event(row.value).data for row in rows]
+
+
+def raised(incident_id: str, severity: Severity, regions: list[str]) -> IncidentRaised:
+    return IncidentRaised(
+        incident_id=incident_id,
+        title="Signal failure",
+        severity=severity,
+        affected=Affected(regions=regions),
+        started_at=NOW,
+        raised_by="op",
+        raised_at=NOW,
+    )
+
+
+async def pending_drafts(db: Database, incident_id: str) -> list[Draft]:
+    async with db.sessions() as session:
+        rows = await session.scalars(
+            select(Draft).where(Draft.incident_id == incident_id, Draft.state == "pending")
+        )
+        return list(rows.all())
+
+
+async def test_sev3_pauses_only_its_region_and_drafts_for_every_channel(
+    ctx: RouterContext, db: Database
+) -> None:
+    await deliver(ctx, db, raised("inc_a", Severity.SEV3, ["north"]))
+    records = await outbound(db, ctx)
+    assert [(type(r).__name__, r.channel_id) for r in records] == [("ChannelPaused", "north")]
+    (draft,) = await pending_drafts(db, "inc_a")
+    async with db.sessions() as session:
+        texts = await approvals.texts_of(session, draft.id)
+    assert [t.channel_id for t in texts] == ["north", "south", "status"]
+    assert all("Signal failure" in t.text and "Next update by" in t.text for t in texts)
+    assert all("http://status.example/status#inc_a" in t.text for t in texts)
+
+
+async def test_a_newer_event_supersedes_the_pending_draft(ctx: RouterContext, db: Database) -> None:
+    await deliver(ctx, db, raised("inc_b", Severity.SEV4, []))
+    (first,) = await pending_drafts(db, "inc_b")
+    update = IncidentUpdated(
+        incident_id="inc_b",
+        status=IncidentStatus.IDENTIFIED,
+        message="A signal failed at Central.",
+        updated_by="op",
+        updated_at=NOW,
+    )
+    await deliver(ctx, db, update)
+    (second,) = await pending_drafts(db, "inc_b")
+    assert second.id != first.id
+    with pytest.raises(Problem, match="superseded; only pending drafts"):
+        async with db.transaction() as session:
+            await approvals.approve(ctx, session, first.id, None, DUTY)
+
+
+async def test_approval_requests_publication_on_the_chosen_channels(
+    ctx: RouterContext, db: Database
+) -> None:
+    await deliver(ctx, db, raised("inc_c", Severity.SEV4, []))
+    (draft,) = await pending_drafts(db, "inc_c")
+    async with db.transaction() as session:
+        await approvals.edit_text(ctx, session, draft.id, "status", "Edited by hand.", DUTY)
+        await approvals.approve(ctx, session, draft.id, ["status", "north"], DUTY)
+    requests = [r for r in await outbound(db, ctx) if isinstance(r, PublishRequested)]
+    assert sorted((r.channel_id, r.text) for r in requests)[1] == ("status", "Edited by hand.")
+    assert {r.channel_id for r in requests} == {"status", "north"}
+    assert all(r.incident and r.incident.incident_id == "inc_c" for r in requests)
+    with pytest.raises(Problem, match="approved; only pending drafts"):
+        async with db.transaction() as session:
+            await approvals.approve(ctx, session, draft.id, None, DUTY)
+
+
+async def test_unknown_channel_in_approval_is_refused(ctx: RouterContext, db: Database) -> None:
+    await deliver(ctx, db, raised("inc_d", Severity.SEV4, []))
+    (draft,) = await pending_drafts(db, "inc_d")
+    with pytest.raises(Problem, match="no text for: mars"):
+        async with db.transaction() as session:
+            await approvals.approve(ctx, session, draft.id, ["status", "mars"], DUTY)
+
+
+async def test_a_channel_resumes_only_when_every_incident_holding_it_is_over(
+    ctx: RouterContext, db: Database
+) -> None:
+    await deliver(ctx, db, raised("inc_e", Severity.SEV1, []))
+    await deliver(ctx, db, raised("inc_f", Severity.SEV3, ["north"]))
+    resolved_e = IncidentResolved(incident_id="inc_e", resolved_by="op", resolved_at=NOW)
+    await deliver(ctx, db, resolved_e)
+    resumed = [r.channel_id for r in await outbound(db, ctx) if isinstance(r, ChannelResumed)]
+    assert resumed == ["south"]  # north is still held by inc_f
+    await deliver(ctx, db, IncidentResolved(incident_id="inc_f", resolved_by="op", resolved_at=NOW))
+    records = await outbound(db, ctx)
+    resumed = [r.channel_id for r in records if isinstance(r, ChannelResumed)]
+    paused = [r.channel_id for r in records if isinstance(r, ChannelPaused)]
+    assert resumed == ["south", "north"]
+    assert paused == ["north", "south", "north"]
+    async with db.sessions() as session:
+        active = await session.scalars(
+            select(ChannelPause).where(ChannelPause.released_at.is_(None))
+        )
+        assert list(active.all()) == []
