@@ -122,7 +122,9 @@ async def _deliver(
     if held_by is not None:
         delivery.state = DeliveryState.HELD.value
         delivery.error = None
-        log.info("message_id=%s channel=%s held: %s", message.message_id, message.channel_id, held_by)
+        log.info(
+            "message_id=%s channel=%s held: %s", message.message_id, message.channel_id, held_by
+        )
         return DeliveryHeld(**common, attempts=delivery.attempts, reason=held_by)
     delivery.attempts += 1
     try:

@@ -19,7 +19,7 @@ class StatusUpdateOut(BaseModel):
 
 
 class IncidentOut(BaseModel):
-    """An incident on the status page: the latest title, severity and status, updates newest first."""
+    """An incident as the status page shows it: its latest state, updates newest first."""
 
     incident_id: str
     title: str

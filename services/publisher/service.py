@@ -72,7 +72,9 @@ async def find_deliveries(
     return [DeliveryOut.model_validate(row) for row in (await session.scalars(query)).all()]
 
 
-async def channel_health(session: AsyncSession, *, channels: ChannelRegistry) -> list[ChannelHealth]:
+async def channel_health(
+    session: AsyncSession, *, channels: ChannelRegistry
+) -> list[ChannelHealth]:
     """Each configured channel with its pause state and delivery counts by outcome."""
     counts: dict[tuple[str, str], int] = {
         (channel_id, state): int(count)

@@ -1,0 +1,74 @@
+"""The publisher's HTTP routes: the public status page (no auth) and the delivery API."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from services.publisher import service
+from services.publisher.deps import ChannelsDep, PrincipalDep, SessionDep, SettingsDep
+from services.publisher.pages import render_atom, render_status_html
+from services.publisher.schemas import ChannelHealth, DeliveryOut, StatusBoard
+
+ATOM = "application/atom+xml; charset=utf-8"
+STATUS_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+status_router = APIRouter(tags=["status page"])
+api_router = APIRouter(prefix="/v1", tags=["deliveries"])
+
+
+async def _board(session: SessionDep, settings: SettingsDep) -> StatusBoard:
+    return await service.status_board(
+        session,
+        title=settings.status_page_title,
+        public_base_url=settings.public_base_url,
+        incidents=settings.status_page_incidents,
+    )
+
+
+@status_router.get("/status", response_class=HTMLResponse, summary="The public status page")
+async def status_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """Open and recent incidents, each with its updates newest first."""
+    html = render_status_html(await _board(session, settings))
+    return HTMLResponse(html, headers={"Content-Security-Policy": STATUS_PAGE_CSP})
+
+
+@status_router.get("/status.json", response_model=StatusBoard, summary="The status page as JSON")
+async def status_json(session: SessionDep, settings: SettingsDep) -> StatusBoard:
+    return await _board(session, settings)
+
+
+@status_router.get(
+    "/status/feed.atom",
+    response_class=Response,
+    responses={200: {"content": {ATOM: {}}}},
+    summary="The status page as an Atom 1.0 feed",
+)
+async def status_feed(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """One entry per published update, for feed readers and chat integrations."""
+    feed_url = f"{settings.public_base_url.rstrip('/')}{request.url.path}"
+    return Response(
+        render_atom(await _board(session, settings), feed_url=feed_url), media_type=ATOM
+    )
+
+
+@api_router.get("/deliveries", response_model=list[DeliveryOut])
+async def list_deliveries(
+    _principal: PrincipalDep,
+    session: SessionDep,
+    message_id: Annotated[str | None, Query(max_length=200)] = None,
+    incident_id: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DeliveryOut]:
+    """What happened to each message, newest first; filter by message or incident."""
+    return await service.find_deliveries(
+        session, message_id=message_id, incident_id=incident_id, limit=limit
+    )
+
+
+@api_router.get("/channels/health", response_model=list[ChannelHealth])
+async def channels_health(
+    _principal: PrincipalDep, session: SessionDep, channels: ChannelsDep
+) -> list[ChannelHealth]:
+    """Every configured channel: adapter present, paused or not, delivery counts."""
+    return await service.channel_health(session, channels=channels)

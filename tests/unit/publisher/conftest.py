@@ -1,0 +1,55 @@
+"""Fixtures for the publisher's unit tests: a real SQLite database and the real handlers."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from publisher_harness import CHANNELS, Publisher, RecordingAdapter
+
+from services.publisher.channels import ChannelAdapter, ChannelRegistry
+from services.publisher.channels.statuspage import StatusPageAdapter
+from services.publisher.models import Base
+from services.publisher.settings import PublisherSettings
+from shared.db import Database
+from shared.topics import Topics
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> PublisherSettings:
+    return PublisherSettings(
+        environment="test",
+        data_dir=tmp_path,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/p.db",
+        public_base_url="https://status.example.test",
+        topic_prefix="t",
+    )
+
+
+@pytest.fixture
+async def database(settings: PublisherSettings) -> AsyncIterator[Database]:
+    database = Database(settings.resolved_database_url())
+    await database.create_all(Base.metadata)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def recording() -> RecordingAdapter:
+    return RecordingAdapter()
+
+
+@pytest.fixture
+def registry(settings: PublisherSettings, recording: RecordingAdapter) -> ChannelRegistry:
+    """The real status-page adapter; `promo` (a webhook, not built yet) records instead."""
+    adapters: dict[str, ChannelAdapter] = {
+        "status": StatusPageAdapter(settings.public_base_url),
+        "promo": recording,
+    }
+    return ChannelRegistry(CHANNELS, adapters)
+
+
+@pytest.fixture
+def publisher(
+    database: Database, registry: ChannelRegistry, settings: PublisherSettings
+) -> Publisher:
+    return Publisher(database, registry, Topics(settings.topic_prefix))

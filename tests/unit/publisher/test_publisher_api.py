@@ -1,0 +1,190 @@
+"""The publisher's routes over ASGI, on a real database filled by the real handlers."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from publisher_harness import Publisher
+
+from services.publisher.channels import ChannelRegistry, load_registry
+from services.publisher.main import create_app
+from services.publisher.models import Base
+from services.publisher.settings import PublisherSettings
+from shared.auth import TokenStore, generate_dev_tokens
+from shared.events import (
+    ChannelPaused,
+    IncidentRef,
+    IncidentStatus,
+    MessageKind,
+    PublishRequested,
+    Severity,
+    utcnow,
+)
+from shared.runtime import Runtime
+
+CHANNELS_YAML = """
+channels:
+  - id: status
+    type: statuspage
+    name: Status page
+  - id: masto
+    type: mastodon
+    name: Mastodon
+    marketing: true
+"""
+
+
+@pytest.fixture
+def api_settings(settings: PublisherSettings, tmp_path: Path) -> PublisherSettings:
+    (tmp_path / "channels.yaml").write_text(CHANNELS_YAML)
+    return settings.model_copy(update={"channels_file": tmp_path / "channels.yaml"})
+
+
+@pytest.fixture
+async def runtime(api_settings: PublisherSettings) -> AsyncIterator[Runtime]:
+    """A runtime that is never started: the routes need its database, not Kafka."""
+    runtime = Runtime(api_settings, metadata=Base.metadata)
+    await runtime.database.create_all(Base.metadata)
+    yield runtime
+    await runtime.database.dispose()
+
+
+@pytest.fixture
+def token(api_settings: PublisherSettings) -> str:
+    return generate_dev_tokens(api_settings.data_dir)["marketing"]
+
+
+@pytest.fixture
+def channels(api_settings: PublisherSettings) -> ChannelRegistry:
+    return load_registry(api_settings)
+
+
+@pytest.fixture
+async def client(
+    api_settings: PublisherSettings, runtime: Runtime, channels: ChannelRegistry, token: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app as its lifespan would wire it, minus Kafka."""
+    app = create_app(api_settings)
+    app.state.settings = api_settings
+    app.state.tokens = TokenStore.from_file(api_settings.resolved_tokens_file())
+    app.state.channels = channels
+    app.state.runtime = runtime
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://publisher") as client:
+        yield client
+
+
+@pytest.fixture
+def live(runtime: Runtime, channels: ChannelRegistry) -> Publisher:
+    return Publisher(runtime.database, channels, runtime.topics)
+
+
+def update(message_id: str, status: IncidentStatus, text: str) -> PublishRequested:
+    return PublishRequested(
+        message_id=message_id,
+        channel_id="status",
+        kind=MessageKind.STATUS_UPDATE,
+        text=text,
+        incident=IncidentRef(
+            incident_id="inc_42",
+            title="Lifts out of service",
+            severity=Severity.SEV3,
+            status=status,
+        ),
+        requested_at=utcnow(),
+    )
+
+
+async def test_status_json_lists_updates_newest_first(
+    live: Publisher, client: httpx.AsyncClient
+) -> None:
+    await live.handle(update("m1", IncidentStatus.INVESTIGATING, "Looking into it."))
+    await live.handle(update("m2", IncidentStatus.RESOLVED, "Lifts are back."))
+
+    response = await client.get("/status.json")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["operational"] is True
+    [incident] = body["incidents"]
+    assert (incident["incident_id"], incident["status"], incident["url"]) == (
+        "inc_42",
+        "resolved",
+        "https://status.example.test/status#inc_42",
+    )
+    assert [u["text"] for u in incident["updates"]] == ["Lifts are back.", "Looking into it."]
+
+
+async def test_status_page_and_feed_are_public_with_their_media_types(
+    live: Publisher, client: httpx.AsyncClient
+) -> None:
+    await live.handle(update("m1", IncidentStatus.INVESTIGATING, "Looking into it."))
+
+    page = await client.get("/status")
+    feed = await client.get("/status/feed.atom")
+
+    assert (page.status_code, page.headers["content-type"]) == (200, "text/html; charset=utf-8")
+    assert "Lifts out of service" in page.text
+    assert "All systems operational" not in page.text
+    assert (feed.status_code, feed.headers["content-type"]) == (
+        200,
+        "application/atom+xml; charset=utf-8",
+    )
+    assert "<id>urn:planb:message:m1</id>" in feed.text
+    assert "<id>https://status.example.test/status/feed.atom</id>" in feed.text
+
+
+async def test_deliveries_need_a_token(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/deliveries")
+
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_deliveries_filter_by_message(
+    live: Publisher, client: httpx.AsyncClient, token: str
+) -> None:
+    await live.handle(update("m1", IncidentStatus.INVESTIGATING, "Looking into it."))
+    await live.handle(update("m2", IncidentStatus.IDENTIFIED, "Found it."))
+
+    response = await client.get(
+        "/v1/deliveries", params={"message_id": "m2"}, headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert response.status_code == 200
+    [delivery] = response.json()
+    assert (delivery["message_id"], delivery["state"], delivery["incident_id"]) == (
+        "m2",
+        "published",
+        "inc_42",
+    )
+
+
+async def test_channel_health_counts_outcomes_and_shows_pauses(
+    live: Publisher, client: httpx.AsyncClient, token: str
+) -> None:
+    await live.handle(update("m1", IncidentStatus.INVESTIGATING, "Looking into it."))
+    await live.handle(
+        update("m2", IncidentStatus.IDENTIFIED, "Found it.").model_copy(
+            update={"channel_id": "masto"}
+        )
+    )
+    await live.handle(ChannelPaused(channel_id="masto", reason="sev1", paused_at=utcnow()))
+
+    response = await client.get("/v1/channels/health", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+    health = {c["id"]: c for c in response.json()}
+    assert {k: health["status"][k] for k in ("adapter", "paused", "published", "failed")} == {
+        "adapter": True,
+        "paused": False,
+        "published": 1,
+        "failed": 0,
+    }
+    assert {k: health["masto"][k] for k in ("adapter", "paused", "pause_reason", "failed")} == {
+        "adapter": False,
+        "paused": True,
+        "pause_reason": "sev1",
+        "failed": 1,
+    }
