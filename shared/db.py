@@ -31,6 +31,8 @@ from sqlalchemy.types import TypeDecorator
 
 from shared.events import utcnow
 
+READ_ONLY = "planb_read_only"
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timestamps stored as UTC and always read back timezone-aware (SQLite drops offsets)."""
@@ -83,6 +85,9 @@ class Database:
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         self.engine: AsyncEngine = _create_engine(url, self.is_sqlite)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = async_sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     async def create_all(self, *metadatas: MetaData) -> None:
         """Create missing tables (Alembic migrations replace this where they exist)."""
@@ -94,6 +99,12 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits on success and rolls back on any exception."""
         async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only: on SQLite it doesn't queue behind writers."""
+        async with self._readers() as session:
             yield session
 
     async def ping(self) -> None:
@@ -125,7 +136,8 @@ def _create_engine(url: str, is_sqlite: bool) -> AsyncEngine:
         dbapi_conn.isolation_level = None
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _begin_immediate(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    def _begin(conn: Any) -> None:
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from aiokafka.errors import KafkaError
 from sqlalchemy import delete, func, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,10 +23,33 @@ from shared.kafka import EventProducer
 
 log = logging.getLogger(__name__)
 
+_WAKE_REGISTERED = "planb_outbox_wake"
 
-def add_to_outbox(session: AsyncSession, topic: str, key: str, event: CloudEvent) -> None:
-    """Stage an event in the caller's transaction; the relay sends it after commit."""
+
+def add_to_outbox(
+    session: AsyncSession,
+    topic: str,
+    key: str,
+    event: CloudEvent,
+    *,
+    wake: Callable[[], None] | None = None,
+) -> None:
+    """Stage an event in the caller's transaction; the relay sends it after commit.
+
+    `wake` (the relay's) is called once the transaction commits, never if it rolls back.
+    """
     session.add(OutboxEntry(topic=topic, key=key, value=event.to_bytes(), created_at=utcnow()))
+    if wake is not None and not session.info.get(_WAKE_REGISTERED):
+        session.info[_WAKE_REGISTERED] = True
+        sa_event.listen(session.sync_session, "after_commit", _waker(session, wake), once=True)
+
+
+def _waker(session: AsyncSession, wake: Callable[[], None]) -> Callable[[object], None]:
+    def after_commit(_sync_session: object) -> None:
+        session.info.pop(_WAKE_REGISTERED, None)
+        wake()
+
+    return after_commit
 
 
 class OutboxRelay:

@@ -55,7 +55,7 @@ class Supervisor:
         ]
         return subprocess.Popen(
             command,
-            env={**os.environ, **self.env, "SERVICE_NAME": spec.name},
+            env={**os.environ, **self.env},
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches only us; we stop children in order
             preexec_fn=_die_with_parent,

@@ -6,13 +6,8 @@ from fastapi import Depends, Request
 
 from services.ingest.settings import IngestSettings
 from shared.auth import Principal, Role
-from shared.runtime import Runtime
+from shared.deps import RuntimeDep
 from shared.web import require_role
-
-
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
 
 
 def get_ingest_settings(request: Request) -> IngestSettings:
@@ -20,6 +15,7 @@ def get_ingest_settings(request: Request) -> IngestSettings:
     return settings
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[IngestSettings, Depends(get_ingest_settings)]
 OperatorDep = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
+
+__all__ = ["OperatorDep", "RuntimeDep", "SettingsDep"]

@@ -7,14 +7,13 @@ outbox in the same transaction as the state they describe; the relay sends them 
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.channels import ChannelError, ChannelRegistry
 from services.publisher.models import ChannelPause, Delivery, DeliveryState
-from shared.consumer import Handler, PermanentError
+from shared.consumer import Handler, payload_of
 from shared.events import (
     ChannelPaused,
     ChannelResumed,
@@ -23,7 +22,6 @@ from shared.events import (
     DeliveryHeld,
     DeliveryOutcome,
     DeliveryPublished,
-    EventData,
     MessageKind,
     PublishRequested,
     derived_id,
@@ -35,8 +33,6 @@ from shared.topics import Topics
 log = logging.getLogger(__name__)
 
 SOURCE = "/planb/publisher"
-
-D = TypeVar("D", bound=EventData)
 
 
 def publisher_handlers(
@@ -51,11 +47,10 @@ def publisher_handlers(
             subject=outcome.message_id,
             id=derived_id(cause.id, "delivery"),
         )
-        add_to_outbox(session, topics.deliveries, outcome.message_id, report)
-        sa_event.listen(session.sync_session, "after_commit", lambda _s: wake(), once=True)
+        add_to_outbox(session, topics.deliveries, outcome.message_id, report, wake=wake)
 
     async def on_publish_requested(event: CloudEvent, session: AsyncSession) -> None:
-        message = _data(event, PublishRequested)
+        message = payload_of(event, PublishRequested)
         delivery = await session.get(Delivery, message.message_id)
         if delivery is None:
             delivery = _new_delivery(message)
@@ -72,7 +67,7 @@ def publisher_handlers(
         emit(session, outcome, event)
 
     async def on_channel_paused(event: CloudEvent, session: AsyncSession) -> None:
-        paused = _data(event, ChannelPaused)
+        paused = payload_of(event, ChannelPaused)
         pause = await _pause_row(session, paused.channel_id)
         pause.paused = True
         pause.reason = paused.reason
@@ -86,7 +81,7 @@ def publisher_handlers(
         )
 
     async def on_channel_resumed(event: CloudEvent, session: AsyncSession) -> None:
-        resumed = _data(event, ChannelResumed)
+        resumed = payload_of(event, ChannelResumed)
         pause = await _pause_row(session, resumed.channel_id)
         pause.paused = False
         pause.reason = None
@@ -189,10 +184,3 @@ def _new_delivery(message: PublishRequested) -> Delivery:
         created_at=now,
         updated_at=now,
     )
-
-
-def _data(event: CloudEvent, model: type[D]) -> D:
-    """The typed payload; a mismatch between `type` and `data` can never be handled."""
-    if not isinstance(event.data, model):
-        raise PermanentError(f"event {event.id}: {event.type} carries {type(event.data).__name__}")
-    return event.data

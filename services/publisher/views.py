@@ -6,9 +6,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.publisher import service
-from services.publisher.deps import ChannelsDep, PrincipalDep, SessionDep, SettingsDep
+from services.publisher.deps import ChannelsDep, SettingsDep
 from services.publisher.pages import render_atom, render_status_html
 from services.publisher.schemas import ChannelHealth, DeliveryOut, StatusBoard
+from shared.deps import AnyRoleDep, ReadSessionDep
 
 ATOM = "application/atom+xml; charset=utf-8"
 STATUS_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
@@ -17,7 +18,7 @@ status_router = APIRouter(tags=["status page"])
 api_router = APIRouter(prefix="/v1", tags=["deliveries"])
 
 
-async def _board(session: SessionDep, settings: SettingsDep) -> StatusBoard:
+async def _board(session: ReadSessionDep, settings: SettingsDep) -> StatusBoard:
     return await service.status_board(
         session,
         title=settings.status_page_title,
@@ -27,14 +28,14 @@ async def _board(session: SessionDep, settings: SettingsDep) -> StatusBoard:
 
 
 @status_router.get("/status", response_class=HTMLResponse, summary="The public status page")
-async def status_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+async def status_page(session: ReadSessionDep, settings: SettingsDep) -> HTMLResponse:
     """Open and recent incidents, each with its updates newest first."""
     html = render_status_html(await _board(session, settings))
     return HTMLResponse(html, headers={"Content-Security-Policy": STATUS_PAGE_CSP})
 
 
 @status_router.get("/status.json", response_model=StatusBoard, summary="The status page as JSON")
-async def status_json(session: SessionDep, settings: SettingsDep) -> StatusBoard:
+async def status_json(session: ReadSessionDep, settings: SettingsDep) -> StatusBoard:
     return await _board(session, settings)
 
 
@@ -44,7 +45,7 @@ async def status_json(session: SessionDep, settings: SettingsDep) -> StatusBoard
     responses={200: {"content": {ATOM: {}}}},
     summary="The status page as an Atom 1.0 feed",
 )
-async def status_feed(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+async def status_feed(request: Request, session: ReadSessionDep, settings: SettingsDep) -> Response:
     """One entry per published update, for feed readers and chat integrations."""
     feed_url = f"{settings.public_base_url.rstrip('/')}{request.url.path}"
     return Response(
@@ -54,8 +55,8 @@ async def status_feed(request: Request, session: SessionDep, settings: SettingsD
 
 @api_router.get("/deliveries", response_model=list[DeliveryOut])
 async def list_deliveries(
-    _principal: PrincipalDep,
-    session: SessionDep,
+    _principal: AnyRoleDep,
+    session: ReadSessionDep,
     message_id: Annotated[str | None, Query(max_length=200)] = None,
     incident_id: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -68,7 +69,7 @@ async def list_deliveries(
 
 @api_router.get("/channels/health", response_model=list[ChannelHealth])
 async def channels_health(
-    _principal: PrincipalDep, session: SessionDep, channels: ChannelsDep
+    _principal: AnyRoleDep, session: ReadSessionDep, channels: ChannelsDep
 ) -> list[ChannelHealth]:
     """Every configured channel: adapter present, paused or not, delivery counts."""
     return await service.channel_health(session, channels=channels)

@@ -6,7 +6,13 @@ from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
 from services.router import approvals, views
-from services.router.deps import ContextDep, DutyManagerDep, ReaderDep, SessionDep
+from services.router.deps import (
+    AnyRoleDep,
+    ContextDep,
+    DutyManagerDep,
+    ReadSessionDep,
+    WriteSessionDep,
+)
 from services.router.models import Draft, Incident
 from services.router.schemas import (
     ApproveIn,
@@ -27,8 +33,8 @@ DraftId = Annotated[str, Path(min_length=1, max_length=64)]
 
 @router.get("/incidents", response_model=list[IncidentOut], tags=["incidents"])
 async def list_incidents(
-    session: SessionDep,
-    _: ReaderDep,
+    session: ReadSessionDep,
+    _: AnyRoleDep,
     state: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[Incident]:
@@ -43,7 +49,7 @@ async def list_incidents(
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetailOut, tags=["incidents"])
 async def get_incident(
-    incident_id: Annotated[str, Path(max_length=64)], session: SessionDep, _: ReaderDep
+    incident_id: Annotated[str, Path(max_length=64)], session: ReadSessionDep, _: AnyRoleDep
 ) -> IncidentDetailOut:
     """One incident with its timeline, drafts, deliveries and pauses."""
     incident = await session.get(Incident, incident_id)
@@ -54,8 +60,8 @@ async def get_incident(
 
 @router.get("/drafts", response_model=list[DraftOut], tags=["drafts"])
 async def list_drafts(
-    session: SessionDep,
-    _: ReaderDep,
+    session: ReadSessionDep,
+    _: AnyRoleDep,
     state: DraftState | None = None,
     incident_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[DraftOut]:
@@ -70,7 +76,11 @@ async def list_drafts(
 
 @router.patch("/drafts/{draft_id}", response_model=DraftOut, tags=["drafts"])
 async def edit_draft(
-    draft_id: DraftId, body: DraftEdit, session: SessionDep, ctx: ContextDep, who: DutyManagerDep
+    draft_id: DraftId,
+    body: DraftEdit,
+    session: WriteSessionDep,
+    ctx: ContextDep,
+    who: DutyManagerDep,
 ) -> DraftOut:
     """Replace one channel's text of a pending draft."""
     draft = await approvals.edit_text(ctx, session, draft_id, body.channel_id, body.text, who)
@@ -80,7 +90,7 @@ async def edit_draft(
 @router.post("/drafts/{draft_id}/approve", response_model=DraftOut, tags=["drafts"])
 async def approve_draft(
     draft_id: DraftId,
-    session: SessionDep,
+    session: WriteSessionDep,
     ctx: ContextDep,
     who: DutyManagerDep,
     body: ApproveIn | None = None,
@@ -93,7 +103,11 @@ async def approve_draft(
 
 @router.post("/drafts/{draft_id}/reject", response_model=DraftOut, tags=["drafts"])
 async def reject_draft(
-    draft_id: DraftId, body: RejectIn, session: SessionDep, ctx: ContextDep, who: DutyManagerDep
+    draft_id: DraftId,
+    body: RejectIn,
+    session: WriteSessionDep,
+    ctx: ContextDep,
+    who: DutyManagerDep,
 ) -> DraftOut:
     """Reject a pending draft, saying why."""
     draft = await approvals.reject(ctx, session, draft_id, body.reason, who)
@@ -101,6 +115,8 @@ async def reject_draft(
 
 
 @router.get("/channels", response_model=list[ChannelOut], tags=["channels"])
-async def list_channels(session: SessionDep, ctx: ContextDep, _: ReaderDep) -> list[ChannelOut]:
+async def list_channels(
+    session: ReadSessionDep, ctx: ContextDep, _: AnyRoleDep
+) -> list[ChannelOut]:
     """Every configured channel with its pause state and why."""
     return await views.channel_views(ctx, session)

@@ -4,7 +4,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.policy import Policy
@@ -33,9 +32,4 @@ class RouterContext:
 
     def emit(self, session: AsyncSession, topic: str, key: str, event_: CloudEvent) -> None:
         """Stage `event_` in the session's transaction and wake the relay once it commits."""
-        add_to_outbox(session, topic, key, event_)
-        if not session.info.get("planb_wake_registered"):
-            session.info["planb_wake_registered"] = True
-            event.listen(
-                session.sync_session, "after_commit", lambda _s: self.wake_relay(), once=True
-            )
+        add_to_outbox(session, topic, key, event_, wake=self.wake_relay)

@@ -3,8 +3,6 @@
 Run with `uvicorn --factory services.router.main:create_app`.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
@@ -16,11 +14,9 @@ from services.router.incidents import incident_handlers
 from services.router.models import Base
 from services.router.policy import load_policy
 from services.router.settings import RouterSettings, get_settings
-from shared.auth import TokenStore
+from shared.app import create_service_app
 from shared.channels import load_channels
-from shared.logs import configure_logging
 from shared.runtime import Runtime
-from shared.web import install_common
 
 
 def bootstrap(settings: RouterSettings, runtime: Runtime) -> RouterContext:
@@ -37,17 +33,12 @@ def bootstrap(settings: RouterSettings, runtime: Runtime) -> RouterContext:
 
 def create_app(settings: RouterSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level, settings.service_name)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings, metadata=Base.metadata)
-        ctx = bootstrap(settings, runtime)
-        app.state.settings = settings
-        app.state.tokens = TokenStore.from_file(settings.resolved_tokens_file())
-        app.state.runtime = runtime
-        app.state.context = ctx
-        await runtime.start()
+    def prepare(app: FastAPI, runtime: Runtime) -> None:
+        app.state.context = bootstrap(settings, runtime)
+
+    async def setup(app: FastAPI, runtime: Runtime) -> None:
+        ctx: RouterContext = app.state.context
         group = f"{settings.topic_prefix}-router"
         runtime.add_consumer(
             f"{group}-incidents", [runtime.topics.incidents], incident_handlers(ctx)
@@ -55,17 +46,13 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         runtime.add_consumer(
             f"{group}-deliveries", [runtime.topics.deliveries], delivery_handlers()
         )
-        try:
-            yield
-        finally:
-            await runtime.stop()
 
-    app = FastAPI(
+    return create_service_app(
+        settings,
         title="Plan B router",
-        version="1",
         summary="Incidents, drafts and approvals, marketing pauses.",
-        lifespan=lifespan,
+        metadata=Base.metadata,
+        routers=[router],
+        prepare=prepare,
+        setup=setup,
     )
-    install_common(app, "router")
-    app.include_router(router)
-    return app

@@ -1,0 +1,58 @@
+"""Building a service's FastAPI app: the lifespan every service shares, in one place.
+
+`create_service_app` makes the `Runtime` (database, producer, relay), loads the tokens, calls
+the service's `setup` to wire its own context and consumers, and stops it all on shutdown.
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import MetaData
+
+from shared.auth import TokenStore
+from shared.logs import configure_logging
+from shared.runtime import Runtime
+from shared.settings import CommonSettings
+from shared.web import install_common
+
+Setup = Callable[[FastAPI, Runtime], Awaitable[None]]
+
+
+async def _no_setup(_app: FastAPI, _runtime: Runtime) -> None:
+    return None
+
+
+def create_service_app(
+    settings: CommonSettings,
+    *,
+    title: str,
+    summary: str,
+    metadata: MetaData,
+    routers: list[APIRouter],
+    prepare: Callable[[FastAPI, Runtime], None] | None = None,
+    setup: Setup = _no_setup,
+) -> FastAPI:
+    """`prepare` runs before start (read config, fail fast); `setup` after (add consumers)."""
+    configure_logging(settings.log_level, settings.service_name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings, metadata=metadata)
+        app.state.settings = settings
+        app.state.tokens = TokenStore.from_file(settings.resolved_tokens_file())
+        app.state.runtime = runtime
+        if prepare is not None:
+            prepare(app, runtime)
+        await runtime.start()
+        try:
+            await setup(app, runtime)
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, version="1", summary=summary, lifespan=lifespan)
+    install_common(app, settings.service_name)
+    for router in routers:
+        app.include_router(router)
+    return app
