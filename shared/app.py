@@ -32,6 +32,7 @@ def create_service_app(
     routers: list[APIRouter],
     prepare: Callable[[FastAPI, Runtime], None] | None = None,
     setup: Setup = _no_setup,
+    body_limits: dict[str, int] | None = None,
 ) -> FastAPI:
     """`prepare` runs before start (read config, fail fast); `setup` after (add consumers)."""
     configure_logging(settings.log_level, settings.service_name)
@@ -52,7 +53,7 @@ def create_service_app(
             await runtime.stop()
 
     app = FastAPI(title=title, version="1", summary=summary, lifespan=lifespan)
-    install_common(app, settings.service_name)
+    install_common(app, settings.service_name, body_limits)
     for router in routers:
         app.include_router(router)
     return app

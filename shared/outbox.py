@@ -9,7 +9,7 @@ A redelivered outbox row carries the same event id, so consumers' inboxes drop t
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiokafka.errors import KafkaError
 from sqlalchemy import delete, func, select
@@ -63,13 +63,17 @@ class OutboxRelay:
         batch_size: int = 500,
         idle_poll_seconds: float = 1.0,
         on_sent: Callable[[int], None] | None = None,
+        before_drain: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.database = database
         self.producer = producer
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
         self.on_sent = on_sent
+        self.on_depth: Callable[[int], None] | None = None
+        self.before_drain = before_drain
         self.last_error: str | None = None
+        self._suspect_broker = False
         self._wakeup = asyncio.Event()
 
     def wake(self) -> None:
@@ -84,10 +88,16 @@ class OutboxRelay:
         delay = 0.2
         while True:
             try:
+                if self._suspect_broker and self.before_drain is not None:
+                    await self.before_drain()
                 sent = await self.drain_once()
                 self.last_error = None
+                self._suspect_broker = False
                 delay = 0.2
-            except (KafkaError, OperationalError, OSError) as exc:
+            except (KafkaError, OperationalError, OSError, TimeoutError) as exc:
+                # After broker trouble, check its topics before sending again: a restarted
+                # memory broker comes back empty, and would auto-create them wrongly.
+                self._suspect_broker = True
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("outbox relay: %s; retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
@@ -116,4 +126,6 @@ class OutboxRelay:
             )
         if self.on_sent:
             self.on_sent(len(rows))
+        if self.on_depth:
+            self.on_depth(await self.depth())
         return len(rows)

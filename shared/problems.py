@@ -55,6 +55,9 @@ def problem_response(
         body["detail"] = detail
     body["instance"] = request.url.path
     body.update(extensions)
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.problems.labels(metrics.service, str(status), type_.rsplit("/", 1)[-1]).inc()
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -33,7 +33,8 @@ class Runtime:
             client_id=f"planb-{settings.service_name}",
             request_timeout_ms=settings.kafka_request_timeout_ms,
         )
-        self.relay = OutboxRelay(self.database, self.producer)
+        self.relay = OutboxRelay(self.database, self.producer, before_drain=self._ensure_topics)
+        self.kafka_optional = False
         self.consumers: list[EventConsumer] = []
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -47,12 +48,15 @@ class Runtime:
             self.spawn(self._connect_kafka_forever(), "kafka-connect")
         self.spawn(self.relay.run(), "outbox-relay")
 
-    async def _connect_kafka(self) -> None:
+    async def _ensure_topics(self) -> None:
         await ensure_topics(
             self.settings.kafka_bootstrap_servers,
             self.topics.all(),
             self.settings.topic_partitions,
         )
+
+    async def _connect_kafka(self) -> None:
+        await self._ensure_topics()
         await self.producer.start()
 
     async def _connect_kafka_forever(self) -> None:
@@ -115,11 +119,17 @@ class Runtime:
         return True, "reachable"
 
     async def _kafka_ready(self) -> tuple[bool, Any]:
-        ok = await self.producer.is_connected()
-        return ok, self.settings.kafka_bootstrap_servers if ok else "unreachable"
+        if await self.producer.is_connected():
+            return True, self.settings.kafka_bootstrap_servers
+        if self.kafka_optional:
+            return True, "degraded: Kafka unreachable, events wait in the outbox"
+        return False, "unreachable"
 
     async def _outbox_ready(self) -> tuple[bool, Any]:
-        return True, {"depth": await self.relay.depth(), "last_error": self.relay.last_error}
+        depth = await self.relay.depth()
+        if self.relay.on_depth:
+            self.relay.on_depth(depth)
+        return True, {"depth": depth, "last_error": self.relay.last_error}
 
 
 def _consumer_check(consumer: EventConsumer) -> ReadinessCheck:

@@ -17,6 +17,7 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import Principal, Role, TokenStore
+from shared.guards import BodyGuard
 from shared.problems import Problem
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, Any]]]
@@ -84,6 +85,12 @@ class HttpMetrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+        self.problems = Counter(
+            "planb_http_problems",
+            "Requests answered with a problem document, by status and problem type",
+            ["service", "status", "type"],
+            registry=self.registry,
+        )
         self.service = service
 
 
@@ -139,7 +146,12 @@ def ops_router(checks: Callable[[Request], dict[str, ReadinessCheck]]) -> APIRou
                 ok, detail = False, f"{type(exc).__name__}: {exc}"
             results[name] = {"ok": ok, "detail": detail}
             ready = ready and ok
-        body = {"status": "ready" if ready else "unavailable", "checks": results}
+        degraded = any(
+            isinstance(r["detail"], str) and r["detail"].startswith("degraded")
+            for r in results.values()
+        )
+        state = "unavailable" if not ready else "degraded" if degraded else "ready"
+        body = {"status": state, "checks": results}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
@@ -150,12 +162,15 @@ def ops_router(checks: Callable[[Request], dict[str, ReadinessCheck]]) -> APIRou
     return router
 
 
-def install_common(app: FastAPI, service: str) -> HttpMetrics:
+def install_common(
+    app: FastAPI, service: str, body_limits: dict[str, int] | None = None
+) -> HttpMetrics:
     """Metrics middleware and the operations routes on `app`."""
     from shared.problems import install_problem_handlers
 
     metrics = HttpMetrics(service)
     app.state.metrics = metrics
+    app.add_middleware(BodyGuard, per_path=body_limits)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_problem_handlers(app)
     app.include_router(ops_router(lambda request: request.app.state.runtime.readiness()))

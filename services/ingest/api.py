@@ -1,48 +1,98 @@
-"""Ingest's HTTP routes: thin, they validate and hand over to `intake`."""
+"""Ingest's HTTP routes: thin, they validate and hand over to `incidents` and `alertmanager`."""
 
-from fastapi import APIRouter, Path, status
+from typing import Annotated
 
-from services.ingest import intake
-from services.ingest.deps import OperatorDep, RuntimeDep, SettingsDep
+from fastapi import APIRouter, Path, Request, Response, status
+
+from services.ingest import alertmanager, incidents
+from services.ingest.deps import (
+    AlertCallerDep,
+    IdempotencyKey,
+    IntakeDep,
+    MappingDep,
+    OperatorDep,
+)
+from services.ingest.intake import request_digest
 from services.ingest.schemas import Accepted, IncidentCreate, IncidentUpdateIn
 
-router = APIRouter(prefix="/v1", tags=["incidents"])
+router = APIRouter(prefix="/v1")
 
-IncidentId = Path(pattern=r"^inc_[0-9a-f]{20}$", description="Id returned when it was raised")
+IncidentId = Annotated[
+    str, Path(pattern=r"^inc_[0-9a-f]{20}$", description="The id returned when it was raised")
+]
+ACCEPTED = {
+    "status_code": status.HTTP_202_ACCEPTED,
+    "response_model": Accepted,
+    "responses": {
+        401: {"description": "No or unknown bearer token"},
+        403: {"description": "The token's role may not do this"},
+        413: {"description": "Body over 64 KiB"},
+        415: {"description": "Body is not application/json"},
+        422: {"description": "Invalid body, or Idempotency-Key reused with another body"},
+        429: {"description": "Rate limit reached; see Retry-After"},
+    },
+}
 
 
-@router.post("/incidents", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+def _replayed(response: Response, replayed: bool) -> None:
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+
+
+@router.post("/incidents", tags=["incidents"], **ACCEPTED)  # type: ignore[arg-type]
 async def raise_incident(
-    body: IncidentCreate, principal: OperatorDep, runtime: RuntimeDep, settings: SettingsDep
+    body: IncidentCreate,
+    who: OperatorDep,
+    intake: IntakeDep,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """Raise an incident; 202 once Kafka (or, when Kafka is down, the local outbox) has it."""
-    incident_id = intake.new_incident_id()
-    data = intake.incident_raised(incident_id, body, principal)
-    event, outcome = await intake.submit(
-        runtime, incident_id, data, settings.kafka_send_timeout_seconds
+    answer, replayed = await intake.run(
+        lambda session: incidents.raise_incident(intake, session, body, who),
+        caller=who.name,
+        key=idempotency_key,
+        digest=request_digest(request.url.path, body.model_dump(mode="json")),
     )
-    return Accepted(
-        incident_id=incident_id, event_id=event.id, status=outcome, received_at=event.time
-    )
+    _replayed(response, replayed)
+    return answer
 
 
 @router.post(
     "/incidents/{incident_id}/updates",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=Accepted,
+    tags=["incidents"],
+    **ACCEPTED,  # type: ignore[arg-type]
 )
 async def update_incident(
+    incident_id: IncidentId,
     body: IncidentUpdateIn,
-    principal: OperatorDep,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
-    incident_id: str = IncidentId,
+    who: OperatorDep,
+    intake: IntakeDep,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
-    """Post a follow-up; `status: resolved` closes the incident."""
-    data = intake.incident_changed(incident_id, body, principal)
-    event, outcome = await intake.submit(
-        runtime, incident_id, data, settings.kafka_send_timeout_seconds
+    """Post a follow-up; `status: resolved` closes the incident (404 unknown, 409 resolved)."""
+    answer, replayed = await intake.run(
+        lambda session: incidents.update_incident(intake, session, incident_id, body, who),
+        caller=who.name,
+        key=idempotency_key,
+        digest=request_digest(request.url.path, body.model_dump(mode="json")),
     )
-    return Accepted(
-        incident_id=incident_id, event_id=event.id, status=outcome, received_at=event.time
+    _replayed(response, replayed)
+    return answer
+
+
+@router.post("/alerts/alertmanager", tags=["alerts"], **ACCEPTED)  # type: ignore[arg-type]
+async def alertmanager_webhook(
+    payload: alertmanager.AmWebhook, who: AlertCallerDep, intake: IntakeDep, mapping: MappingDep
+) -> Accepted:
+    """Prometheus Alertmanager webhook (version 4): one incident per group key."""
+    answer, _ = await intake.run(
+        lambda session: alertmanager.handle_notification(intake, session, payload, mapping, who),
+        caller=who.name,
+        key=None,
+        digest="",
     )
+    return answer

@@ -1,21 +1,74 @@
-"""FastAPI dependency aliases for ingest's routes."""
+"""FastAPI dependency aliases for ingest's routes: who may call, how often, with what key."""
 
+import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.ingest.alertmanager import AlertMapping
+from services.ingest.intake import Intake
+from services.ingest.ratelimit import RateLimiter
 from services.ingest.settings import IngestSettings
-from shared.auth import Principal, Role
-from shared.deps import RuntimeDep
-from shared.web import require_role
+from shared.auth import Principal, Role, TokenStore
+from shared.web import authenticated, get_token_store, require_role
+
+_bearer = HTTPBearer(auto_error=False)
+ALERTMANAGER = Principal(name="alertmanager", role=Role.OPERATOR)
 
 
-def get_ingest_settings(request: Request) -> IngestSettings:
+def get_intake(request: Request) -> Intake:
+    intake: Intake = request.app.state.intake
+    return intake
+
+
+def get_mapping(request: Request) -> AlertMapping:
+    mapping: AlertMapping = request.app.state.alert_mapping
+    return mapping
+
+
+def rate_limited_operator(
+    request: Request, principal: Annotated[Principal, Depends(require_role(Role.OPERATOR))]
+) -> Principal:
+    """An operator or admin within their rate limit (429 with Retry-After beyond it)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.check(principal.name)
+    return principal
+
+
+def alertmanager_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    store: Annotated[TokenStore, Depends(get_token_store)],
+) -> Principal:
+    """Alertmanager's shared secret (`ALERTMANAGER_TOKEN`), or an operator's own token."""
     settings: IngestSettings = request.app.state.settings
-    return settings
+    secret = settings.alertmanager_token
+    if (
+        credentials is not None
+        and secret is not None
+        and hmac.compare_digest(
+            credentials.credentials.encode(), secret.get_secret_value().encode()
+        )
+    ):
+        limiter: RateLimiter = request.app.state.alert_rate_limiter
+        limiter.check(ALERTMANAGER.name)
+        return ALERTMANAGER
+    principal = require_role(Role.OPERATOR)(authenticated(credentials, store))
+    return rate_limited_operator(request, principal)
 
 
-SettingsDep = Annotated[IngestSettings, Depends(get_ingest_settings)]
-OperatorDep = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
-
-__all__ = ["OperatorDep", "RuntimeDep", "SettingsDep"]
+IntakeDep = Annotated[Intake, Depends(get_intake)]
+MappingDep = Annotated[AlertMapping, Depends(get_mapping)]
+OperatorDep = Annotated[Principal, Depends(rate_limited_operator)]
+AlertCallerDep = Annotated[Principal, Depends(alertmanager_caller)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retry with the same key and body to get the first answer, no second event",
+    ),
+]

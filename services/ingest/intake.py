@@ -1,97 +1,164 @@
 """Turning accepted requests into events on `planb.incidents`, never losing one.
 
-An event is acknowledged by Kafka before the caller hears 202 `accepted`; when Kafka is
-unreachable (or events are already waiting) it is committed to the local outbox and the
-caller hears 202 `queued`. Queuing behind a non-empty outbox keeps an incident's events in
-order.
+Each request runs in one database transaction: the incident registry is checked and updated,
+the event is sent to Kafka and acknowledged (`accepted`) or, when Kafka can't take it now or
+events are already waiting, staged in the outbox (`queued`), and an `Idempotency-Key`'s first
+answer is stored. Queuing behind a non-empty outbox keeps an incident's events in order.
 """
 
 import asyncio
+import hashlib
+import json
 import logging
+import time
 import uuid
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
 
 from aiokafka.errors import KafkaError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.schemas import IncidentCreate, IncidentUpdateIn
-from shared.auth import Principal
-from shared.events import (
-    CloudEvent,
-    EventData,
-    IncidentRaised,
-    IncidentResolved,
-    IncidentStatus,
-    IncidentUpdated,
-    utcnow,
-)
+from services.ingest.metrics import IngestMetrics
+from services.ingest.models import IdempotencyRecord, IncidentRecord
+from services.ingest.schemas import Accepted, Outcome
+from shared.db import OutboxEntry
+from shared.events import CloudEvent, EventData, utcnow
 from shared.outbox import add_to_outbox
+from shared.problems import Problem
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 SOURCE = "/planb/ingest"
-Outcome = Literal["accepted", "queued"]
+
+Work = Callable[[AsyncSession], Awaitable[Accepted]]
 
 
 def new_incident_id() -> str:
     return "inc_" + uuid.uuid4().hex[:20]
 
 
-def incident_raised(incident_id: str, body: IncidentCreate, by: Principal) -> IncidentRaised:
-    now = utcnow()
-    return IncidentRaised(
-        incident_id=incident_id,
-        title=body.title,
-        severity=body.severity,
-        status=body.status,
-        summary=body.summary,
-        affected=body.affected,
-        customer_impact=body.customer_impact,
-        next_update_in_minutes=body.next_update_in_minutes,
-        started_at=body.started_at or now,
-        external_ref=body.external_ref,
-        raised_by=by.name,
-        raised_at=now,
-    )
+def request_digest(path: str, body: dict[str, Any]) -> str:
+    canonical = json.dumps({"path": path, "body": body}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def incident_changed(incident_id: str, body: IncidentUpdateIn, by: Principal) -> EventData:
-    now = utcnow()
-    if body.status is IncidentStatus.RESOLVED:
-        return IncidentResolved(
-            incident_id=incident_id,
-            message=body.message,
-            customer_impact=body.customer_impact,
-            resolved_by=by.name,
-            resolved_at=now,
-        )
-    return IncidentUpdated(
-        incident_id=incident_id,
-        status=body.status,
-        message=body.message,
-        customer_impact=body.customer_impact,
-        severity=body.severity,
-        next_update_in_minutes=body.next_update_in_minutes,
-        updated_by=by.name,
-        updated_at=now,
-    )
+class Intake:
+    """Ingest's one way in: every route hands its work here."""
 
+    def __init__(
+        self,
+        runtime: Runtime,
+        metrics: IngestMetrics,
+        *,
+        send_timeout: float,
+        idempotency_ttl: timedelta,
+    ) -> None:
+        self.runtime = runtime
+        self.metrics = metrics
+        self.send_timeout = send_timeout
+        self.idempotency_ttl = idempotency_ttl
 
-async def submit(
-    runtime: Runtime, incident_id: str, data: EventData, send_timeout: float
-) -> tuple[CloudEvent, Outcome]:
-    """Send the event to Kafka, or commit it to the outbox when Kafka can't take it now."""
-    event = CloudEvent.wrap(data, source=SOURCE, subject=incident_id)
-    topic = runtime.topics.incidents
-    if runtime.producer.connected.is_set() and await runtime.relay.depth() == 0:
-        try:
-            await asyncio.wait_for(
-                runtime.producer.publish(topic, incident_id, event), send_timeout
+    async def run(
+        self, work: Work, *, caller: str, key: str | None, digest: str
+    ) -> tuple[Accepted, bool]:
+        """Do `work` in a transaction, once per idempotency key; returns (answer, replayed)."""
+        for _attempt in range(3):
+            try:
+                async with self.runtime.database.transaction() as session:
+                    if key is not None:
+                        stored = await self._claim_key(session, caller, key, digest)
+                        if stored is not None:
+                            self.metrics.events.labels("replayed").inc()
+                            return stored, True
+                    answer = await work(session)
+                    if key is not None:
+                        await self._remember(session, caller, key, answer)
+                self.metrics.events.labels(answer.status).inc()
+                if answer.status == "queued":
+                    self.runtime.relay.wake()
+                return answer, False
+            except IntegrityError:
+                # a concurrent request with the same key won the race: answer as it did
+                log.info("idempotency key race for caller %s; re-reading", caller)
+        raise Problem(409, "Conflict", "The request conflicted with a concurrent one; retry it.")
+
+    async def _claim_key(
+        self, session: AsyncSession, caller: str, key: str, digest: str
+    ) -> Accepted | None:
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.created_at < utcnow() - self.idempotency_ttl
             )
-            return event, "accepted"
-        except (KafkaError, TimeoutError) as exc:
-            log.warning("incident %s: Kafka send failed (%s); queueing", incident_id, exc)
-    async with runtime.database.transaction() as session:
+        )
+        record = await session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.principal == caller, IdempotencyRecord.key == key
+            )
+        )
+        if record is None:
+            session.add(
+                IdempotencyRecord(
+                    principal=caller,
+                    key=key,
+                    request_digest=digest,
+                    response={},
+                    created_at=utcnow(),
+                )
+            )
+            await session.flush()  # concurrent twins block here, then fail: no second event
+            return None
+        if record.request_digest != digest:
+            raise Problem(
+                422,
+                "Idempotency key reused",
+                "This Idempotency-Key was used for a different request; use a new key.",
+            )
+        return Accepted.model_validate(record.response)
+
+    async def _remember(
+        self, session: AsyncSession, caller: str, key: str, answer: Accepted
+    ) -> None:
+        record = await session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.principal == caller, IdempotencyRecord.key == key
+            )
+        )
+        if record is not None:
+            record.response = answer.model_dump(mode="json")
+
+    async def submit(
+        self, session: AsyncSession, incident_id: str, data: EventData
+    ) -> tuple[CloudEvent, Outcome]:
+        """Send to Kafka now, or stage in the outbox when Kafka can't take it (or is behind)."""
+        event = CloudEvent.wrap(data, source=SOURCE, subject=incident_id)
+        topic = self.runtime.topics.incidents
+        producer = self.runtime.producer
+        backlog = await session.scalar(select(OutboxEntry.id).limit(1))
+        if producer.connected.is_set() and backlog is None:
+            started = time.perf_counter()
+            try:
+                await asyncio.wait_for(
+                    producer.publish(topic, incident_id, event), self.send_timeout
+                )
+                self.metrics.produce_seconds.observe(time.perf_counter() - started)
+                return event, "accepted"
+            except (KafkaError, TimeoutError) as exc:
+                log.warning("incident_id=%s Kafka send failed (%s); queued", incident_id, exc)
         add_to_outbox(session, topic, incident_id, event)
-    runtime.relay.wake()
-    return event, "queued"
+        self.metrics.outbox_depth.inc()
+        return event, "queued"
+
+    async def open_record(self, session: AsyncSession, incident_id: str) -> IncidentRecord:
+        """The incident if it can still be updated; 404 or 409 otherwise."""
+        record = await session.get(IncidentRecord, incident_id, with_for_update=True)
+        if record is None:
+            raise Problem(404, "Incident not found", f"No incident {incident_id} was raised here.")
+        if not record.open:
+            raise Problem(
+                409, "Incident resolved", f"Incident {incident_id} is resolved; raise a new one."
+            )
+        return record

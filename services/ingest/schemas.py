@@ -38,8 +38,14 @@ class IncidentUpdateIn(BaseModel):
     next_update_in_minutes: int | None = Field(default=None, ge=5, le=1440)
 
 
+Outcome = Literal["accepted", "queued", "unchanged"]
+
+
 class Accepted(BaseModel):
-    incident_id: str
-    event_id: str
-    status: Literal["accepted", "queued"]
+    """202's body: `accepted` (Kafka has it), `queued` (the local outbox has it, Kafka is
+    unreachable), `unchanged` (a repeated alert notification: nothing new to say)."""
+
+    incident_id: str | None
+    event_id: str | None
+    status: Outcome
     received_at: datetime

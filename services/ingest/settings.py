@@ -1,6 +1,8 @@
 """Ingest's configuration (environment variables)."""
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
 
 from shared.settings import CommonSettings
 
@@ -8,6 +10,24 @@ from shared.settings import CommonSettings
 class IngestSettings(CommonSettings):
     service_name: str = "ingest"
     kafka_send_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    rate_limit_burst: int = Field(default=60, ge=1)
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+    alertmanager_token: SecretStr | None = Field(
+        default=None, description="Shared secret Alertmanager sends as its bearer token"
+    )
+    alertmanager_rate_limit_per_minute: int = Field(default=12_000, ge=1)
+    alertmanager_mapping_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _refuse_weak_alertmanager_secret(self) -> "IngestSettings":
+        secret = self.alertmanager_token.get_secret_value() if self.alertmanager_token else None
+        if secret is not None and self.environment == "production" and len(secret) < 24:
+            raise ValueError("ALERTMANAGER_TOKEN must be at least 24 characters in production")
+        return self
+
+    def resolved_alertmanager_mapping_file(self) -> Path:
+        return self.alertmanager_mapping_file or self.config_dir / "alertmanager.yaml"
 
 
 def get_settings() -> IngestSettings:

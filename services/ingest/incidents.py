@@ -1,0 +1,92 @@
+"""Raising and updating incidents from the operators' API."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ingest.intake import Intake, new_incident_id
+from services.ingest.models import IncidentRecord
+from services.ingest.schemas import Accepted, IncidentCreate, IncidentUpdateIn
+from shared.auth import Principal
+from shared.events import (
+    EventData,
+    IncidentRaised,
+    IncidentResolved,
+    IncidentStatus,
+    IncidentUpdated,
+    utcnow,
+)
+
+
+async def raise_incident(
+    intake: Intake,
+    session: AsyncSession,
+    body: IncidentCreate,
+    by: Principal,
+    *,
+    source: str = "api",
+) -> Accepted:
+    now = utcnow()
+    incident_id = new_incident_id()
+    data = IncidentRaised(
+        incident_id=incident_id,
+        title=body.title,
+        severity=body.severity,
+        status=body.status,
+        summary=body.summary,
+        affected=body.affected,
+        customer_impact=body.customer_impact,
+        next_update_in_minutes=body.next_update_in_minutes,
+        started_at=body.started_at or now,
+        external_ref=body.external_ref,
+        raised_by=by.name,
+        raised_at=now,
+    )
+    session.add(
+        IncidentRecord(
+            id=incident_id,
+            open=True,
+            status=body.status.value,
+            severity=body.severity.value,
+            source=source,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    event, outcome = await intake.submit(session, incident_id, data)
+    return Accepted(incident_id=incident_id, event_id=event.id, status=outcome, received_at=now)
+
+
+async def update_incident(
+    intake: Intake, session: AsyncSession, incident_id: str, body: IncidentUpdateIn, by: Principal
+) -> Accepted:
+    record = await intake.open_record(session, incident_id)
+    now = utcnow()
+    data = incident_change(incident_id, body, by)
+    record.status = body.status.value
+    record.open = body.status is not IncidentStatus.RESOLVED
+    if body.severity is not None:
+        record.severity = body.severity.value
+    record.updated_at = now
+    event, outcome = await intake.submit(session, incident_id, data)
+    return Accepted(incident_id=incident_id, event_id=event.id, status=outcome, received_at=now)
+
+
+def incident_change(incident_id: str, body: IncidentUpdateIn, by: Principal) -> EventData:
+    now = utcnow()
+    if body.status is IncidentStatus.RESOLVED:
+        return IncidentResolved(
+            incident_id=incident_id,
+            message=body.message,
+            customer_impact=body.customer_impact,
+            resolved_by=by.name,
+            resolved_at=now,
+        )
+    return IncidentUpdated(
+        incident_id=incident_id,
+        status=body.status,
+        message=body.message,
+        customer_impact=body.customer_impact,
+        severity=body.severity,
+        next_update_in_minutes=body.next_update_in_minutes,
+        updated_by=by.name,
+        updated_at=now,
+    )

@@ -1,0 +1,100 @@
+"""Request guards every API shares, applied before routing: body size and content type.
+
+A body over the limit is refused with 413 (declared length or counted while streaming), and a
+body that is not JSON on a JSON API with 415, both as problem documents.
+"""
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.problems import PROBLEM_JSON, TYPE_BASE
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyGuard:
+    """Refuse oversized and non-JSON request bodies before they reach a route."""
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = 64 * 1024, per_path: dict[str, int] | None = None
+    ) -> None:
+        self.app = app
+        self.default_max_bytes = max_bytes
+        self.per_path = per_path or {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        limit = self.per_path.get(scope.get("path", ""), self.default_max_bytes)
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, send, 413, "Content Too Large", _size_detail(limit))
+            return
+        if declared not in (None, "0") or "transfer-encoding" in headers:
+            media = headers.get("content-type", "").split(";")[0].strip().lower()
+            if not _is_json(media):
+                detail = f"Send the body as application/json, not {media or 'no content type'}."
+                await self._refuse(scope, send, 415, "Unsupported Media Type", detail)
+                return
+        received = 0
+        response_started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not response_started:
+                await self._refuse(scope, send, 413, "Content Too Large", _size_detail(limit))
+
+    async def _refuse(self, scope: Scope, send: Send, status: int, title: str, detail: str) -> None:
+        body: dict[str, Any] = {
+            "type": TYPE_BASE + title.lower().replace(" ", "-"),
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": scope.get("path", ""),
+        }
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _size_detail(limit: int) -> str:
+    return f"Request bodies here are limited to {limit} bytes."
+
+
+def _is_json(media: str) -> bool:
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
