@@ -86,14 +86,20 @@ class EventProducer:
             topic, value=value, key=key.encode(), headers=headers or [CONTENT_TYPE_HEADER]
         )
 
-    async def send_many(self, records: list[tuple[str, str, bytes]]) -> None:
-        """Send records in order and wait until the broker acknowledged all of them."""
+    async def send_many(self, records: list[tuple[str, str, bytes]]) -> list[BaseException | None]:
+        """Send records in order; for each, None once acknowledged or the error it met."""
         producer = self._require()
         futures = [
             await producer.send(topic, value=value, key=key.encode(), headers=[CONTENT_TYPE_HEADER])
             for topic, key, value in records
         ]
-        await asyncio.gather(*futures)
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        return [result if isinstance(result, BaseException) else None for result in results]
+
+    async def missing_topics(self, topics: set[str]) -> set[str]:
+        """Which of `topics` the broker lacks, by a fresh metadata request."""
+        metadata = await self._require().client.fetch_all_metadata()
+        return topics - set(metadata.topics())
 
     async def is_connected(self) -> bool:
         """True when the broker answers a metadata request."""

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from sqlalchemy import delete, func, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import OperationalError
@@ -64,6 +64,7 @@ class OutboxRelay:
         idle_poll_seconds: float = 1.0,
         on_sent: Callable[[int], None] | None = None,
         before_drain: Callable[[], Awaitable[None]] | None = None,
+        missing_topics: Callable[[set[str]], Awaitable[set[str]]] | None = None,
     ) -> None:
         self.database = database
         self.producer = producer
@@ -72,11 +73,17 @@ class OutboxRelay:
         self.on_sent = on_sent
         self.on_depth: Callable[[int], None] | None = None
         self.before_drain = before_drain
+        self.missing_topics = missing_topics
         self.last_error: str | None = None
         self._suspect_broker = False
         self._wakeup = asyncio.Event()
 
     def wake(self) -> None:
+        self._wakeup.set()
+
+    def suspect_broker(self) -> None:
+        """Someone saw Kafka fail: check (and recreate) topics before the next batch."""
+        self._suspect_broker = True
         self._wakeup.set()
 
     async def depth(self) -> int:
@@ -110,7 +117,12 @@ class OutboxRelay:
             self._wakeup.clear()
 
     async def drain_once(self) -> int:
-        """Send one batch in id order; rows are deleted only after every ack."""
+        """Send one batch in id order; rows are deleted only after every ack.
+
+        Acks are trusted only if the topics exist afterwards (one metadata request a batch):
+        a restarted memory broker acks records for topics it no longer has and drops them,
+        so such a batch stays in the outbox, the topics are recreated and it is sent again.
+        """
         async with self.database.sessions() as session:
             rows = (
                 await session.scalars(
@@ -119,13 +131,20 @@ class OutboxRelay:
             ).all()
         if not rows:
             return 0
-        await self.producer.send_many([(row.topic, row.key, row.value) for row in rows])
+        results = await self.producer.send_many([(row.topic, row.key, row.value) for row in rows])
+        if self.missing_topics is not None:
+            missing = await self.missing_topics({row.topic for row in rows})
+            if missing:
+                raise KafkaConnectionError(f"acked, but the broker lacks {sorted(missing)}")
+        sent = [row.id for row, error in zip(rows, results, strict=True) if error is None]
         async with self.database.transaction() as session:
-            await session.execute(
-                delete(OutboxEntry).where(OutboxEntry.id.in_([row.id for row in rows]))
-            )
+            await session.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(sent)))
+        failed = [error for error in results if error is not None]
+        if failed:
+            # only the failed records are sent again: acknowledged ones are not duplicated
+            raise failed[0]
         if self.on_sent:
-            self.on_sent(len(rows))
+            self.on_sent(len(sent))
         if self.on_depth:
             self.on_depth(await self.depth())
-        return len(rows)
+        return len(sent)

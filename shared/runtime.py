@@ -33,7 +33,12 @@ class Runtime:
             client_id=f"planb-{settings.service_name}",
             request_timeout_ms=settings.kafka_request_timeout_ms,
         )
-        self.relay = OutboxRelay(self.database, self.producer, before_drain=self._ensure_topics)
+        self.relay = OutboxRelay(
+            self.database,
+            self.producer,
+            before_drain=self._ensure_topics,
+            missing_topics=self.producer.missing_topics,
+        )
         self.kafka_optional = False
         self.consumers: list[EventConsumer] = []
         self._tasks: list[asyncio.Task[Any]] = []

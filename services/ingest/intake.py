@@ -6,7 +6,6 @@ events are already waiting, staged in the outbox (`queued`), and an `Idempotency
 answer is stored. Queuing behind a non-empty outbox keeps an incident's events in order.
 """
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -50,16 +49,10 @@ class Intake:
     """Ingest's one way in: every route hands its work here."""
 
     def __init__(
-        self,
-        runtime: Runtime,
-        metrics: IngestMetrics,
-        *,
-        send_timeout: float,
-        idempotency_ttl: timedelta,
+        self, runtime: Runtime, metrics: IngestMetrics, *, idempotency_ttl: timedelta
     ) -> None:
         self.runtime = runtime
         self.metrics = metrics
-        self.send_timeout = send_timeout
         self.idempotency_ttl = idempotency_ttl
 
     async def run(
@@ -141,13 +134,15 @@ class Intake:
         if producer.connected.is_set() and backlog is None:
             started = time.perf_counter()
             try:
-                await asyncio.wait_for(
-                    producer.publish(topic, incident_id, event), self.send_timeout
-                )
+                # No asyncio timeout here: a cancelled send may still be delivered later by
+                # the client, duplicating the outbox copy. The producer's own request timeout
+                # (KAFKA_REQUEST_TIMEOUT_MS) ends the attempt for good.
+                await producer.publish(topic, incident_id, event)
                 self.metrics.produce_seconds.observe(time.perf_counter() - started)
                 return event, "accepted"
-            except (KafkaError, TimeoutError) as exc:
-                log.warning("incident_id=%s Kafka send failed (%s); queued", incident_id, exc)
+            except KafkaError as exc:
+                log.warning("incident_id=%s Kafka send failed (%r); queued", incident_id, exc)
+                self.runtime.relay.suspect_broker()
         add_to_outbox(session, topic, incident_id, event)
         self.metrics.outbox_depth.inc()
         return event, "queued"

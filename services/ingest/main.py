@@ -35,7 +35,6 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         app.state.intake = Intake(
             runtime,
             metrics,
-            send_timeout=settings.kafka_send_timeout_seconds,
             idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
         )
 

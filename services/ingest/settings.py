@@ -9,7 +9,6 @@ from shared.settings import CommonSettings
 
 class IngestSettings(CommonSettings):
     service_name: str = "ingest"
-    kafka_send_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     rate_limit_per_minute: int = Field(default=600, ge=1)
     rate_limit_burst: int = Field(default=60, ge=1)
     idempotency_ttl_hours: int = Field(default=24, ge=1)

@@ -1,37 +1,35 @@
-"""Ingest's API in-process on a real broker and database: validation, auth, the event."""
+"""Ingest's API in-process on a real broker and database: validation, auth, idempotency,
+404/409, rate limit; each refusal is an RFC 9457 problem naming what is wrong."""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
-from services.ingest.main import create_app
-from services.ingest.settings import IngestSettings
 from shared.auth import generate_dev_tokens
-from shared.events import IncidentRaised, IncidentResolved, parse_event
+from shared.events import IncidentRaised, IncidentResolved
 from shared.topics import Topics
-from tests.support import eventually
+from tests.integration.ingest_harness import read_events, running_ingest
+
+OK = {"title": "Lifts out of order", "severity": "sev3"}
 
 
 @pytest.fixture
-async def ingest(
-    tmp_path: Path, bootstrap_servers: str, topic_prefix: str, database_url: str
-) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
-    tokens = generate_dev_tokens(tmp_path)
-    settings = IngestSettings(
-        kafka_bootstrap_servers=bootstrap_servers,
-        topic_prefix=topic_prefix,
-        topic_partitions=1,
-        data_dir=tmp_path,
-        database_url=database_url,
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
-            yield client, tokens
+def tokens(tmp_path: Path) -> dict[str, str]:
+    return generate_dev_tokens(tmp_path)
+
+
+@pytest.fixture
+async def client(
+    tmp_path: Path,
+    tokens: dict[str, str],
+    bootstrap_servers: str,
+    topic_prefix: str,
+    database_url: str,
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_ingest(tmp_path, bootstrap_servers, topic_prefix, database_url) as running:
+        yield running
 
 
 def bearer(tokens: dict[str, str], role: str) -> dict[str, str]:
@@ -39,17 +37,12 @@ def bearer(tokens: dict[str, str], role: str) -> dict[str, str]:
 
 
 async def test_an_incident_reaches_kafka_before_202(
-    ingest: tuple[httpx.AsyncClient, dict[str, str]], bootstrap_servers: str, topic_prefix: str
+    client: httpx.AsyncClient, tokens: dict[str, str], bootstrap_servers: str, topic_prefix: str
 ) -> None:
-    client, tokens = ingest
     response = await client.post(
         "/v1/incidents",
         headers=bearer(tokens, "operator"),
-        json={
-            "title": "Lifts out of order",
-            "severity": "sev3",
-            "affected": {"regions": ["north"]},
-        },
+        json={**OK, "affected": {"regions": ["north"]}, "started_at": "2026-11-21T13:55:00+01:00"},
     )
     assert response.status_code == 202
     body = response.json()
@@ -60,108 +53,206 @@ async def test_an_incident_reaches_kafka_before_202(
         json={"status": "resolved", "message": "Lifts work again."},
     )
     assert resolved.status_code == 202
-
-    consumer = AIOKafkaConsumer(
-        Topics(topic_prefix).incidents,
-        bootstrap_servers=bootstrap_servers,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=50,
-    )
-    await consumer.start()
-    events = []
-    try:
-
-        async def two_events() -> bool:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                events.extend(parse_event(r.value) for r in records)
-            return len(events) >= 2
-
-        await eventually(two_events, what="both events on the incidents topic")
-    finally:
-        await consumer.stop()
-    first, second = events
+    first, second = await read_events(bootstrap_servers, Topics(topic_prefix).incidents, 2)
     assert isinstance(first.data, IncidentRaised)
     assert first.id == body["event_id"]
     assert first.data.incident_id == body["incident_id"]
     assert first.data.raised_by == "dev-operator"
     assert first.data.affected.regions == ["north"]
+    assert first.data.started_at.isoformat() == "2026-11-21T13:55:00+01:00"
     assert isinstance(second.data, IncidentResolved)
     assert second.data.message == "Lifts work again."
 
 
-@pytest.mark.parametrize(
-    ("body", "field", "rule"),
-    [
-        ({"severity": "sev1"}, "body.title", "missing"),
-        ({"title": "", "severity": "sev1"}, "body.title", "string_too_short"),
-        ({"title": "x" * 201, "severity": "sev1"}, "body.title", "string_too_long"),
-        ({"title": "Down", "severity": "sev9"}, "body.severity", "enum"),
-        (
-            {"title": "Down", "severity": "sev1", "status": "resolved"},
-            "body.status",
-            "literal_error",
-        ),
-        ({"title": "Down", "severity": "sev1", "colour": "red"}, "body.colour", "extra_forbidden"),
-        (
-            {"title": "Down", "severity": "sev1", "next_update_in_minutes": 0},
-            "body.next_update_in_minutes",
-            "greater_than_equal",
-        ),
-    ],
-)
+BAD_BODIES = [
+    ({"severity": "sev1"}, "body.title", "missing"),
+    ({"title": "Down"}, "body.severity", "missing"),
+    ({"title": "", "severity": "sev1"}, "body.title", "string_too_short"),
+    ({"title": "x" * 201, "severity": "sev1"}, "body.title", "string_too_long"),
+    ({"title": 42, "severity": "sev1"}, "body.title", "string_type"),
+    ({**OK, "summary": "x" * 2001}, "body.summary", "string_too_long"),
+    ({"title": "Down", "severity": "sev9"}, "body.severity", "enum"),
+    ({**OK, "status": "resolved"}, "body.status", "literal_error"),
+    ({**OK, "colour": "red"}, "body.colour", "extra_forbidden"),
+    ({**OK, "next_update_in_minutes": 0}, "body.next_update_in_minutes", "greater_than_equal"),
+    ({**OK, "next_update_in_minutes": "soon"}, "body.next_update_in_minutes", "int_parsing"),
+    ({**OK, "started_at": "2026-11-21T14:00:00"}, "body.started_at", "timezone_aware"),
+    ({**OK, "started_at": "yesterday"}, "body.started_at", "datetime_from_date_parsing"),
+    (
+        {**OK, "affected": {"regions": ["north pole"]}},
+        "body.affected.regions.0",
+        "string_pattern_mismatch",
+    ),
+    ({**OK, "affected": {"regions": ["r"] * 51}}, "body.affected.regions", "too_long"),
+    ({**OK, "affected": ["north"]}, "body.affected", "model_attributes_type"),
+    ([OK], "body", "model_attributes_type"),
+]
+
+
+@pytest.mark.parametrize(("body", "field", "rule"), BAD_BODIES)
 async def test_invalid_incidents_get_a_problem_naming_the_field(
-    ingest: tuple[httpx.AsyncClient, dict[str, str]], body: dict[str, object], field: str, rule: str
+    client: httpx.AsyncClient, tokens: dict[str, str], body: object, field: str, rule: str
 ) -> None:
-    client, tokens = ingest
     response = await client.post("/v1/incidents", headers=bearer(tokens, "operator"), json=body)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["status"] == 422
+    assert problem["title"] == "Invalid request"
+    assert field in problem["detail"]
     assert {"field": field, "rule": rule} in [
         {"field": e["field"], "rule": e["rule"]} for e in problem["errors"]
     ]
 
 
-async def test_malformed_json_is_a_400_problem(
-    ingest: tuple[httpx.AsyncClient, dict[str, str]],
-) -> None:
-    client, tokens = ingest
-    response = await client.post(
-        "/v1/incidents",
-        headers={**bearer(tokens, "operator"), "Content-Type": "application/json"},
-        content=b'{"title": "Down",',
-    )
-    assert response.status_code == 400
-    assert response.json()["title"] == "Malformed JSON"
-
-
 @pytest.mark.parametrize(
-    ("headers", "status"),
+    ("content", "content_type", "status", "title"),
     [
-        ({}, 401),
-        ({"Authorization": "Bearer not-a-token"}, 401),
-        ("marketing", 403),
-        ("duty_manager", 403),
+        (b'{"title": "Down",', "application/json", 400, "Malformed JSON"),
+        (
+            b"title=Down&severity=sev1",
+            "application/x-www-form-urlencoded",
+            415,
+            "Unsupported Media Type",
+        ),
+        (b'{"title": "Down", "severity": "sev1"}', "text/plain", 415, "Unsupported Media Type"),
+        (b'{"title": "' + b"x" * 70_000 + b'"}', "application/json", 413, "Content Too Large"),
+        (b"", "application/json", 422, "Invalid request"),
     ],
 )
-async def test_only_operators_and_admins_raise_incidents(
-    ingest: tuple[httpx.AsyncClient, dict[str, str]], headers: dict[str, str] | str, status: int
+async def test_bodies_that_are_not_json_or_too_large(
+    client: httpx.AsyncClient,
+    tokens: dict[str, str],
+    content: bytes,
+    content_type: str,
+    status: int,
+    title: str,
 ) -> None:
-    client, tokens = ingest
-    sent = bearer(tokens, headers) if isinstance(headers, str) else headers
     response = await client.post(
-        "/v1/incidents", headers=sent, json={"title": "Down", "severity": "sev1"}
+        "/v1/incidents",
+        headers={**bearer(tokens, "operator"), "Content-Type": content_type},
+        content=content,
     )
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["title"] == title
 
 
-async def test_ready_and_metrics(ingest: tuple[httpx.AsyncClient, dict[str, str]]) -> None:
-    client, _ = ingest
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [(None, 401), ("bogus", 401), ("marketing", 403), ("duty_manager", 403)],
+)
+async def test_only_operators_and_admins_raise_incidents(
+    client: httpx.AsyncClient, tokens: dict[str, str], who: str | None, status: int
+) -> None:
+    headers = (
+        {}
+        if who is None
+        else {"Authorization": "Bearer nope"}
+        if who == "bogus"
+        else bearer(tokens, who)
+    )
+    response = await client.post("/v1/incidents", headers=headers, json=OK)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    if status == 401:
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_updates_to_unknown_or_resolved_incidents_are_refused(
+    client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    operator = bearer(tokens, "operator")
+    unknown = await client.post(
+        "/v1/incidents/inc_00000000000000000000/updates",
+        headers=operator,
+        json={"status": "identified"},
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["title"] == "Incident not found"
+    malformed = await client.post(
+        "/v1/incidents/42/updates", headers=operator, json={"status": "identified"}
+    )
+    assert malformed.status_code == 422
+    assert malformed.json()["errors"][0]["field"] == "path.incident_id"
+    incident_id = (await client.post("/v1/incidents", headers=operator, json=OK)).json()[
+        "incident_id"
+    ]
+    path = f"/v1/incidents/{incident_id}/updates"
+    assert (
+        await client.post(path, headers=operator, json={"status": "resolved"})
+    ).status_code == 202
+    again = await client.post(path, headers=operator, json={"status": "monitoring"})
+    assert again.status_code == 409
+    assert "resolved" in again.json()["detail"]
+
+
+async def test_idempotency_key_returns_the_first_answer_and_sends_once(
+    client: httpx.AsyncClient, tokens: dict[str, str], bootstrap_servers: str, topic_prefix: str
+) -> None:
+    headers = {**bearer(tokens, "operator"), "Idempotency-Key": "retry-me-1"}
+    first = await client.post("/v1/incidents", headers=headers, json=OK)
+    second = await client.post("/v1/incidents", headers=headers, json=OK)
+    assert first.status_code == second.status_code == 202
+    assert second.json() == first.json()
+    assert second.headers["idempotent-replayed"] == "true"
+    different = await client.post("/v1/incidents", headers=headers, json={**OK, "severity": "sev1"})
+    assert different.status_code == 422
+    assert different.json()["title"] == "Idempotency key reused"
+    other_caller = await client.post(
+        "/v1/incidents",
+        headers={**bearer(tokens, "admin"), "Idempotency-Key": "retry-me-1"},
+        json=OK,
+    )
+    assert other_caller.json()["incident_id"] != first.json()["incident_id"]
+    events = await read_events(bootstrap_servers, Topics(topic_prefix).incidents, 2)
+    assert sorted(e.data.incident_id for e in events) == sorted(  # type: ignore[attr-defined]
+        [first.json()["incident_id"], other_caller.json()["incident_id"]]
+    )
+
+
+async def test_rate_limit_answers_429_with_retry_after(
+    tmp_path: Path,
+    tokens: dict[str, str],
+    bootstrap_servers: str,
+    topic_prefix: str,
+    database_url: str,
+) -> None:
+    async with running_ingest(
+        tmp_path,
+        bootstrap_servers,
+        topic_prefix,
+        database_url,
+        rate_limit_per_minute=6,
+        rate_limit_burst=2,
+    ) as limited:
+        codes = [
+            (
+                await limited.post("/v1/incidents", headers=bearer(tokens, "operator"), json=OK)
+            ).status_code
+            for _ in range(3)
+        ]
+        refused = await limited.post("/v1/incidents", headers=bearer(tokens, "operator"), json=OK)
+        other = await limited.post("/v1/incidents", headers=bearer(tokens, "admin"), json=OK)
+    assert codes == [202, 202, 429]
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 10
+    assert refused.json()["retry_after"] == int(refused.headers["retry-after"])
+    assert other.status_code == 202  # the limit is per token
+
+
+async def test_ready_and_metrics(client: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    await client.post("/v1/incidents", headers=bearer(tokens, "operator"), json=OK)
+    await client.post("/v1/incidents", headers=bearer(tokens, "operator"), json={"title": ""})
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"]["kafka"]["ok"] is True
+    assert ready.json()["status"] == "ready"
+    assert ready.json()["checks"]["outbox"]["detail"]["depth"] == 0
     assert (await client.get("/healthz")).json() == {"status": "ok"}
-    metrics = await client.get("/metrics")
-    assert "planb_http_requests_total" in metrics.text
+    metrics = (await client.get("/metrics")).text
+    assert 'planb_ingest_events_total{outcome="accepted"} 1.0' in metrics
+    assert (
+        'planb_http_problems_total{service="ingest",status="422",type="validation"} 1.0' in metrics
+    )
+    assert "planb_ingest_produce_seconds_count 1.0" in metrics
+    assert "planb_ingest_outbox_depth 0.0" in metrics

@@ -1,0 +1,62 @@
+"""Running ingest in-process against a real broker and database, and reading its topic."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from services.ingest.main import create_app
+from services.ingest.settings import IngestSettings
+from shared.events import CloudEvent, parse_event
+from tests.support import eventually
+
+
+@asynccontextmanager
+async def running_ingest(
+    tmp_path: Path, bootstrap_servers: str, topic_prefix: str, database_url: str, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = IngestSettings(
+        kafka_bootstrap_servers=bootstrap_servers,
+        topic_prefix=topic_prefix,
+        topic_partitions=2,
+        data_dir=tmp_path,
+        database_url=database_url,
+        **overrides,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+async def read_events(
+    bootstrap_servers: str, topic: str, count: int, within: float = 30
+) -> list[CloudEvent]:
+    """Every event on `topic` from the start, once at least `count` have arrived."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+    )
+    await consumer.start()
+    events: list[CloudEvent] = []
+    try:
+
+        async def enough() -> bool:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                events.extend(parse_event(r.value) for r in records)
+            return len(events) >= count
+
+        await eventually(enough, within=within, what=f"{count} events on {topic}")
+        # drain whatever else is there, so tests can assert "exactly"
+        for records in (await consumer.getmany(timeout_ms=300)).values():
+            events.extend(parse_event(r.value) for r in records)
+    finally:
+        await consumer.stop()
+    return events
