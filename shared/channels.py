@@ -8,11 +8,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.events import Tag
-from shared.validation import summarise
+from shared.yamlconfig import load_yaml_model
 
 ChannelId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 
@@ -59,18 +58,6 @@ class ChannelsFile(BaseModel):
         return self
 
 
-class ChannelConfigError(ValueError):
-    """The channels file is missing or invalid; the message says where and why."""
-
-
 def load_channels(path: Path) -> list[ChannelConfig]:
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError as exc:
-        raise ChannelConfigError(f"channels file {path} not found (set CHANNELS_FILE)") from exc
-    except yaml.YAMLError as exc:
-        raise ChannelConfigError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return ChannelsFile.model_validate(raw).channels
-    except ValidationError as exc:
-        raise ChannelConfigError(f"{path}: {summarise(exc)}") from exc
+    """The channels in `path` (set CHANNELS_FILE); a missing or invalid file is an error."""
+    return load_yaml_model(path, ChannelsFile).channels

@@ -11,8 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import incidents
@@ -21,7 +20,7 @@ from services.ingest.models import AlertGroup, IncidentRecord
 from services.ingest.schemas import Accepted, IncidentCreate, IncidentUpdateIn
 from shared.auth import Principal
 from shared.events import Affected, IncidentUpdated, Severity, utcnow
-from shared.validation import summarise
+from shared.yamlconfig import load_yaml_model
 
 Labels = dict[str, str]
 
@@ -77,19 +76,9 @@ class AlertMapping(BaseModel):
         return lowered.get(value, self.default_severity)
 
 
-class AlertMappingError(ValueError):
-    """The mapping file is invalid; the message names the file and the field."""
-
-
 def load_mapping(path: Path) -> AlertMapping:
-    if not path.exists():
-        return AlertMapping()
-    try:
-        return AlertMapping.model_validate(yaml.safe_load(path.read_text()) or {})
-    except yaml.YAMLError as exc:
-        raise AlertMappingError(f"{path}: not valid YAML: {exc}") from exc
-    except ValidationError as exc:
-        raise AlertMappingError(f"{path}: {summarise(exc)}") from exc
+    """The mapping in `path`, or the built-in one when the file is absent."""
+    return load_yaml_model(path, AlertMapping, default=AlertMapping())
 
 
 def _first(sources: list[Labels], names: list[str]) -> str | None:

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
+from pydantic import BaseModel
 
 from services.ingest import alertmanager, incidents
 from services.ingest.deps import (
@@ -12,8 +13,9 @@ from services.ingest.deps import (
     MappingDep,
     OperatorDep,
 )
-from services.ingest.intake import request_digest
+from services.ingest.intake import Intake, Work, request_digest
 from services.ingest.schemas import Accepted, IncidentCreate, IncidentUpdateIn
+from shared.auth import Principal
 
 router = APIRouter(prefix="/v1")
 
@@ -34,9 +36,26 @@ ACCEPTED = {
 }
 
 
-def _replayed(response: Response, replayed: bool) -> None:
+async def _take(
+    intake: Intake,
+    work: Work,
+    *,
+    who: Principal,
+    key: str | None,
+    request: Request,
+    body: BaseModel,
+    response: Response,
+) -> Accepted:
+    """Run `work` once per idempotency key, flagging a replayed answer in a header."""
+    answer, replayed = await intake.run(
+        work,
+        caller=who.name,
+        key=key,
+        digest=request_digest(request.url.path, body.model_dump(mode="json")),
+    )
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    return answer
 
 
 @router.post("/incidents", tags=["incidents"], **ACCEPTED)  # type: ignore[arg-type]
@@ -49,14 +68,15 @@ async def raise_incident(
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """Raise an incident; 202 once Kafka (or, when Kafka is down, the local outbox) has it."""
-    answer, replayed = await intake.run(
+    return await _take(
+        intake,
         lambda session: incidents.raise_incident(intake, session, body, who),
-        caller=who.name,
+        who=who,
         key=idempotency_key,
-        digest=request_digest(request.url.path, body.model_dump(mode="json")),
+        request=request,
+        body=body,
+        response=response,
     )
-    _replayed(response, replayed)
-    return answer
 
 
 @router.post(
@@ -74,14 +94,15 @@ async def update_incident(
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """Post a follow-up; `status: resolved` closes the incident (404 unknown, 409 resolved)."""
-    answer, replayed = await intake.run(
+    return await _take(
+        intake,
         lambda session: incidents.update_incident(intake, session, incident_id, body, who),
-        caller=who.name,
+        who=who,
         key=idempotency_key,
-        digest=request_digest(request.url.path, body.model_dump(mode="json")),
+        request=request,
+        body=body,
+        response=response,
     )
-    _replayed(response, replayed)
-    return answer
 
 
 @router.post("/alerts/alertmanager", tags=["alerts"], **ACCEPTED)  # type: ignore[arg-type]

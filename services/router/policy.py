@@ -8,12 +8,11 @@ whose region tags meet the incident's regions, `scope: none` nothing.
 from enum import StrEnum
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.channels import ChannelConfig
 from shared.events import Severity
-from shared.validation import summarise
+from shared.yamlconfig import load_yaml_model
 
 
 class PauseScope(StrEnum):
@@ -52,17 +51,6 @@ class Policy(BaseModel):
         return []
 
 
-class PolicyError(ValueError):
-    """The policy file is invalid; the message names the file and the field."""
-
-
 def load_policy(path: Path) -> Policy:
     """The policy in `path`, or the default policy of DESIGN.md when the file is absent."""
-    if not path.exists():
-        return Policy()
-    try:
-        return Policy.model_validate(yaml.safe_load(path.read_text()) or {})
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
-    except ValidationError as exc:
-        raise PolicyError(f"{path}: {summarise(exc)}") from exc
+    return load_yaml_model(path, Policy, default=Policy())

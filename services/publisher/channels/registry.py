@@ -54,5 +54,5 @@ def build_registry(channels: list[ChannelConfig], settings: CommonSettings) -> C
 
 
 def load_registry(settings: CommonSettings) -> ChannelRegistry:
-    """Read the channels file (`ChannelConfigError` if it is missing or invalid) and build."""
+    """Read the channels file (`ConfigFileError` if it is missing or invalid) and build."""
     return build_registry(load_channels(settings.resolved_channels_file()), settings)

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from services.router.policy import Policy, PolicyError, load_policy
+from services.router.policy import Policy, load_policy
 from shared.channels import ChannelConfig, ChannelTags, ChannelType
 from shared.events import Severity
+from shared.yamlconfig import ConfigFileError
 
 
 def channel(id_: str, regions: list[str], marketing: bool = True) -> ChannelConfig:
@@ -50,5 +51,5 @@ def test_repo_policy_file_is_the_default(tmp_path: Path) -> None:
 def test_a_wrong_policy_file_says_where(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text("pause:\n  - severities: [sev9]\n    scope: all\n")
-    with pytest.raises(PolicyError, match=r"policy.yaml: .*pause.0.severities.0"):
+    with pytest.raises(ConfigFileError, match=r"policy.yaml: .*pause.0.severities.0"):
         load_policy(path)
