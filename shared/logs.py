@@ -18,3 +18,5 @@ def configure_logging(level: str = "INFO", service: str = "planb") -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # httpx logs request URLs at INFO; Telegram and Slack URLs carry secrets.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

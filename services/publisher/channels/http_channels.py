@@ -1,0 +1,44 @@
+"""Which network adapter serves which channel type, for the delivery engine to build them.
+
+    channel = build_http_channel(config, os.environ, client)   # one per configured channel
+
+`client` is the publisher's one long-lived `httpx.AsyncClient` (created in `lifespan`,
+with the timeouts the engine wants); credentials are read from `env` here, once, and a
+missing one is a `ValueError` that names the variable.
+"""
+
+from collections.abc import Callable, Mapping
+
+import httpx
+
+from services.publisher.channels.bluesky import BlueskyChannel
+from services.publisher.channels.http_types import HttpChannel
+from services.publisher.channels.mastodon import MastodonChannel
+from services.publisher.channels.slack import SlackChannel
+from services.publisher.channels.telegram import TelegramChannel
+from services.publisher.channels.webhook import WebhookChannel
+from services.publisher.channels.x import XChannel
+from shared.channels import ChannelConfig, ChannelType
+
+HttpChannelFactory = Callable[[ChannelConfig, Mapping[str, str], httpx.AsyncClient], HttpChannel]
+
+HTTP_CHANNEL_FACTORIES: dict[ChannelType, HttpChannelFactory] = {
+    ChannelType.MASTODON: MastodonChannel.from_config,
+    ChannelType.BLUESKY: BlueskyChannel.from_config,
+    ChannelType.X: XChannel.from_config,
+    ChannelType.TELEGRAM: TelegramChannel.from_config,
+    ChannelType.SLACK: SlackChannel.from_config,
+    ChannelType.WEBHOOK: WebhookChannel.from_config,
+}
+
+
+def build_http_channel(
+    channel: ChannelConfig, env: Mapping[str, str], client: httpx.AsyncClient
+) -> HttpChannel:
+    """The adapter for `channel`; `ValueError` if its type has none or a credential is unset."""
+    factory = HTTP_CHANNEL_FACTORIES.get(channel.type)
+    if factory is None:
+        raise ValueError(
+            f"channel {channel.id!r}: type {channel.type.value} has no network adapter"
+        )
+    return factory(channel, env, client)

@@ -1,0 +1,78 @@
+"""In-process retries for one post: a few quick attempts before the durable retry schedule.
+
+Only `RetryableChannelError` is retried. The wait is the platform's own hint when it gave
+one (`Retry-After`, `x-rate-limit-reset`, Telegram's `retry_after`), capped by `max_wait`,
+otherwise exponential backoff with full jitter. After the last attempt the last error is
+raised unchanged, so the caller can schedule the next try from its `retry_after`.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from services.publisher.channels.http_types import (
+    HttpChannel,
+    OutgoingPost,
+    Posted,
+    RetryableChannelError,
+)
+
+logger = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def _wait_strategy(*, max_wait: float, wait_multiplier: float) -> Callable[[RetryCallState], float]:
+    """The platform's hint when the error carries one, else jittered exponential backoff."""
+    backoff = wait_random_exponential(multiplier=wait_multiplier, max=max_wait)
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(error, RetryableChannelError) and error.retry_after is not None:
+            return min(max(error.retry_after, 0.0), max_wait)
+        return float(backoff(state))
+
+    return wait
+
+
+async def post_with_retries(
+    channel: HttpChannel,
+    post: OutgoingPost,
+    *,
+    attempts: int = 4,
+    max_wait: float = 30.0,
+    wait_multiplier: float = 0.5,
+    sleep: Sleep = asyncio.sleep,
+) -> Posted:
+    """`channel.post(post)`, retried on `RetryableChannelError` up to `attempts` times in all."""
+
+    def log_retry(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        logger.warning(
+            "channel %s: attempt %s/%s for message %s failed (%s); retrying in %.2fs",
+            channel.channel_id,
+            state.attempt_number,
+            attempts,
+            post.idempotency_key,
+            error,
+            wait,
+        )
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        wait=_wait_strategy(max_wait=max_wait, wait_multiplier=wait_multiplier),
+        retry=retry_if_exception_type(RetryableChannelError),
+        before_sleep=log_retry,
+        sleep=sleep,
+        reraise=True,
+    )
+    return await retrying(channel.post, post)
