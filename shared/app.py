@@ -33,8 +33,10 @@ def create_service_app(
     prepare: Callable[[FastAPI, Runtime], None] | None = None,
     setup: Setup = _no_setup,
     body_limits: dict[str, int] | None = None,
+    teardown: Callable[[FastAPI], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """`prepare` runs before start (read config, fail fast); `setup` after (add consumers)."""
+    """`prepare` runs before start (read config, fail fast); `setup` after (add consumers);
+    `teardown` after the runtime stopped (close clients the background tasks used)."""
     configure_logging(settings.log_level, settings.service_name)
 
     @asynccontextmanager
@@ -51,6 +53,8 @@ def create_service_app(
             yield
         finally:
             await runtime.stop()
+            if teardown is not None:
+                await teardown(app)
 
     app = FastAPI(title=title, version="1", summary=summary, lifespan=lifespan)
     install_common(app, settings.service_name, body_limits)

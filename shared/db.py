@@ -4,7 +4,7 @@ The inbox (handled event ids) and the outbox (events waiting for Kafka) live her
 every service needs them in the same transaction as its own state changes.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -75,6 +75,11 @@ class OutboxEntry(SharedBase):
     key: Mapped[str] = mapped_column(String(255))
     value: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Call `callback` once the session's transaction commits (never if it rolls back)."""
+    event.listen(session.sync_session, "after_commit", lambda _s: callback(), once=True)
 
 
 class Database:

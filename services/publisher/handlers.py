@@ -9,11 +9,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.channels import ChannelError, ChannelRegistry
 from services.publisher.models import ChannelPause, Delivery, DeliveryState
 from shared.consumer import Handler, payload_of
+from shared.db import after_commit
 from shared.events import (
     ChannelPaused,
     ChannelResumed,
@@ -36,18 +38,19 @@ SOURCE = "/planb/publisher"
 
 
 def publisher_handlers(
-    *, topics: Topics, channels: ChannelRegistry, wake: Callable[[], None]
+    *,
+    topics: Topics,
+    channels: ChannelRegistry,
+    wake: Callable[[], None],
+    wake_dispatch: Callable[[str], None] = lambda _channel_id: None,
 ) -> dict[str, Handler]:
-    """The consumer's registry; `wake` nudges the outbox relay once a report is committed."""
+    """The consumer's registry; `wake` nudges the outbox relay once a report is committed,
+    `wake_dispatch(channel_id)` the dispatcher once a network delivery is queued."""
 
     def emit(session: AsyncSession, outcome: DeliveryOutcome, cause: CloudEvent) -> None:
-        report = CloudEvent.wrap(
-            outcome,
-            source=SOURCE,
-            subject=outcome.message_id,
-            id=derived_id(cause.id, "delivery"),
+        report_delivery(
+            session, topics, outcome, derived_id(cause.id, "delivery", outcome.message_id), wake
         )
-        add_to_outbox(session, topics.deliveries, outcome.message_id, report, wake=wake)
 
     async def on_publish_requested(event: CloudEvent, session: AsyncSession) -> None:
         message = payload_of(event, PublishRequested)
@@ -55,16 +58,22 @@ def publisher_handlers(
         if delivery is None:
             delivery = _new_delivery(message)
             session.add(delivery)
-        elif delivery.state == DeliveryState.PUBLISHED:
+        elif delivery.state in (DeliveryState.PUBLISHED, DeliveryState.SENDING) or (
+            delivery.state == DeliveryState.PENDING and delivery.request is not None
+        ):
             log.info(
-                "message_id=%s channel=%s already published; request %s skipped",
+                "message_id=%s channel=%s already %s; request %s skipped",
                 message.message_id,
                 message.channel_id,
+                delivery.state,
                 event.id,
             )
             return
         outcome = await _deliver(message, delivery, session, channels)
-        emit(session, outcome, event)
+        if outcome is None:
+            after_commit(session, lambda: wake_dispatch(message.channel_id))
+        else:
+            emit(session, outcome, event)
 
     async def on_channel_paused(event: CloudEvent, session: AsyncSession) -> None:
         paused = payload_of(event, ChannelPaused)
@@ -73,11 +82,15 @@ def publisher_handlers(
         pause.reason = paused.reason
         pause.incident_id = paused.incident_id
         pause.updated_at = paused.paused_at
+        held = await _hold_waiting_marketing(session, paused)
+        for outcome in held:
+            emit(session, outcome, event)
         log.info(
-            "channel=%s paused incident_id=%s: %s",
+            "channel=%s paused incident_id=%s: %s (%d waiting marketing posts held)",
             paused.channel_id,
             paused.incident_id,
             paused.reason,
+            len(held),
         )
 
     async def on_channel_resumed(event: CloudEvent, session: AsyncSession) -> None:
@@ -96,13 +109,56 @@ def publisher_handlers(
     }
 
 
+def report_delivery(
+    session: AsyncSession,
+    topics: Topics,
+    outcome: DeliveryOutcome,
+    event_id: str,
+    wake: Callable[[], None],
+) -> None:
+    """Stage a delivery report on `planb.deliveries` in the state change's own transaction."""
+    report = CloudEvent.wrap(outcome, source=SOURCE, subject=outcome.message_id, id=event_id)
+    add_to_outbox(session, topics.deliveries, outcome.message_id, report, wake=wake)
+
+
+async def _hold_waiting_marketing(
+    session: AsyncSession, paused: ChannelPaused
+) -> list[DeliveryOutcome]:
+    """Marketing posts queued or waiting for a retry on the channel are held, in one statement."""
+    now = utcnow()
+    rows = (
+        await session.execute(
+            update(Delivery)
+            .where(
+                Delivery.channel_id == paused.channel_id,
+                Delivery.kind == MessageKind.MARKETING.value,
+                Delivery.state == DeliveryState.PENDING.value,
+            )
+            .values(state=DeliveryState.HELD.value, next_attempt_at=None, updated_at=now)
+            .returning(Delivery.message_id, Delivery.post_id, Delivery.attempts)
+        )
+    ).all()
+    return [
+        DeliveryHeld(
+            message_id=message_id,
+            channel_id=paused.channel_id,
+            kind=MessageKind.MARKETING,
+            post_id=post_id,
+            attempts=attempts,
+            at=now,
+            reason=f"channel {paused.channel_id!r} is paused: {paused.reason}",
+        )
+        for message_id, post_id, attempts in rows
+    ]
+
+
 async def _deliver(
     message: PublishRequested,
     delivery: Delivery,
     session: AsyncSession,
     channels: ChannelRegistry,
-) -> DeliveryOutcome:
-    """Hold, send or fail the message, record the result on its row and return the report."""
+) -> DeliveryOutcome | None:
+    """Hold, send, queue (network channels: None) or fail the message; record it on its row."""
     now = utcnow()
     delivery.updated_at = now
     common: dict[str, Any] = {
@@ -113,7 +169,7 @@ async def _deliver(
         "post_id": message.post_id,
         "at": now,
     }
-    held_by = await _paused_reason(session, message)
+    held_by = await paused_reason(session, message)
     if held_by is not None:
         delivery.state = DeliveryState.HELD.value
         delivery.error = None
@@ -121,22 +177,22 @@ async def _deliver(
             "message_id=%s channel=%s held: %s", message.message_id, message.channel_id, held_by
         )
         return DeliveryHeld(**common, attempts=delivery.attempts, reason=held_by)
+    try:
+        channel = channels.check(message)
+    except ChannelError as exc:
+        return _failed(delivery, common, exc)
+    if channels.is_network(channel.id):
+        delivery.state = DeliveryState.PENDING.value
+        delivery.request = message.model_dump_json()
+        delivery.next_attempt_at = now
+        return None
     delivery.attempts += 1
     try:
         adapter = channels.adapter_for(message)
         async with session.begin_nested():
             sent = await adapter.send(message, session)
     except ChannelError as exc:
-        delivery.state = DeliveryState.FAILED.value
-        delivery.error = str(exc)
-        log.warning(
-            "message_id=%s channel=%s incident_id=%s failed: %s",
-            message.message_id,
-            message.channel_id,
-            delivery.incident_id,
-            exc,
-        )
-        return DeliveryFailed(**common, attempts=delivery.attempts, error=str(exc))
+        return _failed(delivery, common, exc)
     delivery.state = DeliveryState.PUBLISHED.value
     delivery.error = None
     delivery.remote_id = sent.remote_id
@@ -153,7 +209,20 @@ async def _deliver(
     )
 
 
-async def _paused_reason(session: AsyncSession, message: PublishRequested) -> str | None:
+def _failed(delivery: Delivery, common: dict[str, Any], exc: ChannelError) -> DeliveryFailed:
+    delivery.state = DeliveryState.FAILED.value
+    delivery.error = str(exc)
+    log.warning(
+        "message_id=%s channel=%s incident_id=%s failed: %s",
+        delivery.message_id,
+        delivery.channel_id,
+        delivery.incident_id,
+        exc,
+    )
+    return DeliveryFailed(**common, attempts=delivery.attempts, error=str(exc))
+
+
+async def paused_reason(session: AsyncSession, message: PublishRequested) -> str | None:
     """Why a marketing post must wait, or None; status updates are never paused."""
     if message.kind is not MessageKind.MARKETING:
         return None

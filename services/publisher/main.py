@@ -3,11 +3,16 @@
 Run with `uvicorn --factory services.publisher.main:create_app`.
 """
 
+import os
+
+import httpx
 from fastapi import FastAPI
 
 from services.publisher.channels import ChannelRegistry, load_registry
+from services.publisher.dispatch import Dispatcher
 from services.publisher.handlers import publisher_handlers
 from services.publisher.models import Base
+from services.publisher.schedule import RetryPolicy
 from services.publisher.settings import PublisherSettings, get_settings
 from services.publisher.views import api_router, status_router
 from shared.app import create_service_app
@@ -17,16 +22,48 @@ from shared.runtime import Runtime
 def create_app(settings: PublisherSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
-    def prepare(app: FastAPI, _runtime: Runtime) -> None:
-        app.state.channels = load_registry(settings)
+    def prepare(app: FastAPI, runtime: Runtime) -> None:
+        client = httpx.AsyncClient(
+            timeout=settings.channel_timeout_seconds,
+            headers={"User-Agent": "PlanB-publisher/1"},
+            follow_redirects=False,
+        )
+        app.state.http = client
+        app.state.channels = load_registry(settings, client=client, env=os.environ)
+        app.state.dispatcher = Dispatcher(
+            runtime.database,
+            app.state.channels,
+            runtime.topics,
+            runtime.relay.wake,
+            policy=RetryPolicy(
+                max_attempts=settings.max_delivery_attempts,
+                base_seconds=settings.retry_base_seconds,
+                max_seconds=settings.retry_max_seconds,
+            ),
+            quick_attempts=settings.quick_retry_attempts,
+            quick_max_wait=settings.quick_retry_max_wait_seconds,
+        )
 
     async def setup(app: FastAPI, runtime: Runtime) -> None:
         channels: ChannelRegistry = app.state.channels
+        dispatcher: Dispatcher = app.state.dispatcher
+        await dispatcher.recover()
+        for channel_id in channels.network:
+            runtime.spawn(dispatcher.run_channel(channel_id), f"dispatch-{channel_id}")
         runtime.add_consumer(
             f"{settings.topic_prefix}-publisher",
             [runtime.topics.outbound],
-            publisher_handlers(topics=runtime.topics, channels=channels, wake=runtime.relay.wake),
+            publisher_handlers(
+                topics=runtime.topics,
+                channels=channels,
+                wake=runtime.relay.wake,
+                wake_dispatch=dispatcher.wake,
+            ),
         )
+
+    async def teardown(app: FastAPI) -> None:
+        client: httpx.AsyncClient = app.state.http
+        await client.aclose()
 
     return create_service_app(
         settings,
@@ -36,4 +73,5 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         routers=[status_router, api_router],
         prepare=prepare,
         setup=setup,
+        teardown=teardown,
     )

@@ -17,6 +17,7 @@ class Base(DeclarativeBase):
 
 class DeliveryState(StrEnum):
     PENDING = "pending"
+    SENDING = "sending"
     PUBLISHED = "published"
     FAILED = "failed"
     HELD = "held"
@@ -41,6 +42,23 @@ class Delivery(Base):
     url: Mapped[str | None] = mapped_column(String(2000))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # network channels: the request to send, and the durable retry schedule
+    request: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ChannelThread(Base):
+    """Where an incident's thread stands on a channel: its first post and its latest."""
+
+    __tablename__ = "channel_threads"
+    incident_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    root_id: Mapped[str] = mapped_column(String(500))
+    root_cid: Mapped[str | None] = mapped_column(String(500))
+    parent_id: Mapped[str] = mapped_column(String(500))
+    parent_cid: Mapped[str | None] = mapped_column(String(500))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -1,12 +1,24 @@
-"""Which adapter sends to which configured channel; unsendable messages get a clear reason."""
+"""Which adapter sends to which configured channel; unsendable messages get a clear reason.
 
+Two kinds of adapter: the built-in status page writes in the delivery's own transaction
+(`ChannelAdapter`), network channels post over HTTP outside any transaction, driven by the
+dispatcher (`HttpChannel`).
+"""
+
+import logging
 from collections.abc import Callable, Mapping
 
+import httpx
+
 from services.publisher.channels.base import ChannelAdapter, ChannelError
+from services.publisher.channels.http_channels import build_http_channel
+from services.publisher.channels.http_types import HttpChannel
 from services.publisher.channels.statuspage import StatusPageAdapter
 from shared.channels import ChannelConfig, ChannelType, load_channels
 from shared.events import MessageKind, PublishRequested
 from shared.settings import CommonSettings
+
+log = logging.getLogger(__name__)
 
 AdapterFactory = Callable[[ChannelConfig, CommonSettings], ChannelAdapter]
 
@@ -16,43 +28,83 @@ FACTORIES: dict[ChannelType, AdapterFactory] = {
 
 
 class ChannelRegistry:
-    """The configured channels and the adapters built for those whose type has one."""
+    """The configured channels, their adapters, and why a channel has none."""
 
     def __init__(
-        self, channels: list[ChannelConfig], adapters: Mapping[str, ChannelAdapter]
+        self,
+        channels: list[ChannelConfig],
+        adapters: Mapping[str, ChannelAdapter],
+        network: Mapping[str, HttpChannel] | None = None,
+        unavailable: Mapping[str, str] | None = None,
     ) -> None:
         self.channels = list(channels)
         self._by_id = {channel.id: channel for channel in channels}
         self._adapters = dict(adapters)
+        self.network = dict(network or {})
+        self._unavailable = dict(unavailable or {})
 
     def get(self, channel_id: str) -> ChannelConfig | None:
         return self._by_id.get(channel_id)
 
     def has_adapter(self, channel_id: str) -> bool:
-        return channel_id in self._adapters
+        return channel_id in self._adapters or channel_id in self.network
 
-    def adapter_for(self, message: PublishRequested) -> ChannelAdapter:
-        """The adapter to send `message` with, or `ChannelError` saying why there is none."""
+    def is_network(self, channel_id: str) -> bool:
+        return channel_id in self.network
+
+    def check(self, message: PublishRequested) -> ChannelConfig:
+        """The channel `message` may go to, or `ChannelError` saying why it may not."""
         channel = self._by_id.get(message.channel_id)
         if channel is None:
             raise ChannelError(f"unknown channel {message.channel_id!r}")
         if message.kind is MessageKind.MARKETING and not channel.marketing:
             raise ChannelError(f"channel {channel.id!r} does not take marketing posts")
+        if not self.has_adapter(channel.id):
+            reason = self._unavailable.get(
+                channel.id, f"channel type {channel.type.value} has no adapter yet"
+            )
+            raise ChannelError(reason)
+        return channel
+
+    def adapter_for(self, message: PublishRequested) -> ChannelAdapter:
+        """The in-transaction adapter for `message`, or `ChannelError` saying why there is none."""
+        channel = self.check(message)
         adapter = self._adapters.get(channel.id)
         if adapter is None:
-            raise ChannelError(f"channel type {channel.type.value} has no adapter yet")
+            raise ChannelError(f"channel {channel.id!r} is sent by the dispatcher")
         return adapter
 
 
-def build_registry(channels: list[ChannelConfig], settings: CommonSettings) -> ChannelRegistry:
-    adapters = {
-        channel.id: FACTORIES[channel.type](channel, settings)
-        for channel in channels
-        if channel.type in FACTORIES
-    }
-    return ChannelRegistry(channels, adapters)
+def build_registry(
+    channels: list[ChannelConfig],
+    settings: CommonSettings,
+    *,
+    client: httpx.AsyncClient | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ChannelRegistry:
+    """Adapters for every channel that can have one; a missing credential is logged and
+    becomes the reason that channel's deliveries fail (the others still work)."""
+    adapters = {c.id: FACTORIES[c.type](c, settings) for c in channels if c.type in FACTORIES}
+    network: dict[str, HttpChannel] = {}
+    unavailable: dict[str, str] = {}
+    if client is not None:
+        for channel in channels:
+            if channel.type in FACTORIES:
+                continue
+            try:
+                network[channel.id] = build_http_channel(channel, env or {}, client)
+            except ValueError as exc:
+                unavailable[channel.id] = f"channel {channel.id!r} is not configured: {exc}"
+                log.error("channel=%s not usable: %s", channel.id, exc)
+    return ChannelRegistry(channels, adapters, network, unavailable)
 
 
-def load_registry(settings: CommonSettings) -> ChannelRegistry:
+def load_registry(
+    settings: CommonSettings,
+    *,
+    client: httpx.AsyncClient | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ChannelRegistry:
     """Read the channels file (`ConfigFileError` if it is missing or invalid) and build."""
-    return build_registry(load_channels(settings.resolved_channels_file()), settings)
+    channels = load_channels(settings.resolved_channels_file())
+    return build_registry(channels, settings, client=client, env=env)

@@ -105,7 +105,7 @@ async def test_status_update_is_published_on_the_status_page(
         "msg-1",
         "/planb/publisher",
     )
-    assert report.id == derived_id(request.id, "delivery")
+    assert report.id == derived_id(request.id, "delivery", "msg-1")
     assert isinstance(report.data, DeliveryPublished)
     assert report.data.model_dump(exclude={"at"}) == {
         "message_id": "msg-1",
@@ -190,26 +190,32 @@ async def test_status_updates_go_out_on_a_paused_channel(
 
 
 @pytest.mark.parametrize(
-    ("request_", "error"),
+    ("request_", "error", "attempts"),
     [
-        (status_update(channel_id="nope"), "unknown channel 'nope'"),
-        (marketing_post(channel_id="masto"), "channel type mastodon has no adapter yet"),
-        (marketing_post(channel_id="status"), "channel 'status' does not take marketing posts"),
+        (status_update(channel_id="nope"), "unknown channel 'nope'", 0),
+        (marketing_post(channel_id="masto"), "channel type mastodon has no adapter yet", 0),
+        (marketing_post(channel_id="status"), "channel 'status' does not take marketing posts", 0),
         (
             status_update().model_copy(update={"incident": None}),
             "the status page shows incident updates only; this has no incident",
+            1,
         ),
     ],
     ids=["unknown-channel", "no-adapter", "no-marketing", "no-incident"],
 )
 async def test_undeliverable_message_is_reported_failed(
-    publisher: Publisher, database: Database, request_: PublishRequested, error: str
+    publisher: Publisher,
+    database: Database,
+    request_: PublishRequested,
+    error: str,
+    attempts: int,
 ) -> None:
+    """Refused before any attempt (0) or by the adapter itself (1)."""
     await publisher.handle(request_)
 
     row = await delivery(database, request_.message_id)
     assert row is not None
-    assert (row.state, row.attempts, row.error) == ("failed", 1, error)
+    assert (row.state, row.attempts, row.error) == ("failed", attempts, error)
     [(_, key, report)] = await publisher.outbox()
     assert key == request_.message_id
     assert isinstance(report.data, DeliveryFailed)

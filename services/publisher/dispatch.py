@@ -1,0 +1,296 @@
+"""The dispatcher: sends queued deliveries of network channels, outside any transaction.
+
+One worker per channel, so a slow, failing or rate-limited platform never delays another.
+Within a channel, deliveries go strictly oldest first: a follow-up is never posted before the
+post it replies to, even while the first waits for a retry.
+
+A delivery moves pending → sending (committed before the network call) → published, or back to
+pending with `next_attempt_at` (the durable retry schedule, which survives a restart), or
+failed. A process killed mid-send leaves `sending`: on start, a channel whose platform takes an
+idempotency key is simply tried again; any other is marked failed for a person to check,
+because trying again could post twice.
+"""
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from services.publisher.channels import ChannelRegistry
+from services.publisher.channels.http_types import (
+    HttpChannel,
+    OutgoingPost,
+    PermanentChannelError,
+    Posted,
+    RetryableChannelError,
+    ThreadRef,
+)
+from services.publisher.channels.retrying import post_with_retries
+from services.publisher.handlers import paused_reason, report_delivery
+from services.publisher.models import ChannelThread, Delivery, DeliveryState
+from services.publisher.schedule import RetryPolicy
+from shared.db import Database
+from shared.events import (
+    DeliveryFailed,
+    DeliveryHeld,
+    DeliveryOutcome,
+    DeliveryPublished,
+    DeliveryRetrying,
+    MessageKind,
+    PublishRequested,
+    derived_id,
+    utcnow,
+)
+from shared.topics import Topics
+
+log = logging.getLogger(__name__)
+
+URL = re.compile(r"https?://\S+")
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        database: Database,
+        registry: ChannelRegistry,
+        topics: Topics,
+        wake_relay: Callable[[], None],
+        *,
+        policy: RetryPolicy,
+        quick_attempts: int = 3,
+        quick_max_wait: float = 5.0,
+        idle_poll_seconds: float = 2.0,
+    ) -> None:
+        self.database = database
+        self.registry = registry
+        self.topics = topics
+        self.wake_relay = wake_relay
+        self.policy = policy
+        self.quick_attempts = quick_attempts
+        self.quick_max_wait = quick_max_wait
+        self.idle_poll_seconds = idle_poll_seconds
+        self._wakeups = {channel_id: asyncio.Event() for channel_id in registry.network}
+
+    def wake(self, channel_id: str) -> None:
+        if channel_id in self._wakeups:
+            self._wakeups[channel_id].set()
+
+    async def recover(self) -> int:
+        """Settle deliveries a killed process left `sending`; returns how many."""
+        async with self.database.transaction() as session:
+            rows = (
+                await session.scalars(
+                    select(Delivery).where(Delivery.state == DeliveryState.SENDING.value)
+                )
+            ).all()
+            for row in rows:
+                channel = self.registry.network.get(row.channel_id)
+                if channel is not None and channel.idempotent:
+                    row.state = DeliveryState.PENDING.value
+                    row.next_attempt_at = utcnow()
+                    log.warning(
+                        "message_id=%s channel=%s interrupted; resending",
+                        row.message_id,
+                        row.channel_id,
+                    )
+                    continue
+                error = (
+                    "interrupted while sending; not sent again because this platform takes no "
+                    "idempotency key and could show it twice: check the channel"
+                )
+                self._report(session, row, DeliveryFailed, error=error)
+                row.state = DeliveryState.FAILED.value
+                row.error = error
+        return len(rows)
+
+    async def run_channel(self, channel_id: str) -> None:
+        """Work one channel's queue until cancelled."""
+        wakeup = self._wakeups[channel_id]
+        while True:
+            wakeup.clear()
+            try:
+                wait = await self.dispatch_once(channel_id)
+            except (OperationalError, OSError) as exc:
+                log.warning("channel=%s dispatcher: %s; retrying", channel_id, exc)
+                wait = self.idle_poll_seconds
+            if wait == 0:
+                continue
+            timeout = self.idle_poll_seconds if wait is None else min(wait, self.idle_poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), timeout=timeout)
+
+    async def dispatch_once(self, channel_id: str) -> float | None:
+        """Handle the channel's oldest queued delivery: 0 if it did, seconds until it is due,
+        or None when the queue is empty."""
+        channel = self.registry.network[channel_id]
+        now = utcnow()
+        async with self.database.transaction() as session:
+            row = await session.scalar(
+                select(Delivery)
+                .where(
+                    Delivery.channel_id == channel_id,
+                    Delivery.state == DeliveryState.PENDING.value,
+                    Delivery.request.is_not(None),
+                )
+                .order_by(Delivery.created_at, Delivery.message_id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if row is None:
+                return None
+            if row.next_attempt_at is not None and row.next_attempt_at > now:
+                return (row.next_attempt_at - now).total_seconds()
+            message = PublishRequested.model_validate_json(row.request or "")
+            held = await paused_reason(session, message)
+            if held is not None:
+                row.state = DeliveryState.HELD.value
+                self._report(session, row, DeliveryHeld, reason=held)
+                return 0
+            row.state = DeliveryState.SENDING.value
+            row.claimed_at = now
+            row.attempts += 1
+            attempts = row.attempts
+            thread = await self._thread(session, message)
+        post = OutgoingPost(
+            text=message.text,
+            idempotency_key=message.message_id,
+            reply_to=thread,
+            link=_first_url(message.text),
+        )
+        await self._send(channel, message, post, attempts)
+        return 0
+
+    async def _send(
+        self, channel: HttpChannel, message: PublishRequested, post: OutgoingPost, attempts: int
+    ) -> None:
+        try:
+            posted = await post_with_retries(
+                channel, post, attempts=self.quick_attempts, max_wait=self.quick_max_wait
+            )
+        except PermanentChannelError as exc:
+            await self._settle(message.message_id, failed=str(exc))
+        except RetryableChannelError as exc:
+            await self._settle(message.message_id, retry=exc, attempts=attempts)
+        except Exception as exc:  # an adapter bug: retried on schedule, never silently lost
+            log.exception(
+                "message_id=%s channel=%s adapter error", message.message_id, channel.channel_id
+            )
+            await self._settle(
+                message.message_id, retry=RetryableChannelError(repr(exc)), attempts=attempts
+            )
+        else:
+            await self._settle(message.message_id, posted=posted, message=message)
+
+    async def _settle(
+        self,
+        message_id: str,
+        *,
+        posted: Posted | None = None,
+        message: PublishRequested | None = None,
+        failed: str | None = None,
+        retry: RetryableChannelError | None = None,
+        attempts: int = 0,
+    ) -> None:
+        """Record the outcome of one send and stage its report, in one transaction."""
+        now = utcnow()
+        async with self.database.transaction() as session:
+            row = await session.get(Delivery, message_id)
+            if row is None:
+                return
+            row.claimed_at = None
+            row.updated_at = now
+            if posted is not None and message is not None:
+                row.state = DeliveryState.PUBLISHED.value
+                row.remote_id, row.url, row.error = posted.remote_id, posted.url, None
+                await self._advance_thread(session, message, posted)
+                self._report(
+                    session, row, DeliveryPublished, remote_id=posted.remote_id, url=posted.url
+                )
+                log.info(
+                    "message_id=%s channel=%s published as %s",
+                    message_id,
+                    row.channel_id,
+                    posted.remote_id,
+                )
+            elif retry is not None and not self.policy.exhausted(attempts):
+                row.state = DeliveryState.PENDING.value
+                row.error = str(retry)
+                row.next_attempt_at = self.policy.next_attempt(now, attempts, retry.retry_after)
+                self._report(
+                    session,
+                    row,
+                    DeliveryRetrying,
+                    error=str(retry),
+                    next_attempt_at=row.next_attempt_at,
+                )
+                log.warning(
+                    "message_id=%s channel=%s retry at %s: %s",
+                    message_id,
+                    row.channel_id,
+                    row.next_attempt_at,
+                    retry,
+                )
+            else:
+                reason = failed or f"gave up after {attempts} attempts: {retry}"
+                row.state = DeliveryState.FAILED.value
+                row.error = reason
+                self._report(session, row, DeliveryFailed, error=reason)
+                log.warning(
+                    "message_id=%s channel=%s failed: %s", message_id, row.channel_id, reason
+                )
+
+    async def _thread(self, session: Any, message: PublishRequested) -> ThreadRef | None:
+        if message.incident is None or message.kind is not MessageKind.STATUS_UPDATE:
+            return None
+        thread = await session.get(
+            ChannelThread, (message.incident.incident_id, message.channel_id)
+        )
+        if thread is None:
+            return None
+        return ThreadRef(
+            root_id=thread.root_id,
+            root_cid=thread.root_cid,
+            parent_id=thread.parent_id,
+            parent_cid=thread.parent_cid,
+        )
+
+    async def _advance_thread(
+        self, session: Any, message: PublishRequested, posted: Posted
+    ) -> None:
+        """The incident's thread on this channel now continues under this post."""
+        if message.incident is None or message.kind is not MessageKind.STATUS_UPDATE:
+            return
+        key = (message.incident.incident_id, message.channel_id)
+        thread = await session.get(ChannelThread, key)
+        if thread is None:
+            thread = ChannelThread(incident_id=key[0], channel_id=key[1])
+            session.add(thread)
+        thread.root_id, thread.root_cid = posted.thread.root_id, posted.thread.root_cid
+        thread.parent_id, thread.parent_cid = posted.thread.parent_id, posted.thread.parent_cid
+        thread.updated_at = utcnow()
+
+    def _report(
+        self, session: Any, row: Delivery, model: type[DeliveryOutcome], **fields: Any
+    ) -> None:
+        outcome = model(
+            message_id=row.message_id,
+            channel_id=row.channel_id,
+            kind=MessageKind(row.kind),
+            incident_id=row.incident_id,
+            post_id=row.post_id,
+            attempts=row.attempts,
+            at=utcnow(),
+            **fields,
+        )
+        event_id = derived_id(row.message_id, "attempt", str(row.attempts), model.event_type)
+        report_delivery(session, self.topics, outcome, event_id, self.wake_relay)
+
+
+def _first_url(text: str) -> str | None:
+    match = URL.search(text)
+    return match.group(0).rstrip(".,;:!?)") if match else None
