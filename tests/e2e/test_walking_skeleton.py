@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from shared.broker import free_port
+from tests.peers import MastodonPeer, serve
 from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
@@ -32,6 +33,14 @@ channels:
     name: Northern announcements
     marketing: true
     tags: {regions: [north]}
+"""
+
+MASTODON = """
+  - id: masto
+    type: mastodon
+    name: Mastodon
+    url: {url}
+    credentials_env: {{access_token: E2E_MASTODON_TOKEN}}
 """
 
 
@@ -50,11 +59,15 @@ class System:
 
 @contextmanager
 def _planb_run(
-    tmp_path: Path, env: dict[str, str], topic_prefix: str, broker_port: int | None = None
+    tmp_path: Path,
+    env: dict[str, str],
+    topic_prefix: str,
+    broker_port: int | None = None,
+    channels_yaml: str = CHANNELS,
 ) -> Iterator[System]:
     """`planb run` exactly as `make run` starts it, on free ports and a temporary data dir."""
     channels = tmp_path / "channels.yaml"
-    channels.write_text(CHANNELS)
+    channels.write_text(channels_yaml)
     ports = [free_port() for _ in range(3)]
     env = {
         **env,
@@ -92,9 +105,27 @@ def _planb_run(
 
 
 @pytest.fixture
-def system(tmp_path: Path, bootstrap_servers: str, topic_prefix: str) -> Iterator[System]:
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers}
-    with _planb_run(tmp_path, env, topic_prefix) as running:
+def mastodon() -> Iterator[tuple[MastodonPeer, str]]:
+    """A Mastodon-compatible platform on loopback, a real HTTP server."""
+    peer = MastodonPeer(token="e2e-mastodon-token")
+    with serve(peer.app) as url:
+        yield peer, url
+
+
+@pytest.fixture
+def system(
+    tmp_path: Path,
+    bootstrap_servers: str,
+    topic_prefix: str,
+    mastodon: tuple[MastodonPeer, str],
+) -> Iterator[System]:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+        "E2E_MASTODON_TOKEN": mastodon[0].token,
+    }
+    channels = CHANNELS + MASTODON.format(url=mastodon[1])
+    with _planb_run(tmp_path, env, topic_prefix, channels_yaml=channels) as running:
         yield running
 
 
@@ -109,7 +140,9 @@ def _wait_for_line(path: Path, needle: str, process: subprocess.Popen[str]) -> N
     raise AssertionError(f"planb run not ready in 90s:\n{path.read_text()}")
 
 
-async def test_incident_to_status_page(system: System) -> None:
+async def test_incident_to_status_page_and_a_threaded_mastodon_post(
+    system: System, mastodon: tuple[MastodonPeer, str]
+) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
         raised = await http.post(
             f"{system.ingest}/v1/incidents",
@@ -137,7 +170,7 @@ async def test_incident_to_status_page(system: System) -> None:
         drafts = await eventually(pending_draft, what="a pending draft")
         draft = drafts[0]
         texts = {t["channel_id"]: t["text"] for t in draft["texts"]}  # type: ignore[index]
-        assert set(texts) == {"status", "promo-north"}
+        assert set(texts) == {"status", "promo-north", "masto"}
         assert "Trains stuck at Central" in texts["status"]
         assert "Next update by" in texts["status"]
 
@@ -145,7 +178,7 @@ async def test_incident_to_status_page(system: System) -> None:
             await http.get(f"{system.router}/v1/channels", headers=system.auth("duty_manager"))
         ).json()
         paused = {c["id"]: c["paused"] for c in channels}
-        assert paused == {"status": False, "promo-north": True}
+        assert paused == {"status": False, "promo-north": True, "masto": False}
 
         edited = "We're looking into trains stuck at Central. Next update by 14:30."
         response = await http.patch(
@@ -157,7 +190,7 @@ async def test_incident_to_status_page(system: System) -> None:
         response = await http.post(
             f"{system.router}/v1/drafts/{draft['id']}/approve",
             headers=system.auth("duty_manager"),
-            json={"channels": ["status"]},
+            json={"channels": ["status", "masto"]},
         )
         assert response.status_code == 200, response.text
         assert response.json()["state"] == "approved"
@@ -180,12 +213,43 @@ async def test_incident_to_status_page(system: System) -> None:
                 )
             ).json()
             states = {d["channel_id"]: d["state"] for d in detail["deliveries"]}
-            return detail if states == {"status": "published"} else None
+            wanted = {"status": "published", "masto": "published"}
+            return detail if states == wanted else None
 
         detail = await eventually(delivered, what="the published delivery on the router")
         kinds = [entry["kind"] for entry in detail["timeline"]]  # type: ignore[index]
         assert kinds[:3] == ["raised", "paused", "drafted"]
         assert "delivery.published" in kinds
+
+        # a follow-up goes out threaded under the first Mastodon post
+        update = await http.post(
+            f"{system.ingest}/v1/incidents/{incident_id}/updates",
+            headers=system.auth("operator"),
+            json={"status": "identified", "message": "A signal failed at Central."},
+        )
+        assert update.status_code == 202, update.text
+
+        async def second_draft() -> list[dict[str, object]] | None:
+            found = await pending_draft()
+            return found if found and found[0]["id"] != draft["id"] else None
+
+        follow_up = (await eventually(second_draft, what="the follow-up draft"))[0]
+        response = await http.post(
+            f"{system.router}/v1/drafts/{follow_up['id']}/approve",
+            headers=system.auth("duty_manager"),
+            json={"channels": ["masto"]},
+        )
+        assert response.status_code == 200, response.text
+        peer, _ = mastodon
+
+        async def two_posts() -> bool:
+            return len(peer.posts) >= 2
+
+        await eventually(two_posts, what="the follow-up on the Mastodon peer")
+        first, second = peer.posts
+        assert first.reply_to is None
+        assert second.reply_to == first.id
+        assert "A signal failed at Central." in second.text
 
 
 def _children(pid: int) -> list[int]:
