@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.publisher.channels import ChannelRegistry
+from services.publisher.dispatch import Dispatcher
 from services.publisher.settings import PublisherSettings
 
 
@@ -18,5 +19,11 @@ def get_channels(request: Request) -> ChannelRegistry:
     return channels
 
 
+def get_dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
+
+
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 SettingsDep = Annotated[PublisherSettings, Depends(get_publisher_settings)]
 ChannelsDep = Annotated[ChannelRegistry, Depends(get_channels)]

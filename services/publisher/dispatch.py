@@ -15,12 +15,14 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.exc import OperationalError
 
+from services.publisher.breaker import Breaker
 from services.publisher.channels import ChannelRegistry
 from services.publisher.channels.http_types import (
     HttpChannel,
@@ -28,12 +30,13 @@ from services.publisher.channels.http_types import (
     PermanentChannelError,
     Posted,
     RetryableChannelError,
-    ThreadRef,
 )
 from services.publisher.channels.retrying import post_with_retries
 from services.publisher.handlers import paused_reason, report_delivery
-from services.publisher.models import ChannelThread, Delivery, DeliveryState
+from services.publisher.metrics import PublisherMetrics
+from services.publisher.models import Delivery, DeliveryState
 from services.publisher.schedule import RetryPolicy
+from services.publisher.threads import advance_thread, thread_for
 from shared.db import Database
 from shared.events import (
     DeliveryFailed,
@@ -51,6 +54,7 @@ from shared.topics import Topics
 log = logging.getLogger(__name__)
 
 URL = re.compile(r"https?://\S+")
+STATUS_FIRST = case((Delivery.kind == MessageKind.STATUS_UPDATE.value, 0), else_=1)
 
 
 class Dispatcher:
@@ -65,6 +69,9 @@ class Dispatcher:
         quick_attempts: int = 3,
         quick_max_wait: float = 5.0,
         idle_poll_seconds: float = 2.0,
+        breaker_threshold: int = 5,
+        breaker_cooldown_seconds: float = 60.0,
+        metrics: PublisherMetrics | None = None,
     ) -> None:
         self.database = database
         self.registry = registry
@@ -74,7 +81,12 @@ class Dispatcher:
         self.quick_attempts = quick_attempts
         self.quick_max_wait = quick_max_wait
         self.idle_poll_seconds = idle_poll_seconds
+        self.metrics = metrics or PublisherMetrics()
         self._wakeups = {channel_id: asyncio.Event() for channel_id in registry.network}
+        self.breakers = {
+            channel_id: Breaker(breaker_threshold, breaker_cooldown_seconds)
+            for channel_id in registry.network
+        }
 
     def wake(self, channel_id: str) -> None:
         if channel_id in self._wakeups:
@@ -128,6 +140,9 @@ class Dispatcher:
         """Handle the channel's oldest queued delivery: 0 if it did, seconds until it is due,
         or None when the queue is empty."""
         channel = self.registry.network[channel_id]
+        breaker = self.breakers[channel_id]
+        if (quiet := breaker.wait_seconds()) > 0:
+            return quiet
         now = utcnow()
         async with self.database.transaction() as session:
             row = await session.scalar(
@@ -137,7 +152,7 @@ class Dispatcher:
                     Delivery.state == DeliveryState.PENDING.value,
                     Delivery.request.is_not(None),
                 )
-                .order_by(Delivery.created_at, Delivery.message_id)
+                .order_by(STATUS_FIRST, Delivery.created_at, Delivery.message_id)
                 .limit(1)
                 .with_for_update(skip_locked=True)
             )
@@ -155,7 +170,7 @@ class Dispatcher:
             row.claimed_at = now
             row.attempts += 1
             attempts = row.attempts
-            thread = await self._thread(session, message)
+            thread = await thread_for(session, message)
         post = OutgoingPost(
             text=message.text,
             idempotency_key=message.message_id,
@@ -168,13 +183,17 @@ class Dispatcher:
     async def _send(
         self, channel: HttpChannel, message: PublishRequested, post: OutgoingPost, attempts: int
     ) -> None:
+        breaker = self.breakers[channel.channel_id]
+        started = time.perf_counter()
         try:
             posted = await post_with_retries(
                 channel, post, attempts=self.quick_attempts, max_wait=self.quick_max_wait
             )
         except PermanentChannelError as exc:
+            breaker.succeeded()  # the platform answered: it is up, it just refused this one
             await self._settle(message.message_id, failed=str(exc))
         except RetryableChannelError as exc:
+            breaker.failed(str(exc))
             await self._settle(message.message_id, retry=exc, attempts=attempts)
         except Exception as exc:  # an adapter bug: retried on schedule, never silently lost
             log.exception(
@@ -184,7 +203,15 @@ class Dispatcher:
                 message.message_id, retry=RetryableChannelError(repr(exc)), attempts=attempts
             )
         else:
+            breaker.succeeded()
+            self.metrics.send_seconds.labels(channel.channel_id).observe(
+                time.perf_counter() - started
+            )
             await self._settle(message.message_id, posted=posted, message=message)
+        finally:
+            self.metrics.breaker_open.labels(channel.channel_id).set(
+                1 if breaker.state == "open" else 0
+            )
 
     async def _settle(
         self,
@@ -202,12 +229,17 @@ class Dispatcher:
             row = await session.get(Delivery, message_id)
             if row is None:
                 return
+            give_up = failed
+            if retry is not None:
+                age = (now - row.created_at).total_seconds()
+                if (why := self.policy.give_up_reason(attempts, age)) is not None:
+                    give_up = f"gave up {why}: {retry}"
             row.claimed_at = None
             row.updated_at = now
             if posted is not None and message is not None:
                 row.state = DeliveryState.PUBLISHED.value
                 row.remote_id, row.url, row.error = posted.remote_id, posted.url, None
-                await self._advance_thread(session, message, posted)
+                await advance_thread(session, message, posted)
                 self._report(
                     session, row, DeliveryPublished, remote_id=posted.remote_id, url=posted.url
                 )
@@ -217,7 +249,7 @@ class Dispatcher:
                     row.channel_id,
                     posted.remote_id,
                 )
-            elif retry is not None and not self.policy.exhausted(attempts):
+            elif retry is not None and give_up is None:
                 row.state = DeliveryState.PENDING.value
                 row.error = str(retry)
                 row.next_attempt_at = self.policy.next_attempt(now, attempts, retry.retry_after)
@@ -236,43 +268,13 @@ class Dispatcher:
                     retry,
                 )
             else:
-                reason = failed or f"gave up after {attempts} attempts: {retry}"
+                reason = give_up or "failed"
                 row.state = DeliveryState.FAILED.value
                 row.error = reason
                 self._report(session, row, DeliveryFailed, error=reason)
                 log.warning(
                     "message_id=%s channel=%s failed: %s", message_id, row.channel_id, reason
                 )
-
-    async def _thread(self, session: Any, message: PublishRequested) -> ThreadRef | None:
-        if message.incident is None or message.kind is not MessageKind.STATUS_UPDATE:
-            return None
-        thread = await session.get(
-            ChannelThread, (message.incident.incident_id, message.channel_id)
-        )
-        if thread is None:
-            return None
-        return ThreadRef(
-            root_id=thread.root_id,
-            root_cid=thread.root_cid,
-            parent_id=thread.parent_id,
-            parent_cid=thread.parent_cid,
-        )
-
-    async def _advance_thread(
-        self, session: Any, message: PublishRequested, posted: Posted
-    ) -> None:
-        """The incident's thread on this channel now continues under this post."""
-        if message.incident is None or message.kind is not MessageKind.STATUS_UPDATE:
-            return
-        key = (message.incident.incident_id, message.channel_id)
-        thread = await session.get(ChannelThread, key)
-        if thread is None:
-            thread = ChannelThread(incident_id=key[0], channel_id=key[1])
-            session.add(thread)
-        thread.root_id, thread.root_cid = posted.thread.root_id, posted.thread.root_cid
-        thread.parent_id, thread.parent_cid = posted.thread.parent_id, posted.thread.parent_cid
-        thread.updated_at = utcnow()
 
     def _report(
         self, session: Any, row: Delivery, model: type[DeliveryOutcome], **fields: Any
@@ -288,6 +290,7 @@ class Dispatcher:
             **fields,
         )
         event_id = derived_id(row.message_id, "attempt", str(row.attempts), model.event_type)
+        self.metrics.outcomes.labels(row.channel_id, outcome.event_type.split(".")[2]).inc()
         report_delivery(session, self.topics, outcome, event_id, self.wake_relay)
 
 

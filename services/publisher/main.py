@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from services.publisher.channels import ChannelRegistry, load_registry
 from services.publisher.dispatch import Dispatcher
 from services.publisher.handlers import publisher_handlers
+from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Base
 from services.publisher.schedule import RetryPolicy
 from services.publisher.settings import PublisherSettings, get_settings
@@ -39,9 +40,13 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                 max_attempts=settings.max_delivery_attempts,
                 base_seconds=settings.retry_base_seconds,
                 max_seconds=settings.retry_max_seconds,
+                deadline_seconds=settings.retry_deadline_minutes * 60,
             ),
             quick_attempts=settings.quick_retry_attempts,
             quick_max_wait=settings.quick_retry_max_wait_seconds,
+            breaker_threshold=settings.breaker_threshold,
+            breaker_cooldown_seconds=settings.breaker_cooldown_seconds,
+            metrics=PublisherMetrics(app.state.metrics.registry),
         )
 
     async def setup(app: FastAPI, runtime: Runtime) -> None:

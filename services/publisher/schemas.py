@@ -70,3 +70,9 @@ class ChannelHealth(BaseModel):
     published: int
     failed: int
     held: int
+    queued: int
+    breaker: str
+    consecutive_failures: int
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    last_error: str | None

@@ -1,8 +1,11 @@
 """Read models for the status page and the delivery API (keyword-only, read-only queries)."""
 
+from collections.abc import Mapping
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.publisher.breaker import Breaker
 from services.publisher.channels import ChannelRegistry
 from services.publisher.channels.statuspage import status_page_url
 from services.publisher.models import ChannelPause, Delivery, DeliveryState, StatusEntry
@@ -73,9 +76,9 @@ async def find_deliveries(
 
 
 async def channel_health(
-    session: AsyncSession, *, channels: ChannelRegistry
+    session: AsyncSession, *, channels: ChannelRegistry, breakers: Mapping[str, Breaker]
 ) -> list[ChannelHealth]:
-    """Each configured channel with its pause state and delivery counts by outcome."""
+    """Each configured channel: pause state, delivery counts by outcome, breaker state."""
     counts: dict[tuple[str, str], int] = {
         (channel_id, state): int(count)
         for channel_id, state, count in (
@@ -90,6 +93,7 @@ async def channel_health(
     health = []
     for channel in channels.channels:
         pause = pauses.get(channel.id)
+        breaker = breakers.get(channel.id) or Breaker()
         health.append(
             ChannelHealth(
                 id=channel.id,
@@ -102,6 +106,13 @@ async def channel_health(
                 published=counts.get((channel.id, DeliveryState.PUBLISHED.value), 0),
                 failed=counts.get((channel.id, DeliveryState.FAILED.value), 0),
                 held=counts.get((channel.id, DeliveryState.HELD.value), 0),
+                queued=counts.get((channel.id, DeliveryState.PENDING.value), 0)
+                + counts.get((channel.id, DeliveryState.SENDING.value), 0),
+                breaker=breaker.state,
+                consecutive_failures=breaker.consecutive_failures,
+                last_success_at=breaker.last_success_at,
+                last_failure_at=breaker.last_failure_at,
+                last_error=breaker.last_error,
             )
         )
     return health

@@ -15,6 +15,9 @@ class PublisherSettings(CommonSettings):
     max_delivery_attempts: int = Field(default=8, ge=1, le=100, description="scheduled tries")
     retry_base_seconds: float = Field(default=5.0, ge=0, le=3600)
     retry_max_seconds: float = Field(default=900.0, ge=0, le=86_400)
+    retry_deadline_minutes: float = Field(default=120.0, gt=0, le=10_080)
+    breaker_threshold: int = Field(default=5, ge=1, le=1000)
+    breaker_cooldown_seconds: float = Field(default=60.0, ge=0, le=3600)
 
 
 def get_settings() -> PublisherSettings:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.publisher import service
-from services.publisher.deps import ChannelsDep, SettingsDep
+from services.publisher.deps import ChannelsDep, DispatcherDep, SettingsDep
 from services.publisher.pages import render_atom, render_status_html
 from services.publisher.schemas import ChannelHealth, DeliveryOut, StatusBoard
 from shared.deps import AnyRoleDep, ReadSessionDep
@@ -69,7 +69,10 @@ async def list_deliveries(
 
 @api_router.get("/channels/health", response_model=list[ChannelHealth])
 async def channels_health(
-    _principal: AnyRoleDep, session: ReadSessionDep, channels: ChannelsDep
+    _principal: AnyRoleDep,
+    session: ReadSessionDep,
+    channels: ChannelsDep,
+    dispatcher: DispatcherDep,
 ) -> list[ChannelHealth]:
-    """Every configured channel: adapter present, paused or not, delivery counts."""
-    return await service.channel_health(session, channels=channels)
+    """Every configured channel: adapter, pause, delivery counts, circuit breaker."""
+    return await service.channel_health(session, channels=channels, breakers=dispatcher.breakers)

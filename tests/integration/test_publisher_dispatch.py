@@ -296,3 +296,66 @@ async def test_a_slow_platform_does_not_delay_another(
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+
+
+async def test_status_updates_go_before_queued_marketing(
+    engine: Engine, mastodon: tuple[MastodonPeer, str]
+) -> None:
+    peer, _ = mastodon
+    await engine.handle(promo("p3"))
+    await engine.handle(update("m8", "Trains held."))
+    await engine.dispatcher.dispatch_once("masto")
+    await engine.dispatcher.dispatch_once("masto")
+    assert [p.text for p in peer.posts] == ["Trains held.", "Half-price weekend tickets!"]
+
+
+async def test_the_breaker_rests_a_failing_channel(
+    mastodon: tuple[MastodonPeer, str], engine: Engine
+) -> None:
+    peer, _ = mastodon
+    dispatcher = Dispatcher(
+        engine.database,
+        engine.dispatcher.registry,
+        engine.topics,
+        lambda: None,
+        policy=RetryPolicy(max_attempts=10, base_seconds=0),
+        quick_attempts=1,
+        quick_max_wait=0,
+        breaker_threshold=2,
+        breaker_cooldown_seconds=300,
+    )
+    peer.fail_next(503, times=2)
+    for n in range(3):
+        await engine.handle(update(f"b{n}", f"Update {n}."))
+    assert await dispatcher.dispatch_once("masto") == 0
+    assert await dispatcher.dispatch_once("masto") == 0
+    breaker = dispatcher.breakers["masto"]
+    assert breaker.state == "open"
+    assert breaker.consecutive_failures == 2
+    requests_before = len(peer.requests)
+    rest = await dispatcher.dispatch_once("masto")
+    assert rest is not None
+    assert 290 < rest <= 300  # resting: nothing sent
+    assert len(peer.requests) == requests_before
+    breaker.opened_at = (breaker.opened_at or 0) - 300  # the cooldown has passed: half-open
+    assert breaker.state == "half-open"
+    while await dispatcher.dispatch_once("masto") == 0:
+        pass
+    assert breaker.state == "closed"
+    assert [p.text for p in peer.posts] == ["Update 0.", "Update 1.", "Update 2."]
+
+
+async def test_past_the_deadline_a_delivery_fails_instead_of_retrying(
+    engine: Engine, mastodon: tuple[MastodonPeer, str]
+) -> None:
+    peer, _ = mastodon
+    await engine.handle(update("m9", "Trains held."))
+    async with engine.database.transaction() as session:
+        row = await session.get(Delivery, "m9")
+        assert row is not None
+        row.created_at = datetime.now(UTC) - timedelta(hours=3)
+    peer.fail_next(503)
+    await engine.dispatcher.dispatch_once("masto")
+    row = await engine.delivery("m9")
+    assert row.state == "failed"
+    assert (row.error or "").startswith("gave up past the 120-minute deadline")

@@ -8,8 +8,10 @@ import pytest
 from publisher_harness import Publisher
 
 from services.publisher.channels import ChannelRegistry, load_registry
+from services.publisher.dispatch import Dispatcher
 from services.publisher.main import create_app
 from services.publisher.models import Base
+from services.publisher.schedule import RetryPolicy
 from services.publisher.settings import PublisherSettings
 from shared.auth import TokenStore, generate_dev_tokens
 from shared.events import (
@@ -70,6 +72,9 @@ async def client(
     app.state.tokens = TokenStore.from_file(api_settings.resolved_tokens_file())
     app.state.channels = channels
     app.state.runtime = runtime
+    app.state.dispatcher = Dispatcher(
+        runtime.database, channels, runtime.topics, lambda: None, policy=RetryPolicy()
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://publisher") as client:
         yield client
@@ -188,3 +193,4 @@ async def test_channel_health_counts_outcomes_and_shows_pauses(
         "pause_reason": "sev1",
         "failed": 1,
     }
+    assert (health["status"]["breaker"], health["status"]["consecutive_failures"]) == ("closed", 0)

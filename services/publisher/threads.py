@@ -1,0 +1,36 @@
+"""Threads: where an incident's thread stands on each channel (its first post and its
+latest), kept in the database so follow-ups thread correctly across restarts."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.publisher.channels.http_types import Posted, ThreadRef
+from services.publisher.models import ChannelThread
+from shared.events import MessageKind, PublishRequested, utcnow
+
+
+async def thread_for(session: AsyncSession, message: PublishRequested) -> ThreadRef | None:
+    if message.incident is None or message.kind is not MessageKind.STATUS_UPDATE:
+        return None
+    thread = await session.get(ChannelThread, (message.incident.incident_id, message.channel_id))
+    if thread is None:
+        return None
+    return ThreadRef(
+        root_id=thread.root_id,
+        root_cid=thread.root_cid,
+        parent_id=thread.parent_id,
+        parent_cid=thread.parent_cid,
+    )
+
+
+async def advance_thread(session: AsyncSession, message: PublishRequested, posted: Posted) -> None:
+    """The incident's thread on this channel now continues under this post."""
+    if message.incident is None or message.kind is not MessageKind.STATUS_UPDATE:
+        return
+    key = (message.incident.incident_id, message.channel_id)
+    thread = await session.get(ChannelThread, key)
+    if thread is None:
+        thread = ChannelThread(incident_id=key[0], channel_id=key[1])
+        session.add(thread)
+    thread.root_id, thread.root_cid = posted.thread.root_id, posted.thread.root_cid
+    thread.parent_id, thread.parent_cid = posted.thread.parent_id, posted.thread.parent_cid
+    thread.updated_at = utcnow()
