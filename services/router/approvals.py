@@ -122,26 +122,14 @@ async def approve(
                 updated_at=now,
             )
         )
-    draft.state = "approved"
-    draft.decided_by = by.name
-    draft.decided_at = now
     channels = [row.channel_id for row in chosen]
-    session.add(
-        TimelineEntry(
-            incident_id=incident.id,
-            kind="approved",
-            text=f"Draft {draft_id} approved for " + ", ".join(channels),
-            actor=by.name,
-            at=now,
-        )
-    )
-    record_audit(
+    _decide(
         ctx,
         session,
-        actor=by.name,
-        action="draft.approved",
-        entity_type="draft",
-        entity_id=draft_id,
+        draft,
+        "approved",
+        by,
+        text=f"Draft {draft_id} approved for " + ", ".join(channels),
         details={"incident_id": incident.id, "channels": channels},
     )
     return draft
@@ -151,30 +139,48 @@ async def reject(
     ctx: RouterContext, session: AsyncSession, draft_id: str, reason: str, by: Principal
 ) -> Draft:
     draft = await load_pending(session, draft_id)
+    draft.reason = reason
+    _decide(
+        ctx,
+        session,
+        draft,
+        "rejected",
+        by,
+        text=f"Draft {draft_id} rejected: {reason}",
+        details={"reason": reason},
+    )
+    return draft
+
+
+def _decide(
+    ctx: RouterContext,
+    session: AsyncSession,
+    draft: Draft,
+    decision: str,
+    by: Principal,
+    *,
+    text: str,
+    details: dict[str, object],
+) -> None:
+    """Record a duty manager's decision on the draft, its incident's timeline and the audit."""
     now = utcnow()
-    draft.state = "rejected"
+    draft.state = decision
     draft.decided_by = by.name
     draft.decided_at = now
-    draft.reason = reason
     session.add(
         TimelineEntry(
-            incident_id=draft.incident_id,
-            kind="rejected",
-            text=f"Draft {draft_id} rejected: {reason}",
-            actor=by.name,
-            at=now,
+            incident_id=draft.incident_id, kind=decision, text=text, actor=by.name, at=now
         )
     )
     record_audit(
         ctx,
         session,
         actor=by.name,
-        action="draft.rejected",
+        action=f"draft.{decision}",
         entity_type="draft",
-        entity_id=draft_id,
-        details={"reason": reason},
+        entity_id=draft.id,
+        details=details,
     )
-    return draft
 
 
 def _choose(
