@@ -187,8 +187,8 @@ async def _deliver(
         delivery.next_attempt_at = now
         return None
     delivery.attempts += 1
+    adapter = channels.session_adapter(channel.id)
     try:
-        adapter = channels.adapter_for(message)
         async with session.begin_nested():
             sent = await adapter.send(message, session)
     except ChannelError as exc:

@@ -66,13 +66,9 @@ class ChannelRegistry:
             raise ChannelError(reason)
         return channel
 
-    def adapter_for(self, message: PublishRequested) -> ChannelAdapter:
-        """The in-transaction adapter for `message`, or `ChannelError` saying why there is none."""
-        channel = self.check(message)
-        adapter = self._adapters.get(channel.id)
-        if adapter is None:
-            raise ChannelError(f"channel {channel.id!r} is sent by the dispatcher")
-        return adapter
+    def session_adapter(self, channel_id: str) -> ChannelAdapter:
+        """The in-transaction adapter of a checked channel that is not a network channel."""
+        return self._adapters[channel_id]
 
 
 def build_registry(
