@@ -62,7 +62,6 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         idle_poll_seconds: float = 1.0,
-        on_sent: Callable[[int], None] | None = None,
         before_drain: Callable[[], Awaitable[None]] | None = None,
         missing_topics: Callable[[set[str]], Awaitable[set[str]]] | None = None,
     ) -> None:
@@ -70,7 +69,6 @@ class OutboxRelay:
         self.producer = producer
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
-        self.on_sent = on_sent
         self.on_depth: Callable[[int], None] | None = None
         self.before_drain = before_drain
         self.missing_topics = missing_topics
@@ -143,8 +141,6 @@ class OutboxRelay:
         if failed:
             # only the failed records are sent again: acknowledged ones are not duplicated
             raise failed[0]
-        if self.on_sent:
-            self.on_sent(len(sent))
         if self.on_depth:
             self.on_depth(await self.depth())
         return len(sent)
