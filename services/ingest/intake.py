@@ -62,14 +62,15 @@ class Intake:
         for _attempt in range(3):
             try:
                 async with self.runtime.database.transaction() as session:
+                    claim = None
                     if key is not None:
-                        stored = await self._claim_key(session, caller, key, digest)
-                        if stored is not None:
+                        claim = await self._claim_key(session, caller, key, digest)
+                        if isinstance(claim, Accepted):
                             self.metrics.events.labels("replayed").inc()
-                            return stored, True
+                            return claim, True
                     answer = await work(session)
-                    if key is not None:
-                        await self._remember(session, caller, key, answer)
+                    if claim is not None:
+                        claim.response = answer.model_dump(mode="json")
                 self.metrics.events.labels(answer.status).inc()
                 if answer.status == "queued":
                     self.runtime.relay.wake()
@@ -81,7 +82,8 @@ class Intake:
 
     async def _claim_key(
         self, session: AsyncSession, caller: str, key: str, digest: str
-    ) -> Accepted | None:
+    ) -> IdempotencyRecord | Accepted:
+        """A new record for this key (to hold the answer), or the first answer to replay."""
         await session.execute(
             delete(IdempotencyRecord).where(
                 IdempotencyRecord.created_at < utcnow() - self.idempotency_ttl
@@ -93,17 +95,12 @@ class Intake:
             )
         )
         if record is None:
-            session.add(
-                IdempotencyRecord(
-                    principal=caller,
-                    key=key,
-                    request_digest=digest,
-                    response={},
-                    created_at=utcnow(),
-                )
+            record = IdempotencyRecord(
+                principal=caller, key=key, request_digest=digest, response={}, created_at=utcnow()
             )
+            session.add(record)
             await session.flush()  # concurrent twins block here, then fail: no second event
-            return None
+            return record
         if record.request_digest != digest:
             raise Problem(
                 422,
@@ -111,17 +108,6 @@ class Intake:
                 "This Idempotency-Key was used for a different request; use a new key.",
             )
         return Accepted.model_validate(record.response)
-
-    async def _remember(
-        self, session: AsyncSession, caller: str, key: str, answer: Accepted
-    ) -> None:
-        record = await session.scalar(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.principal == caller, IdempotencyRecord.key == key
-            )
-        )
-        if record is not None:
-            record.response = answer.model_dump(mode="json")
 
     async def submit(
         self, session: AsyncSession, incident_id: str, data: EventData
