@@ -1,14 +1,15 @@
 """What the router's handlers and services need, built once in the lifespan (`bootstrap`)."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.policy import Policy
 from shared.channels import ChannelConfig
-from shared.events import CloudEvent
+from shared.events import CloudEvent, utcnow
 from shared.outbox import add_to_outbox
 from shared.topics import Topics
 
@@ -23,6 +24,8 @@ class RouterContext:
     zone: ZoneInfo
     public_base_url: str
     wake_relay: Callable[[], None]
+    clock: Callable[[], datetime] = field(default=utcnow)
+    """The time now; tests pass a controllable clock instead of sleeping."""
 
     def channel(self, channel_id: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.id == channel_id), None)

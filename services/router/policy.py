@@ -1,17 +1,20 @@
-"""Which incidents pause which channels (`config/policy.yaml`).
+"""The router's policy (`config/policy.yaml`): what an incident pauses, when held marketing
+resumes, and what approval a draft needs.
 
-Rules are read top to bottom; the first whose `severities` contain the incident's severity
-decides. `scope: all` pauses every marketing-enabled channel, `scope: regions` only those
-whose region tags meet the incident's regions, `scope: none` nothing.
+Pause rules are read top to bottom; the first rule that matches the incident (its severity is
+listed and, when the rule names `services`, the incident affects one of them) decides:
+`scope: all` pauses every marketing channel, `scope: regions` those whose region tags meet the
+incident's regions, `scope: none` nothing. A rule's `channel_tags` narrows either scope to
+channels carrying one of those tags. An incident no rule matches pauses nothing.
 """
 
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.channels import ChannelConfig
-from shared.events import Severity
+from shared.channels import ChannelConfig, ChannelTags
+from shared.events import Severity, Tag
 from shared.yamlconfig import load_yaml_model
 
 
@@ -25,30 +28,113 @@ class PauseRule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     severities: list[Severity] = Field(min_length=1)
     scope: PauseScope
+    services: list[Tag] = Field(
+        default_factory=list, description="Only incidents affecting one of these services"
+    )
+    channel_tags: ChannelTags | None = Field(
+        default=None, description="Only channels carrying one of these region/department tags"
+    )
+
+    def matches(self, severity: Severity, services: list[str]) -> bool:
+        return severity in self.severities and (
+            not self.services or bool(set(self.services) & set(services))
+        )
+
+    def admits(self, channel: ChannelConfig) -> bool:
+        """Whether `channel_tags` (if any) lets this rule pause the channel."""
+        if self.channel_tags is None:
+            return True
+        return bool(
+            set(self.channel_tags.regions) & set(channel.tags.regions)
+            or set(self.channel_tags.departments) & set(channel.tags.departments)
+        )
+
+
+class ResumePolicy(BaseModel):
+    """What happens to held marketing posts once no incident pauses their channel."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    auto_after_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_080,
+        description="Resume by itself this long after the last pausing incident resolved; "
+        "null (the default) waits for a duty manager",
+    )
+    spread_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=10_080,
+        description="An automatic resume spreads overdue posts over this window",
+    )
+
+
+def _default_escalation() -> dict[Severity, int]:
+    return {Severity.SEV1: 5, Severity.SEV2: 10, Severity.SEV3: 30, Severity.SEV4: 60}
+
+
+class ApprovalPolicy(BaseModel):
+    """Who may approve a draft and how long a draft may wait before it is escalated."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    four_eyes: list[Severity] = Field(
+        default_factory=lambda: [Severity.SEV1, Severity.SEV2],
+        description="Severities whose drafts the incident's raiser or last editor cannot "
+        "approve alone",
+    )
+    escalate_after_minutes: dict[Severity, int] = Field(
+        default_factory=_default_escalation,
+        description="A draft pending longer than this is overdue and escalated",
+    )
+
+    @model_validator(mode="after")
+    def _positive_limits(self) -> "ApprovalPolicy":
+        for severity, minutes in self.escalate_after_minutes.items():
+            if not 1 <= minutes <= 1440:
+                raise ValueError(f"escalate_after_minutes.{severity}: {minutes} is not 1–1440")
+        return self
+
+    def needs_four_eyes(self, severity: Severity) -> bool:
+        return severity in self.four_eyes
+
+    def escalation_limit(self, severity: Severity) -> int | None:
+        """Minutes a draft of this severity may stay pending; None: never escalated."""
+        return self.escalate_after_minutes.get(severity)
+
+
+def _default_pause_rules() -> list[PauseRule]:
+    return [
+        PauseRule(severities=[Severity.SEV1, Severity.SEV2], scope=PauseScope.ALL),
+        PauseRule(severities=[Severity.SEV3], scope=PauseScope.REGIONS),
+        PauseRule(severities=[Severity.SEV4], scope=PauseScope.NONE),
+    ]
 
 
 class Policy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    pause: list[PauseRule] = Field(
-        default_factory=lambda: [
-            PauseRule(severities=[Severity.SEV1, Severity.SEV2], scope=PauseScope.ALL),
-            PauseRule(severities=[Severity.SEV3], scope=PauseScope.REGIONS),
-            PauseRule(severities=[Severity.SEV4], scope=PauseScope.NONE),
-        ]
-    )
+    pause: list[PauseRule] = Field(default_factory=_default_pause_rules)
+    resume: ResumePolicy = ResumePolicy()
+    approval: ApprovalPolicy = ApprovalPolicy()
+
+    def rule_for(self, severity: Severity, services: list[str]) -> PauseRule | None:
+        return next((r for r in self.pause if r.matches(severity, services)), None)
 
     def channels_to_pause(
-        self, severity: Severity, regions: list[str], channels: list[ChannelConfig]
+        self,
+        severity: Severity,
+        regions: list[str],
+        channels: list[ChannelConfig],
+        services: list[str] | None = None,
     ) -> list[ChannelConfig]:
-        """The marketing channels an incident of this severity and these regions pauses."""
-        scope = next((r.scope for r in self.pause if severity in r.severities), PauseScope.NONE)
-        candidates = [c for c in channels if c.marketing]
-        if scope is PauseScope.ALL:
-            return candidates
-        if scope is PauseScope.REGIONS:
+        """The marketing channels an incident of this severity, regions and services pauses."""
+        rule = self.rule_for(severity, services or [])
+        if rule is None or rule.scope is PauseScope.NONE:
+            return []
+        candidates = [c for c in channels if c.marketing and rule.admits(c)]
+        if rule.scope is PauseScope.REGIONS:
             wanted = set(regions)
             return [c for c in candidates if wanted & set(c.tags.regions)]
-        return []
+        return candidates
 
 
 def load_policy(path: Path) -> Policy:
