@@ -29,13 +29,13 @@ class Ticker:
 
     async def run(self) -> None:
         while True:
+            self._wake.clear()  # a wake during the round below cuts the next wait short
             try:
                 delay = await self.job()
             except Exception:
                 log.exception("%s: round failed; trying again in %.1f s", self.name, self.interval)
                 delay = None
             wait = self.interval if delay is None else max(0.0, min(delay, self.interval))
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
             except TimeoutError:
