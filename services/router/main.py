@@ -11,6 +11,7 @@ from services.router.api import router
 from services.router.context import RouterContext
 from services.router.deliveries import delivery_handlers
 from services.router.incidents import incident_handlers
+from services.router.jobs import periodic_jobs
 from services.router.models import Base
 from services.router.policy import load_policy
 from services.router.settings import RouterSettings, get_settings
@@ -46,6 +47,8 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         runtime.add_consumer(
             f"{group}-deliveries", [runtime.topics.deliveries], delivery_handlers()
         )
+        for ticker in periodic_jobs(ctx, runtime.database, settings):
+            runtime.spawn(ticker.run(), ticker.name)
 
     return create_service_app(
         settings,

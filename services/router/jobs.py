@@ -1,0 +1,13 @@
+"""The router's periodic jobs, each a `Ticker` spawned by the lifespan."""
+
+from services.router.context import RouterContext
+from services.router.settings import RouterSettings
+from services.router.ticker import Ticker
+from shared.db import Database
+
+
+def periodic_jobs(
+    ctx: RouterContext, database: Database, settings: RouterSettings
+) -> list[Ticker]:
+    """Every job the router runs in the background; all their state is in the database."""
+    return []
