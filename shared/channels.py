@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.events import Tag
+from shared.textlength import Counting
 from shared.yamlconfig import load_yaml_model
 
 ChannelId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
@@ -41,6 +42,10 @@ class ChannelConfig(BaseModel):
     marketing: bool = False
     url: str | None = None
     max_chars: int | None = Field(default=None, ge=20, le=100_000)
+    counting: Counting = Field(
+        default="platform",
+        description="`sms`: count and draft as one SMS (a webhook that feeds an SMS gateway)",
+    )
     credentials_env: dict[str, str] = Field(default_factory=dict)
 
 

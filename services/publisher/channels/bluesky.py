@@ -43,8 +43,8 @@ from services.publisher.channels.http_types import (
     Posted,
     RetryableChannelError,
 )
-from services.publisher.channels.lengths import graphemes
 from shared.channels import ChannelConfig
+from shared.textlength import graphemes
 
 logger = logging.getLogger(__name__)
 

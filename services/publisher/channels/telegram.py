@@ -32,8 +32,8 @@ from services.publisher.channels.http_types import (
     Posted,
     RetryableChannelError,
 )
-from services.publisher.channels.lengths import utf16_length
 from shared.channels import ChannelConfig
+from shared.textlength import utf16_length
 
 logger = logging.getLogger(__name__)
 

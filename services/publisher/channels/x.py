@@ -30,8 +30,8 @@ from services.publisher.channels.http_support import (
     thread_after,
 )
 from services.publisher.channels.http_types import OutgoingPost, Posted, RetryableChannelError
-from services.publisher.channels.lengths import X_MAX_WEIGHTED_LENGTH, x_weighted_length
 from shared.channels import ChannelConfig
+from shared.textlength import X_MAX_WEIGHTED_LENGTH, x_weighted_length
 
 logger = logging.getLogger(__name__)
 

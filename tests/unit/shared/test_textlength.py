@@ -1,11 +1,16 @@
-"""How each platform counts a post: graphemes, Mastodon, X's weighted length, UTF-16."""
+"""How each platform counts a post: graphemes, Mastodon, X's weighted length, UTF-16, SMS;
+and each channel type's limit."""
 
 import pytest
 
-from services.publisher.channels.lengths import (
+from shared.textlength import (
+    Measured,
     find_urls,
     graphemes,
+    is_gsm7,
+    limit_for,
     mastodon_length,
+    sms_length,
     utf8_offsets,
     utf16_length,
     x_weighted_length,
@@ -100,3 +105,62 @@ def test_utf8_offsets_count_bytes_not_characters() -> None:
 
     assert utf8_offsets(text, start, len(text)) == (10, 10 + len("https://x.io"))
     assert text.encode()[10:].decode() == "https://x.io"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Trains delayed", 14),  # plain GSM-7: one septet each
+        ("Fare 5€", 8),  # € is in the extension table: 2 septets
+        ("[a]", 5),  # [ and ] too
+        ("{}^~|\\", 12),
+        ("café à Zürich", 13),  # é, à and ü are in the basic table
+        ("Grüße", 5),  # ß as well
+        ("Kraków", 6),  # ó is not GSM-7: UCS-2, one code unit each
+        ("運休", 2),
+        ("Late \U0001f600", 7),  # an emoji outside the BMP is two UCS-2 code units
+        (FAMILY, 8),
+    ],
+)
+def test_sms_length_counts_septets_or_ucs2_units(text: str, expected: int) -> None:
+    assert sms_length(text) == expected
+
+
+def test_one_non_gsm_character_switches_the_whole_sms_to_ucs2() -> None:
+    gsm = "a" * 160
+    sms = limit_for("webhook", counting="sms")
+
+    assert sms.measure(gsm) == Measured(160, 160, "GSM-7 septets", sms.measure(gsm).rule)
+    assert sms.measure(gsm[:-1] + "€").over == 1  # the extension character takes two
+    switched = sms.measure("a" * 69 + "ć")
+    assert (switched.length, switched.limit, switched.unit) == (70, 70, "UCS-2 code units")
+    assert not sms.measure("a" * 70 + "ć").fits
+    assert is_gsm7(gsm)
+    assert not is_gsm7("ć")
+
+
+@pytest.mark.parametrize(
+    ("channel_type", "max_chars", "text", "length", "limit"),
+    [
+        ("bluesky", None, f"{FAMILY}{FLAG}{THUMBS_TONE}e\u0301", 4, 300),
+        ("mastodon", None, "See https://example.com/" + "a" * 80, 4 + 23, 500),
+        ("mastodon", 11000, "Hi", 2, 11000),  # an instance with a bigger limit
+        ("x", None, "運休 https://example.com/very/long", 4 + 1 + 23, 280),
+        ("telegram", None, f"{FAMILY} ok", 11, 4096),
+        ("slack", None, "hello", 5, 40_000),
+        ("webhook", None, "hello", 5, 100_000),
+        ("webhook", 500, "hello", 5, 500),
+        ("statuspage", None, FLAG, 1, 5000),
+    ],
+)
+def test_limit_for_counts_as_each_platform_does(
+    channel_type: str, max_chars: int | None, text: str, length: int, limit: int
+) -> None:
+    measured = limit_for(channel_type, max_chars=max_chars).measure(text)
+
+    assert (measured.length, measured.limit) == (length, limit)
+
+
+def test_an_unknown_channel_type_has_no_rule() -> None:
+    with pytest.raises(ValueError, match="no length rule for channel type 'fax'"):
+        limit_for("fax")
