@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench demo clean help
+.PHONY: run test lint format bench demo clean help test-postgres migrate migration docs asyncapi
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,6 +22,26 @@ run: $(STAMP) ## Run broker, ingest, router and publisher on embedded defaults
 
 test: $(STAMP) ## Run the whole test suite (unit, integration, e2e, faults)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A PostgreSQL server to run the suite on; each test creates (and drops) a database there.
+TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+
+test-postgres: $(STAMP) ## The whole suite on PostgreSQL (TEST_POSTGRES_URL, a database per test)
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+migrate: $(STAMP) ## Upgrade databases to head (all services on SQLite, or SERVICE=router DATABASE_URL=...)
+	$(BIN)/python -m shared.migrations upgrade $(SERVICE)
+
+migration: $(STAMP) ## New revision from the models: make migration SERVICE=router MSG="add drafts.tone"
+	@test -n "$(SERVICE)" -a -n "$(MSG)" || { echo 'usage: make migration SERVICE=router MSG="what changed"'; exit 2; }
+	$(BIN)/python -m shared.migrations revision $(SERVICE) -m "$(MSG)"
+
+docs: asyncapi $(STAMP) ## Regenerate docs/configuration.md, docs/asyncapi.yaml, deploy/k8s/configmap.yaml
+	$(BIN)/python -m shared.configdoc > docs/configuration.md
+	$(BIN)/python deploy/render_configmaps.py > deploy/k8s/configmap.yaml
+
+asyncapi: $(STAMP) ## Regenerate docs/asyncapi.yaml from shared/events.py
+	$(BIN)/python -m shared.asyncapi > docs/asyncapi.yaml
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check .

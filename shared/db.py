@@ -4,6 +4,7 @@ The inbox (handled event ids) and the outbox (events waiting for Kafka) live her
 every service needs them in the same transaction as its own state changes.
 """
 
+import hashlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -77,6 +78,17 @@ class OutboxEntry(SharedBase):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+async def lock_key(session: AsyncSession, key: str) -> None:
+    """Serialize transactions that work on `key` (e.g. "create this row if it is missing")
+    until this one ends. PostgreSQL: a transaction-level advisory lock, since SELECT ... FOR
+    UPDATE locks nothing while the row does not exist yet. SQLite: writers already take
+    turns (BEGIN IMMEDIATE), so nothing to do."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+    await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+
+
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
     """Call `callback` once the session's transaction commits (never if it rolls back)."""
     event.listen(session.sync_session, "after_commit", lambda _s: callback(), once=True)
@@ -88,14 +100,14 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
-        self.engine: AsyncEngine = _create_engine(url, self.is_sqlite)
+        self.engine: AsyncEngine = create_engine_for(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._readers = async_sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
 
     async def create_all(self, *metadatas: MetaData) -> None:
-        """Create missing tables (Alembic migrations replace this where they exist)."""
+        """Create missing tables: a shortcut for tests; services migrate (`shared.migrations`)."""
         async with self.engine.begin() as conn:
             for metadata in (SharedBase.metadata, *metadatas):
                 await conn.run_sync(metadata.create_all)
@@ -120,8 +132,14 @@ class Database:
         await self.engine.dispose()
 
 
-def _create_engine(url: str, is_sqlite: bool) -> AsyncEngine:
-    if not is_sqlite:
+def create_engine_for(url: str, *, migrations: bool = False) -> AsyncEngine:
+    """An engine for `url`; on SQLite with the pragmas and `BEGIN IMMEDIATE` writers need.
+
+    `migrations=True` leaves SQLite's foreign keys off, as its manual asks for schema
+    changes: batch migrations rebuild a table by copying it, and with them on, dropping the
+    old copy would cascade or fail. PostgreSQL engines are the same either way.
+    """
+    if make_url(url).get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True)
     database = make_url(url).database
     if database and database != ":memory:":
@@ -133,7 +151,7 @@ def _create_engine(url: str, is_sqlite: bool) -> AsyncEngine:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'OFF' if migrations else 'ON'}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
         # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE: a deferred transaction that

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import MetaData
 
+from shared import migrations
 from shared.consumer import ConsumerConfig, EventConsumer, Handler
 from shared.db import Database
 from shared.kafka import EventProducer, ensure_topics
@@ -44,8 +45,8 @@ class Runtime:
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def start(self) -> None:
-        """Tables first, then Kafka (in the background when the broker is not up yet)."""
-        await self.database.create_all(self.metadata)
+        """Schema first (migrated to head), then Kafka (in the background when it is not up)."""
+        await migrations.upgrade(self.database.url, self.settings.service_name)
         try:
             await self._connect_kafka()
         except Exception as exc:

@@ -1,6 +1,5 @@
 """Fixtures shared by every test: a real tansu broker, unique topics, polling helpers."""
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from shared.broker import EmbeddedBroker
+from tests.databases import scratch_database
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +30,8 @@ def topic_prefix() -> str:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """SQLite in the test's folder, or PostgreSQL where TEST_DATABASE_URL says so."""
-    return os.environ.get("TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """SQLite in the test's folder, or a fresh PostgreSQL database of the test's own on the
+    server TEST_DATABASE_URL names (`make test-postgres`; see tests/databases.py)."""
+    with scratch_database(tmp_path) as url:
+        yield url

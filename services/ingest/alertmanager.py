@@ -19,6 +19,7 @@ from services.ingest.intake import Intake
 from services.ingest.models import AlertGroup, IncidentRecord
 from services.ingest.schemas import Accepted, IncidentCreate, IncidentUpdateIn
 from shared.auth import Principal
+from shared.db import lock_key
 from shared.events import Affected, IncidentUpdated, Severity, utcnow
 from shared.yamlconfig import load_yaml_model
 
@@ -129,6 +130,7 @@ async def handle_notification(
     intake: Intake, session: AsyncSession, payload: AmWebhook, mapping: AlertMapping, by: Principal
 ) -> Accepted:
     group_digest = hashlib.sha256(payload.groupKey.encode()).hexdigest()
+    await lock_key(session, f"alert-group:{group_digest}")  # a group's first alerts race
     group = await session.get(AlertGroup, group_digest, with_for_update=True)
     record = await session.get(IncidentRecord, group.incident_id) if group else None
     firing = [a for a in payload.alerts if a.status == "firing"]

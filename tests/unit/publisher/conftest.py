@@ -1,4 +1,5 @@
-"""Fixtures for the publisher's unit tests: a real SQLite database and the real handlers."""
+"""Fixtures for the publisher's unit tests: a real database (SQLite, or PostgreSQL under
+`make test-postgres`) and the real handlers."""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,11 +16,11 @@ from shared.topics import Topics
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> PublisherSettings:
+def settings(tmp_path: Path, database_url: str) -> PublisherSettings:
     return PublisherSettings(
         environment="test",
         data_dir=tmp_path,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/p.db",
+        database_url=database_url,
         public_base_url="https://status.example.test",
         topic_prefix="t",
     )

@@ -1,0 +1,1 @@
+"""Alembic history of the publisher's tables (`python -m shared.migrations --help`)."""
