@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.audit import record_audit
 from services.router.context import SOURCE, RouterContext
+from services.router.drafting import channel_limit
 from services.router.models import Delivery, Draft, DraftText, Incident, TimelineEntry
 from shared.auth import Principal
 from shared.events import (
@@ -18,6 +19,7 @@ from shared.events import (
     utcnow,
 )
 from shared.problems import Problem
+from shared.textlength import Measured
 
 
 async def load_pending(session: AsyncSession, draft_id: str) -> Draft:
@@ -56,9 +58,11 @@ async def edit_text(
     )
     if row is None:
         raise Problem(422, "Unknown channel", f"Draft {draft_id} has no text for {channel_id!r}.")
+    measured = _measure_edit(ctx, channel_id, text)
     before = row.text
     row.text = text
     row.edited_by = by.name
+    row.length, row.limit, row.cut_chars = measured.length, measured.limit, 0
     record_audit(
         ctx,
         session,
@@ -69,6 +73,29 @@ async def edit_text(
         details={"channel_id": channel_id, "before": before, "after": text},
     )
     return draft
+
+
+def _measure_edit(ctx: RouterContext, channel_id: str, text: str) -> Measured:
+    """The edited text's length as the channel counts it; 422 with the figures if over."""
+    channel = ctx.channel(channel_id)
+    if channel is None:
+        raise Problem(422, "Unknown channel", f"Channel {channel_id!r} is no longer configured.")
+    measured = channel_limit(channel).measure(text)
+    if not measured.fits:
+        raise Problem(
+            422,
+            "Text too long",
+            f"The text is {measured.length} {measured.unit} as {channel.id} ({channel.type}) "
+            f"counts it; the limit is {measured.limit}, so it is {measured.over} over. "
+            f"How it counts: {measured.rule}.",
+            channel_id=channel.id,
+            length=measured.length,
+            limit=measured.limit,
+            over=measured.over,
+            unit=measured.unit,
+            counting=measured.rule,
+        )
+    return measured
 
 
 async def approve(

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.router.drafting import Drafter, builtin_drafter
 from services.router.policy import Policy
 from shared.channels import ChannelConfig
 from shared.events import CloudEvent, utcnow
@@ -26,6 +27,8 @@ class RouterContext:
     wake_relay: Callable[[], None]
     clock: Callable[[], datetime] = field(default=utcnow)
     """The time now; tests pass a controllable clock instead of sleeping."""
+    drafter: Drafter = field(default_factory=builtin_drafter)
+    """Renders drafts from the templates; `bootstrap` builds it over the operator's folder."""
 
     def channel(self, channel_id: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.id == channel_id), None)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.audit import record_audit
 from services.router.context import SOURCE, RouterContext
-from services.router.drafting import draft_text, next_update_at
+from services.router.drafting import next_update_at
 from services.router.models import ChannelPause, Draft, DraftText, Incident, TimelineEntry
 from shared.consumer import Handler, PermanentError, payload_of
 from shared.events import (
@@ -218,9 +218,11 @@ async def draft_update(
     cause_id: str,
     *,
     message: str | None,
+    holding: bool = False,
 ) -> Draft:
-    """Supersede the incident's pending drafts and write a new one for every channel."""
-    now = utcnow()
+    """Supersede the incident's pending drafts and write a new one for every channel, fitted
+    to its limit; `holding` drafts the "still working on it" text (`holding.j2`)."""
+    now = ctx.clock()
     await session.execute(
         update(Draft)
         .where(Draft.incident_id == incident.id, Draft.state == "pending")
@@ -237,8 +239,28 @@ async def draft_update(
     session.add(draft)
     link = ctx.incident_link(incident.id)
     for channel in ctx.channels:
-        text = draft_text(incident, channel, message=message, link=link, zone=ctx.zone, now=now)
-        session.add(DraftText(draft_id=draft.id, channel_id=channel.id, text=text))
+        drafted = ctx.drafter.draft(
+            incident, channel, message=message, link=link, zone=ctx.zone, now=now, holding=holding
+        )
+        if drafted.cut_chars:
+            log.info(
+                "draft %s for incident %s on %s shortened by %d characters to fit %d",
+                draft.id,
+                incident.id,
+                channel.id,
+                drafted.cut_chars,
+                drafted.limit,
+            )
+        session.add(
+            DraftText(
+                draft_id=draft.id,
+                channel_id=channel.id,
+                text=drafted.text,
+                length=drafted.length,
+                limit=drafted.limit,
+                cut_chars=drafted.cut_chars,
+            )
+        )
     _timeline(session, incident.id, "drafted", f"Draft {draft.id} awaits approval", "router")
     return draft
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.router.api import router
 from services.router.context import RouterContext
 from services.router.deliveries import delivery_handlers
+from services.router.drafting import load_drafter
 from services.router.incidents import incident_handlers
 from services.router.jobs import periodic_jobs
 from services.router.models import Base
@@ -22,13 +23,15 @@ from shared.runtime import Runtime
 
 def bootstrap(settings: RouterSettings, runtime: Runtime) -> RouterContext:
     """Read configuration (failing fast with a clear message) and wire the context."""
+    channels = load_channels(settings.resolved_channels_file())
     return RouterContext(
         topics=runtime.topics,
-        channels=load_channels(settings.resolved_channels_file()),
+        channels=channels,
         policy=load_policy(settings.resolved_policy_file()),
         zone=ZoneInfo(settings.display_timezone),
         public_base_url=settings.public_base_url,
         wake_relay=runtime.relay.wake,
+        drafter=load_drafter(settings.resolved_templates_dir(), settings.config_dir, channels),
     )
 
 

@@ -70,6 +70,17 @@ class DraftText(Base):
     draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id"), index=True)
     channel_id: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
+    length: Mapped[int] = mapped_column(
+        default=0, server_default="0", doc="The text's length as the channel counts it"
+    )
+    limit: Mapped[int] = mapped_column(
+        default=0, server_default="0", doc="The channel's limit, in the same unit"
+    )
+    cut_chars: Mapped[int] = mapped_column(
+        default=0,
+        server_default="0",
+        doc="Characters the router cut to fit the limit (0: none, or edited since)",
+    )
     edited_by: Mapped[str | None] = mapped_column(String(100))
     message_id: Mapped[str | None] = mapped_column(String(64), unique=True)
 

@@ -15,6 +15,11 @@ class Out(BaseModel):
 class DraftTextOut(Out):
     channel_id: str
     text: str
+    length: int = Field(description="The text's length as the channel's platform counts it")
+    limit: int = Field(description="The channel's limit in the same unit")
+    cut_chars: int = Field(
+        description="How many characters the router cut to fit the limit (0 when none)"
+    )
     message_id: str | None
     edited_by: str | None
 

@@ -11,9 +11,16 @@ class RouterSettings(CommonSettings):
     service_name: str = "router"
     policy_file: Path | None = None
     display_timezone: str = Field(default="UTC", description="Zone for 'Next update by HH:MM'")
+    templates_dir: Path | None = Field(
+        default=None,
+        description="Draft templates that replace the built-in ones (default CONFIG_DIR/templates)",
+    )
 
     def resolved_policy_file(self) -> Path:
         return self.policy_file or self.config_dir / "policy.yaml"
+
+    def resolved_templates_dir(self) -> Path:
+        return self.templates_dir or self.config_dir / "templates"
 
 
 def get_settings() -> RouterSettings:

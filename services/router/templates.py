@@ -1,0 +1,138 @@
+"""Draft templates: the operator's folder first, the built-in set (`config/templates`) behind it.
+
+A channel's template is the first that exists of, for kind `<k>` (a status, or `holding`)
+and severity `<s>`, in each folder of `channels/<channel id>/`, `sms/` (SMS-counted channels),
+`<channel type>/`, `short/` or `long/` (the channel's style), and the top level:
+`<k>.<s>.j2`, then `<k>.j2`. Files starting with `_` hold macros shared by the others.
+"""
+
+from pathlib import Path
+
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+)
+
+from shared.channels import ChannelConfig, ChannelType
+from shared.events import IncidentStatus
+from shared.yamlconfig import ConfigFileError
+
+BUILTIN_DIR = Path(__file__).resolve().parents[2] / "config" / "templates"
+"""The built-in set in a source checkout (an installed image has it under its CONFIG_DIR)."""
+
+HOLDING = "holding"
+KINDS = (*(status.value for status in IncidentStatus), HOLDING)
+
+_SHORT = {ChannelType.X, ChannelType.BLUESKY}
+_LONG = {ChannelType.TELEGRAM, ChannelType.SLACK, ChannelType.WEBHOOK, ChannelType.STATUSPAGE}
+
+
+def template_folders(templates_dir: Path, config_dir: Path) -> list[Path]:
+    """The operator's folder, then wherever the built-in set is found; each folder once."""
+    folders: list[Path] = []
+    for folder in (templates_dir, BUILTIN_DIR, config_dir / "templates"):
+        resolved = folder.resolve()
+        if resolved.is_dir() and resolved not in folders:
+            folders.append(resolved)
+    return folders
+
+
+def and_list(items: list[str]) -> str:
+    """`["a", "b", "c"]` as "a, b and c"; tags read as words (`east-coast` as "east coast")."""
+    words = [str(item).replace("-", " ").replace("_", " ") for item in items]
+    if len(words) < 2:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def sentence(text: object) -> str:
+    """`text` ending as a sentence does: a full stop is added unless it has one (or ! ? …)."""
+    words = str(text).strip()
+    return words if not words or words[-1] in ".!?\u2026" else words + "."
+
+
+def build_environment(folders: list[Path]) -> Environment:
+    """One Jinja environment over `folders` (earlier folders win), strict about names."""
+    loader = ChoiceLoader([FileSystemLoader(folder) for folder in folders])
+    env = Environment(
+        loader=loader,
+        autoescape=False,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["and_list"] = and_list
+    env.filters["sentence"] = sentence
+    return env
+
+
+def check_templates(env: Environment) -> None:
+    """Parse every template in every folder and require the top-level ones for each kind.
+
+    Raises ConfigFileError naming the file, so a broken template stops the router at start.
+    """
+    loader = env.loader
+    loaders: list[BaseLoader] = list(loader.loaders) if isinstance(loader, ChoiceLoader) else []
+    for folder_loader in loaders:
+        for name in folder_loader.list_templates():
+            if not name.endswith(".j2"):
+                continue
+            source, filename, _ = folder_loader.get_source(env, name)
+            try:
+                env.parse(source, name, filename)
+            except TemplateSyntaxError as exc:
+                raise ConfigFileError(
+                    f"{filename}:{exc.lineno}: template does not parse: {exc.message}"
+                ) from exc
+    for kind in KINDS:
+        try:
+            env.get_template(f"{kind}.j2")
+        except TemplateNotFound as exc:
+            raise ConfigFileError(
+                f"{kind}.j2: no such template in {describe_folders(env)}; "
+                "it is the fallback for every channel"
+            ) from exc
+        except TemplateError as exc:  # a broken macro file it imports
+            raise ConfigFileError(f"{kind}.j2: {exc}") from exc
+
+
+def describe_folders(env: Environment) -> str:
+    loader = env.loader
+    if not isinstance(loader, ChoiceLoader):
+        return "the template folders"
+    folders = [
+        str(path)
+        for folder_loader in loader.loaders
+        if isinstance(folder_loader, FileSystemLoader)
+        for path in folder_loader.searchpath
+    ]
+    return ", ".join(folders) or "no template folder"
+
+
+def style_of(channel: ChannelConfig) -> str | None:
+    """`short` for X, Bluesky and SMS; `long` for chat, webhooks and the status page."""
+    if channel.counting == "sms" or channel.type in _SHORT:
+        return "short"
+    return "long" if channel.type in _LONG else None
+
+
+def candidates(kind: str, severity: str, channel: ChannelConfig) -> list[str]:
+    """Template names to try, most specific first (see the module's docstring)."""
+    folders = [f"channels/{channel.id}/"]
+    if channel.counting == "sms":
+        folders.append("sms/")
+    folders.append(f"{channel.type.value}/")
+    style = style_of(channel)
+    if style is not None:
+        folders.append(f"{style}/")
+    folders.append("")
+    return [
+        f"{folder}{name}" for folder in folders for name in (f"{kind}.{severity}.j2", f"{kind}.j2")
+    ]
