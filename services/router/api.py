@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy import select
+from sqlalchemy import and_, case, select
 
 from services.router import approvals, views
 from services.router.deps import (
@@ -61,17 +61,20 @@ async def get_incident(
 @router.get("/drafts", response_model=list[DraftOut], tags=["drafts"])
 async def list_drafts(
     session: ReadSessionDep,
+    ctx: ContextDep,
     _: AnyRoleDep,
     state: DraftState | None = None,
     incident_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[DraftOut]:
-    """Drafts, oldest first (the one waiting longest comes first)."""
-    query = select(Draft).order_by(Draft.created_at)
+    """Drafts, overdue ones first, then oldest first (the one waiting longest comes first)."""
+    overdue = and_(Draft.state == "pending", Draft.overdue_at.is_not(None))
+    query = select(Draft).order_by(case((overdue, 0), else_=1), Draft.created_at, Draft.id)
     if state is not None:
         query = query.where(Draft.state == state)
     if incident_id is not None:
         query = query.where(Draft.incident_id == incident_id)
-    return await views.draft_views(session, list((await session.scalars(query)).all()))
+    drafts = list((await session.scalars(query)).all())
+    return await views.draft_views(session, drafts, now=ctx.clock())
 
 
 @router.patch("/drafts/{draft_id}", response_model=DraftOut, tags=["drafts"])

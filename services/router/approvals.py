@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.router.audit import record_audit
 from services.router.context import SOURCE, RouterContext
 from services.router.drafting import channel_limit
+from services.router.four_eyes import check_four_eyes
 from services.router.models import Delivery, Draft, DraftText, Incident, TimelineEntry
 from shared.auth import Principal
 from shared.events import (
@@ -16,7 +17,6 @@ from shared.events import (
     PublishRequested,
     Severity,
     derived_id,
-    utcnow,
 )
 from shared.problems import Problem
 from shared.textlength import Measured
@@ -105,14 +105,16 @@ async def approve(
     channel_ids: list[str] | None,
     by: Principal,
 ) -> Draft:
-    """Approve the draft and request publication on the chosen channels (all by default)."""
+    """Approve the draft and request publication on the chosen channels (all by default);
+    403 where the four-eyes rule bars `by` (see `four_eyes`)."""
     draft = await load_pending(session, draft_id)
     incident = await session.get(Incident, draft.incident_id)
     if incident is None:
         raise Problem(409, "Incident missing", f"Draft {draft_id} has no incident.")
     texts = await texts_of(session, draft_id)
     chosen = _choose(texts, channel_ids, draft_id)
-    now = utcnow()
+    check_four_eyes(ctx.policy.approval, incident, chosen, by)
+    now = ctx.clock()
     ref = IncidentRef(
         incident_id=incident.id,
         title=incident.title,
@@ -190,7 +192,7 @@ def _decide(
     details: dict[str, object],
 ) -> None:
     """Record a duty manager's decision on the draft, its incident's timeline and the audit."""
-    now = utcnow()
+    now = ctx.clock()
     draft.state = decision
     draft.decided_by = by.name
     draft.decided_at = now

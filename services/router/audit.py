@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.context import SOURCE, RouterContext
 from services.router.models import AuditEntry
-from shared.events import AuditRecorded, CloudEvent, utcnow
+from shared.events import AuditRecorded, CloudEvent
 
 
 def record_audit(
@@ -20,7 +20,7 @@ def record_audit(
     entity_id: str,
     details: dict[str, Any] | None = None,
 ) -> None:
-    now = utcnow()
+    now = ctx.clock()
     session.add(
         AuditEntry(
             actor=actor,

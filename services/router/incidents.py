@@ -35,7 +35,7 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
         if await session.get(Incident, data.incident_id) is not None:
             log.info("incident %s already recorded; event %s ignored", data.incident_id, event.id)
             return
-        now = utcnow()
+        now = ctx.clock()
         incident = Incident(
             id=data.incident_id,
             title=data.title,
@@ -47,6 +47,7 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
             regions=list(data.affected.regions),
             external_ref=data.external_ref,
             next_update_at=next_update_at(now, data.next_update_in_minutes),
+            update_every_minutes=data.next_update_in_minutes,
             raised_by=data.raised_by,
             started_at=data.started_at,
             opened_at=now,
@@ -65,7 +66,7 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
         incident = await _open_incident(session, data.incident_id, event.id)
         if incident is None:
             return
-        now = utcnow()
+        now = ctx.clock()
         incident.status = data.status.value
         if data.severity is not None:
             incident.severity = data.severity.value
@@ -73,7 +74,9 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
             incident.customer_impact = data.customer_impact
         if data.next_update_in_minutes is not None:
             incident.next_update_at = next_update_at(now, data.next_update_in_minutes)
+            incident.update_every_minutes = data.next_update_in_minutes
         incident.updated_at = now
+        incident.last_updated_by = data.updated_by
         _timeline(
             session, incident.id, "updated", data.message or data.status.value, data.updated_by
         )
@@ -85,11 +88,12 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
         incident = await _open_incident(session, data.incident_id, event.id)
         if incident is None:
             return
-        now = utcnow()
+        now = ctx.clock()
         incident.status = IncidentStatus.RESOLVED.value
         incident.resolved_at = now
         incident.updated_at = now
         incident.next_update_at = None
+        incident.last_updated_by = data.resolved_by
         if data.customer_impact is not None:
             incident.customer_impact = data.customer_impact
         _timeline(session, incident.id, "resolved", data.message or "resolved", data.resolved_by)

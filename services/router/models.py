@@ -29,7 +29,13 @@ class Incident(Base):
     regions: Mapped[list[str]] = mapped_column(default=list)
     external_ref: Mapped[str | None] = mapped_column(String(200))
     next_update_at: Mapped[datetime | None]
+    update_every_minutes: Mapped[int | None] = mapped_column(
+        doc="The cadence operations asked for; a holding update promises the next one by it"
+    )
     raised_by: Mapped[str] = mapped_column(String(100))
+    last_updated_by: Mapped[str | None] = mapped_column(
+        String(100), doc="Who sent the latest update or the resolution (for the four-eyes rule)"
+    )
     started_at: Mapped[datetime]
     opened_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -61,6 +67,13 @@ class Draft(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
+    holding: Mapped[bool] = mapped_column(
+        default=False, doc="Drafted by the router because a promised update time passed"
+    )
+    overdue_at: Mapped[datetime | None] = mapped_column(
+        doc="When it passed the policy's escalation limit (set by the escalation job)"
+    )
+    escalated_at: Mapped[datetime | None] = mapped_column(doc="When the router escalated it")
 
 
 class DraftText(Base):

@@ -33,6 +33,11 @@ class DraftOut(Out):
     decided_by: str | None
     decided_at: datetime | None
     reason: str | None
+    holding: bool = Field(description="Drafted because a promised update time passed")
+    overdue: bool = Field(description="Pending past the policy's escalation limit")
+    overdue_at: datetime | None
+    escalated_at: datetime | None
+    age_seconds: int = Field(description="How long it has waited for a decision (or did)")
     texts: list[DraftTextOut]
 
 

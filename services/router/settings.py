@@ -15,6 +15,12 @@ class RouterSettings(CommonSettings):
         default=None,
         description="Draft templates that replace the built-in ones (default CONFIG_DIR/templates)",
     )
+    escalation_interval_seconds: float = Field(
+        default=15,
+        gt=0,
+        le=300,
+        description="How often overdue drafts and passed next-update promises are looked for",
+    )
 
     def resolved_policy_file(self) -> Path:
         return self.policy_file or self.config_dir / "policy.yaml"

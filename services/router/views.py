@@ -1,5 +1,7 @@
 """Read models: incidents with their timeline, drafts, deliveries and pauses."""
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,9 +17,15 @@ from services.router.schemas import (
     PauseOut,
     TimelineOut,
 )
+from shared.events import utcnow
+
+_COMPUTED = {"texts", "overdue", "age_seconds"}
 
 
-async def draft_views(session: AsyncSession, drafts: list[Draft]) -> list[DraftOut]:
+async def draft_views(
+    session: AsyncSession, drafts: list[Draft], *, now: datetime | None = None
+) -> list[DraftOut]:
+    """Drafts with their texts; `now` (default: the time now) dates pending drafts' age."""
     if not drafts:
         return []
     rows = await session.scalars(
@@ -28,15 +36,24 @@ async def draft_views(session: AsyncSession, drafts: list[Draft]) -> list[DraftO
     texts: dict[str, list[DraftTextOut]] = {}
     for row in rows:
         texts.setdefault(row.draft_id, []).append(DraftTextOut.model_validate(row))
+    now = now or utcnow()
     return [
         DraftOut.model_validate(
             {
-                **{k: getattr(d, k) for k in DraftOut.model_fields if k != "texts"},
+                **{k: getattr(d, k) for k in DraftOut.model_fields if k not in _COMPUTED},
+                "overdue": d.state == "pending" and d.overdue_at is not None,
+                "age_seconds": _age_seconds(d, now),
                 "texts": texts.get(d.id, []),
             }
         )
         for d in drafts
     ]
+
+
+def _age_seconds(draft: Draft, now: datetime) -> int:
+    """A pending draft's wait so far; a decided one's wait until its decision."""
+    end = draft.decided_at if draft.state != "pending" and draft.decided_at else now
+    return max(0, int((end - draft.created_at).total_seconds()))
 
 
 async def incident_detail(session: AsyncSession, incident: Incident) -> IncidentDetailOut:

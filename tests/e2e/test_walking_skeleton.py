@@ -187,10 +187,15 @@ async def test_incident_to_status_page_and_a_threaded_mastodon_post(
             json={"channel_id": "status", "text": edited},
         )
         assert response.status_code == 200, response.text
+        # four-eyes (sev2): whoever edited the status text cannot approve it alone
+        approve_url = f"{system.router}/v1/drafts/{draft['id']}/approve"
         response = await http.post(
-            f"{system.router}/v1/drafts/{draft['id']}/approve",
-            headers=system.auth("duty_manager"),
-            json={"channels": ["status", "masto"]},
+            approve_url, headers=system.auth("duty_manager"), json={"channels": ["status"]}
+        )
+        assert response.status_code == 403, response.text
+        assert "four-eyes rule for sev2" in response.json()["detail"]
+        response = await http.post(
+            approve_url, headers=system.auth("admin"), json={"channels": ["status", "masto"]}
         )
         assert response.status_code == 200, response.text
         assert response.json()["state"] == "approved"

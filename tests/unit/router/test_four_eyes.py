@@ -1,0 +1,201 @@
+"""The four-eyes rule on a real database: for sev1/sev2 nobody approves their own words (the
+incident's raiser, its last updater, the last editor of a text), another person must; and every
+decision is audited with who and when."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from services.router import approvals
+from services.router.context import RouterContext
+from services.router.models import AuditEntry, Base
+from services.router.policy import ApprovalPolicy, Policy
+from shared.auth import Principal, Role
+from shared.db import Database, OutboxEntry
+from shared.events import AuditRecorded, Severity, parse_event
+from shared.problems import Problem
+from tests.unit.router.approval_harness import (
+    Clock,
+    audit_actions,
+    deliver,
+    pending,
+    raised,
+    router_context,
+    updated,
+)
+
+ALICE = Principal(name="alice", role=Role.DUTY_MANAGER)
+BOB = Principal(name="bob", role=Role.DUTY_MANAGER)
+ROOT = Principal(name="root", role=Role.ADMIN)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    await database.create_all(Base.metadata)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def ctx() -> RouterContext:
+    return router_context(Clock())
+
+
+async def approve(
+    ctx: RouterContext, db: Database, draft_id: str, by: Principal, channels: list[str] | None
+) -> str:
+    async with db.transaction() as session:
+        draft = await approvals.approve(ctx, session, draft_id, channels, by)
+        return draft.state
+
+
+async def edit(
+    ctx: RouterContext, db: Database, draft_id: str, channel: str, by: Principal
+) -> None:
+    async with db.transaction() as session:
+        await approvals.edit_text(ctx, session, draft_id, channel, "Trains are held.", by)
+
+
+async def refusal(ctx: RouterContext, db: Database, draft_id: str, by: Principal) -> Problem:
+    with pytest.raises(Problem) as caught:
+        await approve(ctx, db, draft_id, by, None)
+    return caught.value
+
+
+async def test_the_raiser_of_a_sev1_cannot_approve_alone(ctx: RouterContext, db: Database) -> None:
+    await deliver(ctx, db, raised("inc_1", Severity.SEV1, by="alice"))
+    draft = await pending(db, "inc_1")
+    problem = await refusal(ctx, db, draft.id, ALICE)
+    assert problem.status == 403
+    assert problem.detail == (
+        "four-eyes rule for sev1: alice raised this incident; another duty manager must approve."
+    )
+    assert problem.extensions == {"severity": "sev1", "authors": ["alice"]}
+    assert (await pending(db, "inc_1")).id == draft.id  # nothing changed
+    assert await approve(ctx, db, draft.id, BOB, None) == "approved"
+    assert ("draft.approved", "bob") in await audit_actions(db, draft.id)
+
+
+async def test_whoever_edited_a_sev2_text_cannot_approve_it(
+    ctx: RouterContext, db: Database
+) -> None:
+    await deliver(ctx, db, raised("inc_2", Severity.SEV2, by="op"))
+    draft = await pending(db, "inc_2")
+    await edit(ctx, db, draft.id, "status", BOB)
+    problem = await refusal(ctx, db, draft.id, BOB)
+    assert problem.detail == (
+        "four-eyes rule for sev2: bob edited the status text; another duty manager must approve."
+    )
+    assert problem.extensions["authors"] == ["bob", "op"]
+    assert await approve(ctx, db, draft.id, ALICE, None) == "approved"
+    assert await audit_actions(db, draft.id) == [
+        ("draft.edited", "bob"),
+        ("draft.approved", "alice"),
+    ]
+
+
+async def test_an_editor_may_approve_only_texts_someone_else_wrote(
+    ctx: RouterContext, db: Database
+) -> None:
+    """The rule is about the words that go out: bob's status text is not among them here."""
+    await deliver(ctx, db, raised("inc_3", Severity.SEV2))
+    draft = await pending(db, "inc_3")
+    await edit(ctx, db, draft.id, "status", BOB)
+    assert await approve(ctx, db, draft.id, BOB, ["masto"]) == "approved"
+
+
+async def test_the_last_updater_cannot_approve_and_every_reason_is_named(
+    ctx: RouterContext, db: Database
+) -> None:
+    await deliver(ctx, db, raised("inc_4", Severity.SEV1, by="alice"))
+    await deliver(ctx, db, updated("inc_4", by="alice"))
+    draft = await pending(db, "inc_4")
+    await edit(ctx, db, draft.id, "masto", ALICE)
+    problem = await refusal(ctx, db, draft.id, ALICE)
+    assert problem.detail == (
+        "four-eyes rule for sev1: alice raised this incident, last updated this incident and "
+        "edited the masto text; another duty manager must approve."
+    )
+    await deliver(ctx, db, updated("inc_4", by="bob"))
+    draft = await pending(db, "inc_4")
+    problem = await refusal(ctx, db, draft.id, BOB)
+    assert problem.detail is not None
+    assert "bob last updated this incident" in problem.detail
+
+
+async def test_an_admin_is_bound_too(ctx: RouterContext, db: Database) -> None:
+    await deliver(ctx, db, raised("inc_5", Severity.SEV2, by="root"))
+    draft = await pending(db, "inc_5")
+    problem = await refusal(ctx, db, draft.id, ROOT)
+    assert problem.status == 403
+    assert await approve(ctx, db, draft.id, ALICE, None) == "approved"
+
+
+async def test_a_sev3_raiser_may_approve_alone(ctx: RouterContext, db: Database) -> None:
+    await deliver(ctx, db, raised("inc_6", Severity.SEV3, by="alice"))
+    draft = await pending(db, "inc_6")
+    await edit(ctx, db, draft.id, "status", ALICE)
+    assert await approve(ctx, db, draft.id, ALICE, None) == "approved"
+
+
+async def test_with_the_rule_turned_off_the_raiser_may_approve_a_sev1(db: Database) -> None:
+    ctx = router_context(Clock(), Policy(approval=ApprovalPolicy(four_eyes=[])))
+    await deliver(ctx, db, raised("inc_7", Severity.SEV1, by="alice"))
+    draft = await pending(db, "inc_7")
+    assert await approve(ctx, db, draft.id, ALICE, None) == "approved"
+
+
+async def test_the_rule_follows_the_incidents_current_severity(
+    ctx: RouterContext, db: Database
+) -> None:
+    await deliver(ctx, db, raised("inc_8", Severity.SEV3, by="alice"))
+    update = updated("inc_8", by="op").model_copy(update={"severity": Severity.SEV2})
+    await deliver(ctx, db, update)
+    draft = await pending(db, "inc_8")
+    problem = await refusal(ctx, db, draft.id, ALICE)
+    assert problem.detail is not None
+    assert problem.detail.startswith("four-eyes rule for sev2: alice raised this incident")
+
+
+async def test_every_edit_approval_and_rejection_is_audited_with_who_and_when(
+    db: Database,
+) -> None:
+    clock = Clock()
+    ctx = router_context(clock)
+    start = clock.now
+    await deliver(ctx, db, raised("inc_9", Severity.SEV2))
+    draft = await pending(db, "inc_9")
+    clock.advance(minutes=1)
+    await edit(ctx, db, draft.id, "status", ALICE)
+    clock.advance(minutes=1)
+    await approve(ctx, db, draft.id, BOB, None)
+    await deliver(ctx, db, updated("inc_9"))
+    second = await pending(db, "inc_9")
+    clock.advance(minutes=1)
+    async with db.transaction() as session:
+        await approvals.reject(ctx, session, second.id, "too vague", ALICE)
+    expected = [
+        ("draft.edited", "alice", draft.id, start + timedelta(minutes=1)),
+        ("draft.approved", "bob", draft.id, start + timedelta(minutes=2)),
+        ("draft.rejected", "alice", second.id, start + timedelta(minutes=3)),
+    ]
+    async with db.sessions() as session:
+        rows = await session.scalars(
+            select(AuditEntry).where(AuditEntry.action.like("draft.%")).order_by(AuditEntry.id)
+        )
+        assert [(r.action, r.actor, r.entity_id, r.at) for r in rows] == expected
+        outbox = await session.scalars(
+            select(OutboxEntry)
+            .where(OutboxEntry.topic == ctx.topics.audit)
+            .order_by(OutboxEntry.id)
+        )
+        published = [parse_event(row.value).data for row in outbox]
+    on_kafka = [
+        (d.action, d.actor, d.entity_id, d.at)
+        for d in published
+        if isinstance(d, AuditRecorded) and d.action.startswith("draft.")
+    ]
+    assert on_kafka == expected

@@ -1,0 +1,148 @@
+"""The router's draft routes over ASGI on a real database: who may decide, the four-eyes
+refusal as a problem document, overdue drafts listed first, escalations on the timeline."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.router.escalation import escalate
+from services.router.main import create_app
+from services.router.models import Base
+from services.router.settings import RouterSettings
+from shared.auth import TokenStore, generate_dev_tokens
+from shared.db import Database
+from shared.events import Severity
+from shared.runtime import Runtime
+from tests.unit.router.approval_harness import Clock, deliver, pending, raised, router_context
+
+DECISIONS = [
+    ("PATCH", "", {"channel_id": "status", "text": "Trains are held."}),
+    ("POST", "/approve", {}),
+    ("POST", "/reject", {"reason": "not yet"}),
+]
+
+
+class Api:
+    """The router app as its lifespan wires it, minus Kafka, with a clock the test moves."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, db: Database, clock: Clock, tokens: dict[str, str]
+    ) -> None:
+        self.client = client
+        self.db = db
+        self.clock = clock
+        self.ctx = router_context(clock)
+        self.tokens = tokens
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+@pytest.fixture
+async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
+    settings = RouterSettings(
+        environment="test",
+        data_dir=tmp_path,
+        database_url=database_url,
+        topic_prefix="t",
+        config_dir=tmp_path,
+    )
+    tokens = generate_dev_tokens(tmp_path)
+    runtime = Runtime(settings, metadata=Base.metadata)
+    await runtime.database.create_all(Base.metadata)
+    app = create_app(settings)
+    clock = Clock()
+    app.state.settings = settings
+    app.state.tokens = TokenStore.from_file(settings.resolved_tokens_file())
+    app.state.runtime = runtime
+    app.state.context = router_context(clock)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
+        yield Api(client, runtime.database, clock, tokens)
+    await runtime.database.dispose()
+
+
+@pytest.mark.parametrize(("method", "path", "body"), DECISIONS)
+@pytest.mark.parametrize("role", ["operator", "marketing"])
+async def test_only_duty_managers_and_admins_decide_on_drafts(
+    api: Api, method: str, path: str, body: dict[str, str], role: str
+) -> None:
+    await deliver(api.ctx, api.db, raised("inc_1", Severity.SEV3))
+    draft = await pending(api.db, "inc_1")
+    url = f"/v1/drafts/{draft.id}{path}"
+    response = await api.client.request(method, url, json=body, headers=api.auth(role))
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == (
+        f"Role '{role}' may not do this; needs admin, duty_manager."
+    )
+    anonymous = await api.client.request(method, url, json=body)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert (await pending(api.db, "inc_1")).id == draft.id  # untouched
+    allowed = await api.client.request(method, url, json=body, headers=api.auth("duty_manager"))
+    assert allowed.status_code == 200, allowed.text
+    after = {"": "pending", "/approve": "approved", "/reject": "rejected"}[path]
+    assert allowed.json()["state"] == after
+
+
+async def test_the_four_eyes_refusal_is_a_problem_naming_who_and_why(api: Api) -> None:
+    await deliver(api.ctx, api.db, raised("inc_2", Severity.SEV1, by="dev-duty_manager"))
+    draft = await pending(api.db, "inc_2")
+    url = f"/v1/drafts/{draft.id}/approve"
+    refused = await api.client.post(url, headers=api.auth("duty_manager"))
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"
+    problem = refused.json()
+    assert problem["type"] == "https://planb.dev/problems/four-eyes-rule"
+    assert problem["detail"] == (
+        "four-eyes rule for sev1: dev-duty_manager raised this incident; "
+        "another duty manager must approve."
+    )
+    assert problem["authors"] == ["dev-duty_manager"]
+    approved = await api.client.post(url, headers=api.auth("admin"))
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["decided_by"] == "dev-admin"
+
+
+async def test_overdue_drafts_come_first_with_their_age_and_escalation_on_the_timeline(
+    api: Api,
+) -> None:
+    await deliver(api.ctx, api.db, raised("inc_old", Severity.SEV4))  # 60 minutes
+    api.clock.advance(minutes=1)
+    await deliver(api.ctx, api.db, raised("inc_new", Severity.SEV1))  # 5 minutes
+    old, new = await pending(api.db, "inc_old"), await pending(api.db, "inc_new")
+    listed = await api.client.get("/v1/drafts?state=pending", headers=api.auth("operator"))
+    assert [d["id"] for d in listed.json()] == [old.id, new.id]  # oldest first
+    assert [d["overdue"] for d in listed.json()] == [False, False]
+
+    api.clock.set(new.created_at + timedelta(minutes=6))
+    await escalate(api.ctx, api.db)
+    listed = await api.client.get("/v1/drafts?state=pending", headers=api.auth("operator"))
+    body = listed.json()
+    assert [(d["id"], d["overdue"]) for d in body] == [(new.id, True), (old.id, False)]
+    assert body[0]["age_seconds"] == 360
+    assert body[0]["overdue_at"] is not None
+    assert body[0]["escalated_at"] is not None
+    assert body[0]["holding"] is False
+    assert body[1]["age_seconds"] == int((api.clock.now - old.created_at).total_seconds())
+
+    detail = await api.client.get("/v1/incidents/inc_new", headers=api.auth("duty_manager"))
+    entries = [(e["kind"], e["actor"]) for e in detail.json()["timeline"]]
+    assert entries[-1] == ("escalated", "router")
+    assert detail.json()["timeline"][-1]["text"].startswith(f"Draft {new.id} has waited 6 min")
+
+
+async def test_a_holding_draft_is_flagged_in_the_incident_view(api: Api) -> None:
+    await deliver(api.ctx, api.db, raised("inc_3", Severity.SEV3, every=15))
+    api.clock.advance(minutes=16)
+    await escalate(api.ctx, api.db)
+    detail = (await api.client.get("/v1/incidents/inc_3", headers=api.auth("operator"))).json()
+    assert [(d["state"], d["holding"]) for d in detail["drafts"]] == [
+        ("superseded", False),
+        ("pending", True),
+    ]
+    assert [e["kind"] for e in detail["timeline"]][-2:] == ["drafted", "holding"]
