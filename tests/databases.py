@@ -7,6 +7,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,4 +47,7 @@ def _admin(server: str, statement: str) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(run())
+    # In a thread of its own: the caller may be inside a running event loop (an async
+    # fixture's set-up, or a sync test using Playwright's loop).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, run()).result()
