@@ -34,9 +34,11 @@ def create_service_app(
     setup: Setup = _no_setup,
     body_limits: dict[str, int] | None = None,
     teardown: Callable[[FastAPI], Awaitable[None]] | None = None,
+    form_prefixes: tuple[str, ...] = (),
 ) -> FastAPI:
     """`prepare` runs before start (read config, fail fast); `setup` after (add consumers);
-    `teardown` after the runtime stopped (close clients the background tasks used)."""
+    `teardown` after the runtime stopped (close clients the background tasks used);
+    `form_prefixes`: paths whose routes take HTML form bodies (a web console)."""
     configure_logging(settings.log_level, settings.service_name)
 
     @asynccontextmanager
@@ -57,7 +59,7 @@ def create_service_app(
                 await teardown(app)
 
     app = FastAPI(title=title, version="1", summary=summary, lifespan=lifespan)
-    install_common(app, settings.service_name, body_limits)
+    install_common(app, settings.service_name, body_limits, form_prefixes)
     for router in routers:
         app.include_router(router)
     return app

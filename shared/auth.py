@@ -62,7 +62,11 @@ class TokenStore:
         return cls(_ENTRIES.validate_json(path.read_bytes()))
 
     def authenticate(self, token: str) -> Principal | None:
-        presented = digest(token)
+        return self.by_digest(digest(token))
+
+    def by_digest(self, presented: str) -> Principal | None:
+        """The principal whose token has this SHA-256 digest (a console session keeps the
+        digest, never the token, and is refused once the token is withdrawn)."""
         found: Principal | None = None
         for entry in self._entries:
             if hmac.compare_digest(entry.sha256, presented):

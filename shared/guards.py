@@ -1,7 +1,8 @@
 """Request guards every API shares, applied before routing: body size and content type.
 
 A body over the limit is refused with 413 (declared length or counted while streaming), and a
-body that is not JSON on a JSON API with 415, both as problem documents.
+body that is not JSON on a JSON API with 415, both as problem documents. Paths under
+`form_prefixes` (a server-rendered console) also take HTML form bodies.
 """
 
 import json
@@ -12,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.problems import PROBLEM_JSON, TYPE_BASE
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+FORM = "application/x-www-form-urlencoded"
 
 
 class _TooLarge(Exception):
@@ -22,11 +24,16 @@ class BodyGuard:
     """Refuse oversized and non-JSON request bodies before they reach a route."""
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int = 64 * 1024, per_path: dict[str, int] | None = None
+        self,
+        app: ASGIApp,
+        max_bytes: int = 64 * 1024,
+        per_path: dict[str, int] | None = None,
+        form_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.default_max_bytes = max_bytes
         self.per_path = per_path or {}
+        self.form_prefixes = form_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
@@ -40,7 +47,8 @@ class BodyGuard:
             return
         if declared not in (None, "0") or "transfer-encoding" in headers:
             media = headers.get("content-type", "").split(";")[0].strip().lower()
-            if not _is_json(media):
+            is_form = media == FORM and scope.get("path", "").startswith(self.form_prefixes)
+            if not _is_json(media) and not is_form:
                 detail = f"Send the body as application/json, not {media or 'no content type'}."
                 await self._refuse(scope, send, 415, "Unsupported Media Type", detail)
                 return

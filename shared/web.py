@@ -163,14 +163,18 @@ def ops_router(checks: Callable[[Request], dict[str, ReadinessCheck]]) -> APIRou
 
 
 def install_common(
-    app: FastAPI, service: str, body_limits: dict[str, int] | None = None
+    app: FastAPI,
+    service: str,
+    body_limits: dict[str, int] | None = None,
+    form_prefixes: tuple[str, ...] = (),
 ) -> HttpMetrics:
-    """Metrics middleware and the operations routes on `app`."""
+    """Metrics middleware and the operations routes on `app`; paths under `form_prefixes`
+    take HTML form bodies as well as JSON."""
     from shared.problems import install_problem_handlers
 
     metrics = HttpMetrics(service)
     app.state.metrics = metrics
-    app.add_middleware(BodyGuard, per_path=body_limits)
+    app.add_middleware(BodyGuard, per_path=body_limits, form_prefixes=form_prefixes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_problem_handlers(app)
     app.include_router(ops_router(lambda request: request.app.state.runtime.readiness()))

@@ -1,0 +1,269 @@
+"""The console over ASGI on a real database: sign-in, CSRF, pages, and decisions made through
+the same domain functions as the API, refusals shown on the page."""
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from services.router.main import create_app
+from services.router.models import Base, ChannelPause, DraftText
+from services.router.settings import RouterSettings
+from shared.auth import TokenStore, generate_dev_tokens
+from shared.db import Database
+from shared.events import Severity
+from shared.runtime import Runtime
+from tests.unit.router.approval_harness import (
+    Clock,
+    deliver,
+    drafts_of,
+    pending,
+    raised,
+    router_context,
+)
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class Console:
+    def __init__(self, client: httpx.AsyncClient, db: Database, tokens: dict[str, str]) -> None:
+        self.client = client
+        self.db = db
+        self.tokens = tokens
+        self.ctx = router_context(Clock())
+
+    async def csrf(self, path: str = "/console") -> str:
+        page = await self.client.get(path)
+        assert page.status_code == 200, page.text
+        found = CSRF.search(page.text)
+        assert found is not None, page.text
+        return found.group(1)
+
+    async def sign_in(self, role: str = "duty_manager") -> None:
+        csrf = await self.csrf("/console/login")
+        response = await self.client.post(
+            "/console/login", data={"csrf": csrf, "token": self.tokens[role], "next": "/console"}
+        )
+        assert response.status_code == 303, response.text
+        assert response.headers["location"] == "/console"
+
+
+@pytest.fixture
+async def console(tmp_path: Path, database_url: str) -> AsyncIterator[Console]:
+    settings = RouterSettings(
+        environment="test", data_dir=tmp_path, database_url=database_url, config_dir=tmp_path
+    )
+    tokens = generate_dev_tokens(tmp_path)
+    runtime = Runtime(settings, metadata=Base.metadata)
+    await runtime.database.create_all(Base.metadata)
+    app = create_app(settings)
+    app.state.settings = settings
+    app.state.tokens = TokenStore.from_file(settings.resolved_tokens_file())
+    app.state.runtime = runtime
+    made = Console(httpx.AsyncClient(), runtime.database, tokens)
+    app.state.context = made.ctx
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://router") as client:
+        made.client = client
+        yield made
+    await runtime.database.dispose()
+
+
+async def test_pages_need_a_signed_in_token_and_the_cookie_is_secure(console: Console) -> None:
+    response = await console.client.get("/console/drafts/d1")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/login?next=%2Fconsole%2Fdrafts%2Fd1"
+    login = await console.client.get("/console/login")
+    cookie = login.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "Secure" in cookie
+    assert "SameSite=lax" in cookie
+    csrf = CSRF.search(login.text)
+    assert csrf is not None
+    wrong = await console.client.post(
+        "/console/login", data={"csrf": csrf.group(1), "token": "pb_nope", "next": "/console"}
+    )
+    assert wrong.status_code == 401
+    assert "That token is not known" in wrong.text
+    forged = await console.client.post(
+        "/console/login", data={"csrf": "forged", "token": console.tokens["duty_manager"]}
+    )
+    assert forged.status_code == 403
+    assert "This form had expired" in forged.text
+    await console.sign_in()
+    page = await console.client.get("/console")
+    assert page.status_code == 200
+    assert "dev-duty_manager" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+async def test_sign_out_ends_the_session(console: Console) -> None:
+    await console.sign_in()
+    csrf = await console.csrf()
+    response = await console.client.post("/console/logout", data={"csrf": csrf})
+    assert response.status_code == 303
+    assert (await console.client.get("/console")).status_code == 303
+
+
+async def test_the_overview_lists_incidents_with_severity_in_words_and_the_draft(
+    console: Console,
+) -> None:
+    await deliver(console.ctx, console.db, raised("inc_a", Severity.SEV3))
+    await deliver(console.ctx, console.db, raised("inc_b", Severity.SEV1))
+    await console.sign_in()
+    page = (await console.client.get("/console")).text
+    assert page.index("inc_b") < page.index("inc_a")  # sev1 first
+    assert "SEV1</span> critical" in page
+    assert "Review draft" in page
+    assert "Mastodon" in page  # sev1 pauses the marketing channel
+
+
+async def test_the_counter_counts_as_the_server_does(console: Console) -> None:
+    await deliver(console.ctx, console.db, raised("inc_c", Severity.SEV3))
+    await console.sign_in()
+    csrf = await console.csrf()
+    body = {"channel_id": "masto", "text": "x" * 480 + " https://example.com/" + "a" * 200}
+    refused = await console.client.post("/console/count", json=body)
+    assert refused.status_code == 403
+    counted = await console.client.post("/console/count", json=body, headers={"X-CSRF-Token": csrf})
+    assert counted.json() == {
+        "length": 504,
+        "limit": 500,
+        "unit": "characters",
+        "rule": "graphemes; every link counts 23 and @user@server counts as @user",
+        "over": 4,
+        "fits": False,
+        "links": ["https://example.com/" + "a" * 200],
+    }
+
+
+async def test_a_refused_approval_shows_why_and_keeps_what_was_typed(console: Console) -> None:
+    await deliver(console.ctx, console.db, raised("inc_d", Severity.SEV1))
+    draft = await pending(console.db, "inc_d")
+    await console.sign_in()
+    csrf = await console.csrf(f"/console/drafts/{draft.id}")
+    too_long = "Trains are held. " + "z" * 600
+    response = await console.client.post(
+        f"/console/drafts/{draft.id}/approve",
+        data={"csrf": csrf, "channel": ["status", "masto"], "text:masto": too_long},
+    )
+    assert response.status_code == 422
+    assert "Text too long" in response.text
+    assert too_long in response.text
+    assert "117 over" in response.text
+    # an edit by the approver is refused by the four-eyes rule (sev1), and rolled back
+    response = await console.client.post(
+        f"/console/drafts/{draft.id}/approve",
+        data={"csrf": csrf, "channel": "masto", "text:masto": "Trains are held."},
+    )
+    assert response.status_code == 403
+    assert "four-eyes rule for sev1: dev-duty_manager edited the masto text" in response.text
+    async with console.db.sessions() as session:
+        texts = await session.scalars(select(DraftText).where(DraftText.draft_id == draft.id))
+        assert all(t.edited_by is None for t in texts)
+    assert (await pending(console.db, "inc_d")).id == draft.id
+    forged = await console.client.post(
+        f"/console/drafts/{draft.id}/approve", data={"csrf": "x", "channel": "masto"}
+    )
+    assert forged.status_code == 403
+    assert "did not come from this console" in forged.text
+
+
+async def test_approve_some_channels_then_see_their_delivery(console: Console) -> None:
+    await deliver(console.ctx, console.db, raised("inc_e", Severity.SEV3))
+    draft = await pending(console.db, "inc_e")
+    await console.sign_in()
+    csrf = await console.csrf(f"/console/drafts/{draft.id}")
+    response = await console.client.post(
+        f"/console/drafts/{draft.id}/approve", data={"csrf": csrf, "channel": "status"}
+    )
+    assert response.status_code == 303, response.text
+    page = await console.client.get(response.headers["location"])
+    assert "Approved for status." in page.text
+    assert "APPROVED" in page.text
+    fragment = await console.client.get(f"/console/drafts/{draft.id}/deliveries")
+    assert 'data-done="false"' in fragment.text
+    assert 'data-state="requested"' in fragment.text
+    assert "masto" not in fragment.text
+    (decided,) = await drafts_of(console.db, "inc_e", "approved")
+    assert decided.decided_by == "dev-duty_manager"
+
+
+async def test_reject_needs_a_reason(console: Console) -> None:
+    await deliver(console.ctx, console.db, raised("inc_f", Severity.SEV3))
+    draft = await pending(console.db, "inc_f")
+    await console.sign_in()
+    csrf = await console.csrf(f"/console/drafts/{draft.id}")
+    url = f"/console/drafts/{draft.id}/reject"
+    empty = await console.client.post(url, data={"csrf": csrf, "reason": " "})
+    assert empty.status_code == 422
+    assert "the reason is required" in empty.text
+    done = await console.client.post(url, data={"csrf": csrf, "reason": "wrong station"})
+    assert done.status_code == 303
+    (rejected,) = await drafts_of(console.db, "inc_f", "rejected")
+    assert rejected.reason == "wrong station"
+
+
+async def test_only_duty_managers_decide(console: Console) -> None:
+    await deliver(console.ctx, console.db, raised("inc_g", Severity.SEV3))
+    draft = await pending(console.db, "inc_g")
+    await console.sign_in("operator")
+    page = await console.client.get(f"/console/drafts/{draft.id}")
+    assert "only a duty manager or an admin can decide" in page.text
+    csrf = CSRF.search(page.text)
+    assert csrf is not None
+    response = await console.client.post(
+        f"/console/drafts/{draft.id}/approve", data={"csrf": csrf.group(1), "channel": "status"}
+    )
+    assert response.status_code == 403
+    assert "You are signed in as dev-operator (operator)" in response.text
+
+
+async def test_the_red_button_needs_a_reason_and_a_confirmation(console: Console) -> None:
+    await console.sign_in()
+    csrf = await console.csrf("/console/marketing")
+    url = "/console/marketing/pause"
+    unconfirmed = await console.client.post(url, data={"csrf": csrf, "reason": "storm"})
+    assert unconfirmed.status_code == 422
+    assert "Tick the confirmation" in unconfirmed.text
+    short = await console.client.post(url, data={"csrf": csrf, "reason": "x", "confirm": "yes"})
+    assert short.status_code == 422
+    assert "reason: String should have at least 3 characters" in short.text
+    done = await console.client.post(
+        url, data={"csrf": csrf, "reason": "storm warning", "confirm": "yes"}
+    )
+    assert done.status_code == 303
+    board = await console.client.get("/console/marketing")
+    assert "Marketing paused on 1 channels (masto)" in board.text
+    assert "by hand: storm warning (paused by dev-duty_manager)" in board.text
+    async with console.db.sessions() as session:
+        pauses = (await session.scalars(select(ChannelPause))).all()
+        assert [p.channel_id for p in pauses] == ["masto"]
+    resumed = await console.client.post(
+        "/console/marketing/resume", data={"csrf": csrf, "all_action": "restore"}
+    )
+    assert resumed.status_code == 303
+    board = await console.client.get("/console/marketing")
+    assert "Resumed: masto." in board.text
+
+
+async def test_incident_page_has_timeline_and_audit_trail(console: Console) -> None:
+    await deliver(console.ctx, console.db, raised("inc_h", Severity.SEV2))
+    draft = await pending(console.db, "inc_h")
+    await console.sign_in()
+    csrf = await console.csrf(f"/console/drafts/{draft.id}")
+    await console.client.post(
+        f"/console/drafts/{draft.id}/reject", data={"csrf": csrf, "reason": "tone"}
+    )
+    page = await console.client.get("/console/incidents/inc_h")
+    assert page.status_code == 200
+    assert "Timeline" in page.text
+    assert f"Draft {draft.id} rejected: tone" in page.text
+    assert "draft.rejected" in page.text
+    assert "channel.paused" in page.text
+    missing = await console.client.get("/console/incidents/nope")
+    assert missing.status_code == 404
+    assert "There is no incident nope." in missing.text
