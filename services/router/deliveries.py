@@ -3,7 +3,7 @@
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router.models import Delivery, DraftText, TimelineEntry
+from services.router.models import Delivery, DraftText, MarketingPost, TimelineEntry
 from shared.consumer import Handler, payload_of
 from shared.events import (
     CloudEvent,
@@ -56,6 +56,8 @@ def _make_handler(model: type[DeliveryOutcome]) -> Handler:
         delivery.detail = _detail(data)
         if isinstance(data, DeliveryPublished):
             delivery.url = data.url
+        if data.post_id is not None:
+            await _settle_post(session, data, state, delivery.detail)
         if data.incident_id and state in _FINAL:
             session.add(
                 TimelineEntry(
@@ -69,6 +71,23 @@ def _make_handler(model: type[DeliveryOutcome]) -> Handler:
             )
 
     return on_delivery
+
+
+async def _settle_post(
+    session: AsyncSession, data: DeliveryOutcome, state: str, detail: str | None
+) -> None:
+    """Carry the outcome to the marketing post; only a post with the publisher (`emitted`)
+    changes, except that `published` always wins (the platform has it)."""
+    post = await session.get(MarketingPost, data.post_id)
+    if post is None or state == "retrying":
+        return
+    if post.state != "emitted" and state != "published":
+        return
+    post.state = state
+    post.detail = detail
+    post.updated_at = data.at
+    if isinstance(data, DeliveryPublished):
+        post.url = data.url
 
 
 def _detail(data: DeliveryOutcome) -> str | None:

@@ -17,5 +17,15 @@ def get_context(request: Request) -> RouterContext:
 
 ContextDep = Annotated[RouterContext, Depends(get_context)]
 DutyManagerDep = Annotated[Principal, Depends(require_role(Role.DUTY_MANAGER))]
+MarketingDep = Annotated[Principal, Depends(require_role(Role.MARKETING))]
+MarketingOrDutyDep = Annotated[Principal, Depends(require_role(Role.MARKETING, Role.DUTY_MANAGER))]
 
-__all__ = ["AnyRoleDep", "ContextDep", "DutyManagerDep", "ReadSessionDep", "WriteSessionDep"]
+__all__ = [
+    "AnyRoleDep",
+    "ContextDep",
+    "DutyManagerDep",
+    "MarketingDep",
+    "MarketingOrDutyDep",
+    "ReadSessionDep",
+    "WriteSessionDep",
+]

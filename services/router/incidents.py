@@ -3,24 +3,21 @@
 import logging
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router.audit import record_audit
-from services.router.context import SOURCE, RouterContext
+from services.router.context import RouterContext
 from services.router.drafting import next_update_at
-from services.router.models import ChannelPause, Draft, DraftText, Incident, TimelineEntry
+from services.router.models import Draft, DraftText, Incident, TimelineEntry
+from services.router.pauses import pause_channels, release_pauses
 from shared.consumer import Handler, PermanentError, payload_of
 from shared.events import (
-    ChannelPaused,
-    ChannelResumed,
     CloudEvent,
     IncidentRaised,
     IncidentResolved,
     IncidentStatus,
     IncidentUpdated,
     Severity,
-    derived_id,
     utcnow,
 )
 
@@ -112,56 +109,19 @@ async def pause_marketing_for(
 ) -> list[str]:
     """Pause every channel the policy says this incident pauses and that it doesn't yet."""
     targets = ctx.policy.channels_to_pause(
-        Severity(incident.severity), incident.regions, ctx.channels
+        Severity(incident.severity), incident.regions, ctx.channels, incident.services
     )
-    already = set(
-        (
-            await session.scalars(
-                select(ChannelPause.channel_id).where(
-                    ChannelPause.incident_id == incident.id, ChannelPause.released_at.is_(None)
-                )
-            )
-        ).all()
-    )
-    now = utcnow()
     reason = f"{incident.severity} incident {incident.id}: {incident.title}"
-    paused = []
-    for channel in targets:
-        if channel.id in already:
-            continue
-        session.add(
-            ChannelPause(
-                channel_id=channel.id,
-                incident_id=incident.id,
-                reason=reason,
-                paused_at=now,
-                released_at=None,
-            )
-        )
-        record = ChannelPaused(
-            channel_id=channel.id, incident_id=incident.id, reason=reason, paused_at=now
-        )
-        ctx.emit(
-            session,
-            ctx.topics.outbound,
-            channel.id,
-            CloudEvent.wrap(
-                record,
-                source=SOURCE,
-                subject=channel.id,
-                id=derived_id(cause_id, "pause", channel.id),
-            ),
-        )
-        record_audit(
-            ctx,
-            session,
-            actor="policy",
-            action="channel.paused",
-            entity_type="channel",
-            entity_id=channel.id,
-            details={"incident_id": incident.id, "reason": reason},
-        )
-        paused.append(channel.id)
+    paused = await pause_channels(
+        ctx,
+        session,
+        [c.id for c in targets],
+        incident_id=incident.id,
+        reason=reason,
+        actor="policy",
+        cause_id=cause_id,
+        now=ctx.clock(),
+    )
     if paused:
         _timeline(
             session, incident.id, "paused", "Marketing paused on " + ", ".join(paused), "policy"
@@ -173,45 +133,17 @@ async def release_pauses_of(
     ctx: RouterContext, session: AsyncSession, incident: Incident, cause_id: str
 ) -> list[str]:
     """Release this incident's pauses; a channel resumes only when no other pause holds it."""
-    now = utcnow()
-    released = (
-        await session.scalars(
-            update(ChannelPause)
-            .where(ChannelPause.incident_id == incident.id, ChannelPause.released_at.is_(None))
-            .values(released_at=now)
-            .returning(ChannelPause.channel_id)
-        )
-    ).all()
-    resumed = []
-    for channel_id in sorted(set(released)):
-        still_held = await session.scalar(
-            select(ChannelPause.id)
-            .where(ChannelPause.channel_id == channel_id, ChannelPause.released_at.is_(None))
-            .limit(1)
-        )
-        if still_held is not None:
-            continue
-        ctx.emit(
+    resumed = await release_pauses(
+        ctx, session, incident_id=incident.id, actor="policy", cause_id=cause_id, now=ctx.clock()
+    )
+    if resumed:
+        _timeline(
             session,
-            ctx.topics.outbound,
-            channel_id,
-            CloudEvent.wrap(
-                ChannelResumed(channel_id=channel_id, incident_id=incident.id, resumed_at=now),
-                source=SOURCE,
-                subject=channel_id,
-                id=derived_id(cause_id, "resume", channel_id),
-            ),
+            incident.id,
+            "resumed",
+            "No incident pauses " + ", ".join(resumed) + " any more; held posts await a decision",
+            "policy",
         )
-        record_audit(
-            ctx,
-            session,
-            actor="policy",
-            action="channel.resumed",
-            entity_type="channel",
-            entity_id=channel_id,
-            details={"incident_id": incident.id},
-        )
-        resumed.append(channel_id)
     return resumed
 
 

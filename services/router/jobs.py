@@ -4,6 +4,8 @@ from functools import partial
 
 from services.router.context import RouterContext
 from services.router.escalation import escalate
+from services.router.marketing import emit_due_posts
+from services.router.resume import auto_resume
 from services.router.settings import RouterSettings
 from services.router.ticker import Ticker
 from shared.db import Database
@@ -11,7 +13,18 @@ from shared.db import Database
 
 def periodic_jobs(ctx: RouterContext, database: Database, settings: RouterSettings) -> list[Ticker]:
     """Every job the router runs in the background; all their state is in the database."""
+
+    async def scheduler_round() -> float | None:
+        _, next_due = await emit_due_posts(ctx, database)
+        return next_due
+
+    async def auto_resume_round() -> float | None:
+        await auto_resume(ctx, database)
+        return None
+
     return [
+        Ticker("marketing-scheduler", scheduler_round, interval=settings.marketing_poll_seconds),
+        Ticker("marketing-auto-resume", auto_resume_round, interval=30.0),
         Ticker(
             "draft-escalation",
             partial(escalate, ctx, database),

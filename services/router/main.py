@@ -8,11 +8,14 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 
 from services.router.api import router
+from services.router.console.routes import FORM_PREFIXES
+from services.router.console.routes import router as console_router
 from services.router.context import RouterContext
 from services.router.deliveries import delivery_handlers
 from services.router.drafting import load_drafter
 from services.router.incidents import incident_handlers
 from services.router.jobs import periodic_jobs
+from services.router.marketing_api import router as marketing_router
 from services.router.models import Base
 from services.router.policy import load_policy
 from services.router.settings import RouterSettings, get_settings
@@ -58,7 +61,8 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         title="Plan B router",
         summary="Incidents, drafts and approvals, marketing pauses.",
         metadata=Base.metadata,
-        routers=[router],
+        routers=[router, marketing_router, console_router],
+        form_prefixes=FORM_PREFIXES,
         prepare=prepare,
         setup=setup,
     )

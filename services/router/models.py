@@ -99,7 +99,8 @@ class DraftText(Base):
 
 
 class ChannelPause(Base):
-    """A channel paused by one incident (or by hand); released when that incident is over."""
+    """A channel paused by one incident (or by a person); released when that incident is over
+    (or by a duty manager's resume). A channel is paused while any of its pauses is active."""
 
     __tablename__ = "channel_pauses"
     __table_args__ = (Index("ix_pause_active", "channel_id", "released_at"),)
@@ -107,8 +108,37 @@ class ChannelPause(Base):
     channel_id: Mapped[str] = mapped_column(String(64))
     incident_id: Mapped[str | None] = mapped_column(String(64), index=True)
     reason: Mapped[str] = mapped_column(Text)
+    paused_by: Mapped[str] = mapped_column(String(100), default="policy")
     paused_at: Mapped[datetime]
     released_at: Mapped[datetime | None]
+    released_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class MarketingPost(Base):
+    """One post of the marketing calendar; its state says how far it got.
+
+    scheduled → emitted (on `planb.outbound`) → published | failed | held; scheduled → held
+    when its channel is paused; held → scheduled | emitted | cancelled by a resume decision.
+    """
+
+    __tablename__ = "marketing_posts"
+    __table_args__ = (
+        Index("ix_marketing_due", "state", "publish_at"),
+        Index("ix_marketing_channel_state", "channel_id", "state"),
+    )
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    campaign: Mapped[str | None] = mapped_column(String(64))
+    publish_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(20))
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    emissions: Mapped[int] = mapped_column(default=0)
+    detail: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class Delivery(Base):

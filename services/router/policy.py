@@ -91,7 +91,7 @@ class ApprovalPolicy(BaseModel):
     def _positive_limits(self) -> "ApprovalPolicy":
         for severity, minutes in self.escalate_after_minutes.items():
             if not 1 <= minutes <= 1440:
-                raise ValueError(f"escalate_after_minutes.{severity}: {minutes} is not 1–1440")
+                raise ValueError(f"escalate_after_minutes.{severity}: {minutes} not in 1-1440")
         return self
 
     def needs_four_eyes(self, severity: Severity) -> bool:

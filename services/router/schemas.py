@@ -63,8 +63,10 @@ class PauseOut(Out):
     channel_id: str
     incident_id: str | None
     reason: str
+    paused_by: str
     paused_at: datetime
     released_at: datetime | None
+    released_by: str | None
 
 
 class IncidentOut(Out):
@@ -120,3 +122,5 @@ class ChannelOut(BaseModel):
     marketing: bool
     paused: bool
     pauses: list[PauseOut]
+    held_posts: int
+    scheduled_posts: int

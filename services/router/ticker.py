@@ -7,6 +7,7 @@ the database.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -36,7 +37,5 @@ class Ticker:
                 log.exception("%s: round failed; trying again in %.1f s", self.name, self.interval)
                 delay = None
             wait = self.interval if delay is None else max(0.0, min(delay, self.interval))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
-            except TimeoutError:
-                pass

@@ -2,11 +2,19 @@
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.context import RouterContext
-from services.router.models import ChannelPause, Delivery, Draft, DraftText, Incident, TimelineEntry
+from services.router.models import (
+    ChannelPause,
+    Delivery,
+    Draft,
+    DraftText,
+    Incident,
+    MarketingPost,
+    TimelineEntry,
+)
 from services.router.schemas import (
     ChannelOut,
     DeliveryOut,
@@ -84,12 +92,21 @@ async def incident_detail(session: AsyncSession, incident: Incident) -> Incident
 
 
 async def channel_views(ctx: RouterContext, session: AsyncSession) -> list[ChannelOut]:
+    """Every channel, whether it is paused and by whom, and its held and scheduled posts."""
     active = await session.scalars(
         select(ChannelPause).where(ChannelPause.released_at.is_(None)).order_by(ChannelPause.id)
     )
     by_channel: dict[str, list[PauseOut]] = {}
     for pause in active:
         by_channel.setdefault(pause.channel_id, []).append(PauseOut.model_validate(pause))
+    counts: dict[tuple[str, str], int] = {
+        (channel_id, state): count
+        for channel_id, state, count in await session.execute(
+            select(MarketingPost.channel_id, MarketingPost.state, func.count())
+            .where(MarketingPost.state.in_(("held", "scheduled")))
+            .group_by(MarketingPost.channel_id, MarketingPost.state)
+        )
+    }
     return [
         ChannelOut(
             id=c.id,
@@ -98,6 +115,8 @@ async def channel_views(ctx: RouterContext, session: AsyncSession) -> list[Chann
             marketing=c.marketing,
             paused=bool(by_channel.get(c.id)),
             pauses=by_channel.get(c.id, []),
+            held_posts=counts.get((c.id, "held"), 0),
+            scheduled_posts=counts.get((c.id, "scheduled"), 0),
         )
         for c in ctx.channels
     ]

@@ -1,0 +1,173 @@
+"""Pausing and releasing marketing on channels: by an incident (policy) or by a person.
+
+A channel is paused while any of its `channel_pauses` rows is active, one row per incident
+(or manual pause), so two overlapping incidents keep it paused until both are over. Pausing is
+set-based: one statement holds every scheduled post on the paused channels, however many.
+Each newly paused channel gets a `channel paused` record on `planb.outbound` (key = channel
+id), the fence the publisher keeps: no marketing post it handles after that record goes out.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.router.audit import record_audit
+from services.router.context import SOURCE, RouterContext
+from services.router.models import ChannelPause, MarketingPost
+from shared.events import ChannelPaused, ChannelResumed, CloudEvent, derived_id
+
+
+async def active_pauses(
+    session: AsyncSession, channel_ids: list[str] | None = None
+) -> dict[str, list[ChannelPause]]:
+    """Active pauses by channel (of `channel_ids`, or all)."""
+    query = select(ChannelPause).where(ChannelPause.released_at.is_(None))
+    if channel_ids is not None:
+        query = query.where(ChannelPause.channel_id.in_(channel_ids))
+    by_channel: dict[str, list[ChannelPause]] = {}
+    for pause in await session.scalars(query.order_by(ChannelPause.id)):
+        by_channel.setdefault(pause.channel_id, []).append(pause)
+    return by_channel
+
+
+async def pause_channels(
+    ctx: RouterContext,
+    session: AsyncSession,
+    channel_ids: list[str],
+    *,
+    incident_id: str | None,
+    reason: str,
+    actor: str,
+    cause_id: str,
+    now: datetime,
+) -> list[str]:
+    """Pause `channel_ids` for this incident (or person); returns those newly paused by it.
+
+    A channel this incident already pauses is left alone; a manual pause always adds a row.
+    """
+    if incident_id is not None:
+        already = set(
+            (
+                await session.scalars(
+                    select(ChannelPause.channel_id).where(
+                        ChannelPause.incident_id == incident_id,
+                        ChannelPause.released_at.is_(None),
+                    )
+                )
+            ).all()
+        )
+        channel_ids = [c for c in channel_ids if c not in already]
+    if not channel_ids:
+        return []
+    await hold_scheduled_posts(session, channel_ids, reason=f"paused: {reason}", now=now)
+    for channel_id in channel_ids:
+        session.add(
+            ChannelPause(
+                channel_id=channel_id,
+                incident_id=incident_id,
+                reason=reason,
+                paused_by=actor,
+                paused_at=now,
+                released_at=None,
+            )
+        )
+        record = ChannelPaused(
+            channel_id=channel_id, incident_id=incident_id, reason=reason, paused_at=now
+        )
+        ctx.emit(
+            session,
+            ctx.topics.outbound,
+            channel_id,
+            CloudEvent.wrap(
+                record,
+                source=SOURCE,
+                subject=channel_id,
+                id=derived_id(cause_id, "pause", channel_id),
+            ),
+        )
+        record_audit(
+            ctx,
+            session,
+            actor=actor,
+            action="channel.paused",
+            entity_type="channel",
+            entity_id=channel_id,
+            details={"incident_id": incident_id, "reason": reason},
+        )
+    return channel_ids
+
+
+async def hold_scheduled_posts(
+    session: AsyncSession, channel_ids: list[str], *, reason: str, now: datetime
+) -> int:
+    """Hold every scheduled post (due or future) on the channels, in one statement."""
+    result = await session.execute(
+        update(MarketingPost)
+        .where(MarketingPost.channel_id.in_(channel_ids), MarketingPost.state == "scheduled")
+        .values(state="held", detail=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def release_pauses(
+    ctx: RouterContext,
+    session: AsyncSession,
+    *,
+    incident_id: str | None = None,
+    channel_ids: list[str] | None = None,
+    actor: str,
+    cause_id: str,
+    now: datetime,
+) -> list[str]:
+    """Release an incident's pauses (or the manual pauses of `channel_ids`); returns the
+    channels no pause holds any more, each told to the publisher with `channel resumed`.
+
+    Held posts stay held: they wait for a duty manager's decision (or the policy's cool-down).
+    """
+    statement = update(ChannelPause).where(ChannelPause.released_at.is_(None))
+    if incident_id is not None:
+        statement = statement.where(ChannelPause.incident_id == incident_id)
+    else:
+        statement = statement.where(
+            ChannelPause.incident_id.is_(None), ChannelPause.channel_id.in_(channel_ids or [])
+        )
+    released = (
+        await session.scalars(
+            statement.values(released_at=now, released_by=actor)
+            .returning(ChannelPause.channel_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    still_held = await active_pauses(session, sorted(set(released)))
+    resumed = [c for c in sorted(set(released)) if c not in still_held]
+    for channel_id in resumed:
+        ctx.emit(
+            session,
+            ctx.topics.outbound,
+            channel_id,
+            CloudEvent.wrap(
+                ChannelResumed(channel_id=channel_id, incident_id=incident_id, resumed_at=now),
+                source=SOURCE,
+                subject=channel_id,
+                id=derived_id(cause_id, "resume", channel_id),
+            ),
+        )
+        record_audit(
+            ctx,
+            session,
+            actor=actor,
+            action="channel.resumed",
+            entity_type="channel",
+            entity_id=channel_id,
+            details={"incident_id": incident_id},
+        )
+    return resumed
+
+
+async def last_release(session: AsyncSession, channel_id: str) -> datetime | None:
+    """When the channel's most recent pause was released (the start of a cool-down)."""
+    return await session.scalar(
+        select(func.max(ChannelPause.released_at)).where(ChannelPause.channel_id == channel_id)
+    )
