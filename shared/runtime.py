@@ -47,6 +47,9 @@ class Runtime:
     async def start(self) -> None:
         """Schema first (migrated to head), then Kafka (in the background when it is not up)."""
         await migrations.upgrade(self.database.url, self.settings.service_name)
+        # Open the pool's first connection now: a task cancelled at shutdown while its
+        # aiosqlite connection is still being opened leaks that connection's thread.
+        await self.database.ping()
         try:
             await self._connect_kafka()
         except Exception as exc:
