@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP) ## Run broker, ingest, router and publisher on embedded defaults
 	$(BIN)/planb run
 
+demo: $(STAMP) ## The system + a Mastodon/Bluesky sandbox and a narrated incident (DEMO_ARGS=--fast)
+	$(BIN)/planb demo $(DEMO_ARGS)
+
 test: $(STAMP) ## Run the whole test suite (unit, integration, e2e, faults)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -42,6 +45,9 @@ docs: asyncapi $(STAMP) ## Regenerate docs/configuration.md, docs/asyncapi.yaml,
 
 asyncapi: $(STAMP) ## Regenerate docs/asyncapi.yaml from shared/events.py
 	$(BIN)/python -m shared.asyncapi > docs/asyncapi.yaml
+
+bench: $(STAMP) ## Benchmarks: a table and bench/results/latest.json (BENCH_ARGS="--quick --only pause-10")
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check .

@@ -1,0 +1,1 @@
+"""`make bench`: Plan B's latency and throughput figures, each beside the broker's own floor."""

@@ -1,0 +1,124 @@
+"""The floor: a bare aiokafka produce→consume round trip on the same broker, one and two hops.
+
+Same client settings as the services (`acks=all`, `linger_ms=0`, consumers with
+`fetch_max_wait_ms=50`), a representative incident record, one message in flight at a time.
+The two-hop path is what an incident takes to become a pause record: ingest's produce, the
+router's consume, the router's produce (its outbox relay), the outsider's consume.
+"""
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from bench.stats import jitter, summarise
+from bench.system import Bench
+from bench.watch import FETCH_MAX_WAIT_MS
+from shared.events import CloudEvent, IncidentRaised, Severity
+from shared.kafka import ensure_topics
+
+
+def sample_record() -> bytes:
+    """An `incident raised` event as ingest sends it (~600 bytes)."""
+    now = datetime.now(UTC)
+    data = IncidentRaised(
+        incident_id="inc_" + uuid.uuid4().hex[:20],
+        title="Signalling fault at Central",
+        severity=Severity.SEV1,
+        started_at=now,
+        raised_by="dev-operator",
+        raised_at=now,
+    )
+    return CloudEvent.wrap(data, source="/planb/ingest").to_bytes()
+
+
+def producer(bootstrap_servers: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=0)
+
+
+async def assigned_consumer(bootstrap_servers: str, topic: str) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    await consumer._client.force_metadata_update()
+    parts = consumer.partitions_for_topic(topic) or {0}
+    consumer.assign([TopicPartition(topic, p) for p in parts])
+    for tp in consumer.assignment():
+        await consumer.position(tp)  # resolve "latest" now, not at the first fetch
+    return consumer
+
+
+async def run(bench: Bench) -> dict[str, Any]:
+    prefix = f"floor{uuid.uuid4().hex[:8]}"
+    first, second = f"{prefix}.a", f"{prefix}.b"
+    await ensure_topics(bench.bootstrap_servers, [first, second], 8)
+    samples = bench.samples(500, 200)
+    record = sample_record()
+    out = producer(bench.bootstrap_servers)
+    relay = producer(bench.bootstrap_servers)
+    await out.start()
+    await relay.start()
+    middle = await assigned_consumer(bench.bootstrap_servers, first)
+    end = await assigned_consumer(bench.bootstrap_servers, second)
+    stop = asyncio.Event()
+
+    async def forward() -> None:  # the second hop's "router": consume, then produce again
+        while not stop.is_set():
+            for tp_records in (await middle.getmany(timeout_ms=200)).values():
+                for r in tp_records:
+                    await relay.send_and_wait(second, r.value, key=r.key)
+
+    try:
+        ack: list[float] = []
+        one: list[float] = []
+        for i in range(samples + 20):
+            key = f"k{i}".encode()
+            await jitter()
+            started = time.perf_counter()
+            await out.send_and_wait(first, record, key=key)
+            acked = time.perf_counter()
+            await _receive(middle, key)
+            if i >= 20:  # warm-up
+                ack.append(acked - started)
+                one.append(time.perf_counter() - started)
+        bench.progress(f"floor: one hop {summarise(one).median_ms:.2f} ms median")
+        forwarder = asyncio.create_task(forward())
+        two: list[float] = []
+        for i in range(samples + 20):
+            key = f"t{i}".encode()
+            await jitter()
+            started = time.perf_counter()
+            await out.send_and_wait(first, record, key=key)
+            await _receive(end, key)
+            if i >= 20:
+                two.append(time.perf_counter() - started)
+        stop.set()
+        await forwarder
+        bench.progress(f"floor: two hops {summarise(two).median_ms:.2f} ms median")
+    finally:
+        for client in (middle, end):
+            await client.stop()
+        await out.stop()
+        await relay.stop()
+    return {
+        "produce_ack": summarise(ack).as_dict(),
+        "one_hop": summarise(one).as_dict(),
+        "two_hops": summarise(two).as_dict(),
+        "record_bytes": len(record),
+    }
+
+
+async def _receive(consumer: AIOKafkaConsumer, key: bytes, within: float = 10) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for records in (await consumer.getmany(timeout_ms=1000)).values():
+            if any(r.key == key for r in records):
+                return
+    raise TimeoutError(f"record {key!r} not received in {within}s")
