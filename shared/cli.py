@@ -3,6 +3,7 @@
 planb run      broker (unless KAFKA_BOOTSTRAP_SERVERS is set) + ingest + router + publisher
 planb broker   only the embedded Kafka-compatible broker
 planb tokens   (re)print the local dev tokens, creating them if needed
+planb demo     the system, a Mastodon/Bluesky sandbox and a narrated incident
 """
 
 import argparse
@@ -11,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from shared import demo
 from shared.auth import generate_dev_tokens
 from shared.broker import EmbeddedBroker, free_port, port_open
 from shared.kafka import ensure_topics
@@ -63,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
     tokens = commands.add_parser("tokens", help="print the local dev tokens (created if missing)")
     tokens.add_argument("--data-dir", type=Path, default=None, help="default: DATA_DIR or ./data")
+    demo.add_parser(commands)
     return parser
 
 
@@ -72,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     if args.command == "broker":
         return _broker(args.port)
+    if args.command == "demo":
+        return demo.main(args)
     return _tokens(args.data_dir or CommonSettings().data_dir)
 
 

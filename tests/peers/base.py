@@ -64,9 +64,16 @@ class Peer:
         self.posts: list[RecordedPost] = []
         self.requests: list[SeenRequest] = []
         self.delay = 0.0
+        self.title: str | None = None  # the timeline page's heading
         self._failures: deque[ScriptedFailure] = deque()
         self._lock = threading.Lock()
-        self.app = Starlette(routes=[*self.routes(), Route("/", self.timeline_page)])
+        self.app = Starlette(
+            routes=[
+                *self.routes(),
+                Route("/", self.timeline_page),
+                Route("/timeline.json", self.timeline_json),
+            ]
+        )
 
     def routes(self) -> list[BaseRoute]:
         """The platform's API routes."""
@@ -130,14 +137,74 @@ class Peer:
             return None
         return body if isinstance(body, dict) else None
 
+    def parent_of(self, post: RecordedPost) -> str | None:
+        """The id of the post `post` replies to (Bluesky's `reply.parent.uri`), or None."""
+        reply = post.reply_to
+        if isinstance(reply, dict):
+            parent = reply.get("parent")
+            return str(parent.get("uri")) if isinstance(parent, dict) else None
+        return str(reply) if reply else None
+
+    def threads(self) -> list[tuple[RecordedPost, int]]:
+        """Every post with its depth: top-level posts newest first, replies under their parent
+        (oldest reply first, as a thread reads)."""
+        with self._lock:
+            posts = list(self.posts)
+        ids = {post.id for post in posts}
+        children: dict[str, list[RecordedPost]] = {}
+        roots: list[RecordedPost] = []
+        for post in posts:
+            parent = self.parent_of(post)
+            if parent is not None and parent in ids:
+                children.setdefault(parent, []).append(post)
+            else:
+                roots.append(post)
+        ordered: list[tuple[RecordedPost, int]] = []
+
+        def walk(post: RecordedPost, depth: int) -> None:
+            ordered.append((post, depth))
+            for child in children.get(post.id, []):
+                walk(child, depth + 1)
+
+        for root in reversed(roots):
+            walk(root, 0)
+        return ordered
+
+    async def timeline_json(self, request: Request) -> JSONResponse:
+        """The timeline as data: newest thread first, each post with its parent and depth."""
+        return JSONResponse(
+            [
+                {"id": post.id, "text": post.text, "reply_to": self.parent_of(post), "depth": depth}
+                for post, depth in self.threads()
+            ]
+        )
+
     async def timeline_page(self, request: Request) -> HTMLResponse:
-        """A plain page listing what was posted, newest first, for the demo sandbox."""
-        rows = "".join(
-            f"<tr><td>{html.escape(post.id)}</td><td>{html.escape(str(post.reply_to or ''))}</td>"
-            f"<td>{html.escape(post.text)}</td></tr>"
-            for post in reversed(self.posts)
+        """A read-only page of what was posted, newest first, replies indented under their
+        parent, for the demo sandbox (refreshes itself every 2 s)."""
+        items = "".join(
+            f'<li class="post{" reply" if depth else ""}" style="margin-left:{depth * 2}rem">'
+            f"<p>{html.escape(post.text)}</p><small>{html.escape(post.id)}"
+            f"{' · reply' if depth else ''}</small></li>"
+            for post, depth in self.threads()
         )
+        empty = "" if items else "<p>Nothing posted yet.</p>"
+        title = html.escape(self.title or f"{self.name} sandbox")
         return HTMLResponse(
-            f"<!doctype html><title>{self.name} sandbox</title><h1>{self.name} sandbox</h1>"
-            f"<table><tr><th>id</th><th>reply to</th><th>text</th></tr>{rows}</table>"
+            f'<!doctype html><html lang="en"><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<meta http-equiv="refresh" content="2"><title>{title}</title>'
+            f"<style>{_TIMELINE_CSS}</style><h1>{title}</h1>"
+            f"<p class=note>{len(self.posts)} posts, newest first; replies sit under the post "
+            f"they answer.</p>{empty}<ol>{items}</ol></html>"
         )
+
+
+_TIMELINE_CSS = (
+    "body{font:16px/1.4 system-ui,sans-serif;max-width:40rem;margin:1rem auto;padding:0 1rem;"
+    "color:#1a1a1a;background:#f4f5f7}h1{font-size:1.3rem}.note{color:#555}"
+    "ol{list-style:none;padding:0}.post{background:#fff;border:1px solid #d8dbe0;"
+    "border-radius:8px;padding:.5rem .8rem;margin:.5rem 0}.post p{margin:0 0 .3rem;"
+    "white-space:pre-wrap}.post small{color:#777;word-break:break-all}"
+    ".reply{border-left:4px solid #4a7bd0}"
+)

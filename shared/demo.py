@@ -1,0 +1,232 @@
+"""`planb demo`: the whole system on embedded defaults plus a sandbox of two social platforms,
+and a narrated incident from first promotion to the resume decision.
+
+What runs: the embedded broker and the three services exactly as `planb run` starts them
+(child processes in their own session that die with us), on SQLite in a demo data folder
+that is reset at each start; and, in this process, loopback servers that speak Mastodon's
+and Bluesky's APIs (the peers from `tests/peers`, each with a read-only timeline page at
+`/`). The story itself is in `shared/demo_story.py`.
+
+The peers stay in `tests/peers`: they are test fixtures first (fault scripting, request
+records), the demo only needs them from a source checkout (`make demo`), and one copy
+means the demo shows exactly what the tests check.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import textwrap
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shared.auth import generate_dev_tokens
+from shared.broker import EmbeddedBroker, free_port, port_open
+from shared.kafka import ensure_topics
+from shared.supervisor import ServiceSpec, Supervisor
+from shared.topics import Topics
+
+if TYPE_CHECKING:
+    from shared.demo_story import Story
+
+MARKER = ".planb-demo"  # only a folder carrying it is ever wiped
+
+CHANNELS_YAML = """\
+# Written by `planb demo`; rewritten at each start.
+channels:
+  - id: status
+    type: statuspage
+    name: Public status page
+    marketing: false
+    tags: {{regions: [all]}}
+  - id: north-mastodon
+    type: mastodon
+    name: North (Mastodon)
+    url: {north}
+    marketing: true
+    tags: {{regions: [north]}}
+    credentials_env: {{access_token: DEMO_NORTH_MASTODON_TOKEN}}
+  - id: south-bluesky
+    type: bluesky
+    name: South (Bluesky)
+    url: {south}
+    marketing: true
+    tags: {{regions: [south]}}
+    credentials_env:
+      identifier: DEMO_SOUTH_BLUESKY_IDENTIFIER
+      app_password: DEMO_SOUTH_BLUESKY_PASSWORD
+  - id: trains-mastodon
+    type: mastodon
+    name: Trains department (Mastodon)
+    url: {trains}
+    marketing: false
+    tags: {{departments: [trains]}}
+    credentials_env: {{access_token: DEMO_TRAINS_MASTODON_TOKEN}}
+"""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How fast the story goes: `--fast` for tests, the default for people watching."""
+
+    promo_every: float
+    promos_per_channel: int
+    wait: float  # the longest any step of the story may take
+    beat: float  # the pause between chapters
+
+    @classmethod
+    def pick(cls, fast: bool) -> "Timing":
+        return cls(2.0, 60, 30.0, 1.0) if fast else cls(20.0, 90, 600.0, 15.0)
+
+
+def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """The `demo` subcommand of `planb`."""
+    demo = commands.add_parser(
+        "demo",
+        help="the system plus a Mastodon/Bluesky sandbox, and a narrated incident",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.dedent("""\
+            Start the embedded broker and the three services (as `planb run` does) with a
+            sandbox of two social platforms on loopback: Mastodon for the north region and
+            the trains department, Bluesky for the south. Marketing schedules promotions
+            (every 20 s), then an incident is raised and the demo narrates what happens:
+              1. promotions flow on north and south
+              2. a sev3 incident in the north is raised through the ingest API
+              3. promotions stop in the north only; the draft waits in the console
+              4. once approved (by you, or --auto-approve), the update is on every
+                 sandbox timeline and the status page
+              5. a follow-up and the resolution thread under it
+              6. the north's held promotions wait for a resume decision
+            The system keeps running afterwards; Ctrl-C stops everything."""),
+        epilog="The demo folder (--data-dir) is reset at each start. Sandbox timelines: "
+        "http://127.0.0.1:9101/ (north), :9102/ (south), :9103/ (trains).",
+    )
+    demo.add_argument(
+        "--fast", action="store_true", help="promotions every ~2 s and short waits (for tests)"
+    )
+    demo.add_argument(
+        "--auto-approve",
+        action="store_true",
+        help="approve drafts through the API with the admin token instead of waiting for you",
+    )
+    demo.add_argument("--ingest-port", type=int, default=8000, help="default: %(default)s")
+    demo.add_argument("--router-port", type=int, default=8001, help="default: %(default)s")
+    demo.add_argument("--publisher-port", type=int, default=8002, help="default: %(default)s")
+    demo.add_argument(
+        "--broker-port", type=int, default=0, help="embedded broker port (default: a free one)"
+    )
+    demo.add_argument(
+        "--sandbox-port",
+        type=int,
+        default=9101,
+        help="first of three sandbox ports (north, south, trains); 0 picks free ones "
+        "(default: %(default)s)",
+    )
+    demo.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data/demo"),
+        help="demo state folder, reset at each start (default: %(default)s)",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the demo until Ctrl-C (or until the story fails)."""
+    from shared.demo_story import Sandbox, Story  # imports tests.peers: a source checkout
+
+    data_dir: Path = args.data_dir
+    if not _reset(data_dir):
+        return 1
+    for port in (args.ingest_port, args.router_port, args.publisher_port):
+        if port_open("127.0.0.1", port):
+            print(f"planb demo: port {port} is already in use (`make run`?)", file=sys.stderr)
+            return 1
+    # The demo is self-contained: its own broker and SQLite, whatever this shell points at.
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "CHANNELS_FILE", "TOPIC_PREFIX"):
+        os.environ.pop(name, None)
+    timing = Timing.pick(args.fast)
+    with ExitStack() as stack:
+        sandbox = Sandbox.start(stack, args.sandbox_port)
+        (data_dir / "channels.yaml").write_text(CHANNELS_YAML.format(**sandbox.urls))
+        (data_dir / "sandbox.json").write_text(json.dumps(sandbox.urls, indent=2) + "\n")
+        broker = EmbeddedBroker(
+            args.broker_port or free_port(),
+            log_file=data_dir / "logs" / "broker.log",
+            die_with_parent=True,
+        ).start()
+        stack.callback(lambda: print("[planb] embedded broker stopped", flush=True))
+        stack.callback(broker.stop)
+        print(f"[planb] embedded broker (tansu) on {broker.bootstrap_servers}", flush=True)
+        topics = Topics("planb")
+        asyncio.run(ensure_topics(broker.bootstrap_servers, topics.all(), 2))
+        tokens = generate_dev_tokens(data_dir)
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "TOPIC_PARTITIONS": "2",
+            "DATA_DIR": str(data_dir),
+            "TOKENS_FILE": str(data_dir / "tokens.json"),
+            "CHANNELS_FILE": str(data_dir / "channels.yaml"),
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{args.publisher_port}",
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),  # the story does the talking
+            **sandbox.credentials(),
+        }
+        specs = [
+            ServiceSpec("ingest", "services.ingest.main:create_app", args.ingest_port),
+            ServiceSpec("router", "services.router.main:create_app", args.router_port),
+            ServiceSpec("publisher", "services.publisher.main:create_app", args.publisher_port),
+        ]
+        story = Story(
+            sandbox=sandbox,
+            tokens=tokens,
+            ingest=f"http://127.0.0.1:{args.ingest_port}",
+            router=f"http://127.0.0.1:{args.router_port}",
+            publisher=f"http://127.0.0.1:{args.publisher_port}",
+            timing=timing,
+            auto_approve=args.auto_approve,
+            data_dir=data_dir,
+        )
+        code = asyncio.run(_run(Supervisor(specs, host="127.0.0.1", env=env), story))
+    return code
+
+
+async def _run(supervisor: Supervisor, story: "Story") -> int:
+    """The services under the supervisor and the story beside them; Ctrl-C ends both."""
+    ready = asyncio.Event()
+    services = asyncio.create_task(supervisor.run(ready_timeout=60, on_ready=ready.set))
+    waiting = asyncio.create_task(ready.wait())
+    await asyncio.wait({services, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    if services.done():
+        waiting.cancel()
+        return services.result()
+    telling = asyncio.create_task(story.tell())
+    await asyncio.wait({services, telling}, return_when=asyncio.FIRST_COMPLETED)
+    if services.done():  # Ctrl-C (or a service died) while the story was going
+        telling.cancel()
+        await asyncio.gather(telling, return_exceptions=True)
+        return services.result()
+    if (failure := telling.exception()) is not None:
+        print(f"\n[demo] the story stopped: {failure}", file=sys.stderr, flush=True)
+        services.cancel()
+        await asyncio.gather(services, return_exceptions=True)
+        return 1
+    return await services
+
+
+def _reset(data_dir: Path) -> bool:
+    """Start from an empty demo folder; refuse to wipe a folder the demo did not create."""
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if not (data_dir / MARKER).exists():
+            print(
+                f"planb demo: {data_dir} is not empty and not a demo folder; "
+                "pick another with --data-dir",
+                file=sys.stderr,
+            )
+            return False
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / MARKER).write_text("created by `planb demo`; reset at each start\n")
+    return True

@@ -1,0 +1,411 @@
+"""The sandbox and the narrated incident of `planb demo`.
+
+Every step is driven through the public HTTP APIs (ingest, router, publisher) with the dev
+tokens, and every claim the narration makes is checked before it is printed: the story waits
+(with a retrying poll) for the paused channel, the pending draft, the posts on the sandbox
+timelines and the status page, and fails loudly when one does not come.
+"""
+
+import asyncio
+import json
+import shlex
+import textwrap
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from shared.demo import Timing
+from tests.peers import BlueskyPeer, MastodonPeer, Peer, RecordedPost, serve
+
+T = TypeVar("T")
+DONE = "The story is complete."
+
+INCIDENT = {
+    "title": "Trains held outside Northgate",
+    "severity": "sev3",
+    "summary": "A signal fault north of Northgate is holding trains.",
+    "customer_impact": "Northern line trains are held between Northgate and Central; "
+    "expect delays of up to 30 minutes.",
+    "affected": {"services": ["trains"], "regions": ["north"]},
+    "next_update_in_minutes": 30,
+}
+FOLLOW_UP = {
+    "status": "identified",
+    "message": "Engineers found a failed signal at Northgate and are fixing it; trains "
+    "should move within 20 minutes.",
+}
+RESOLVED = {"status": "resolved", "message": "Trains are moving again. Thank you for waiting."}
+OFFERS = {
+    "north-mastodon": "Highland weekends: two for one on northern day returns",
+    "south-bluesky": "South coast summer: kids travel free on every beach train",
+}
+
+
+@dataclass
+class Account:
+    """One sandbox account and the Plan B channel that posts to it."""
+
+    channel_id: str
+    label: str
+    peer: Peer
+    url: str = ""
+    seen: int = 0
+
+
+@dataclass
+class Sandbox:
+    """Loopback Mastodon and Bluesky servers: north (Mastodon), south (Bluesky), trains."""
+
+    north: Account
+    south: Account
+    trains: Account
+
+    @classmethod
+    def start(cls, stack: ExitStack, first_port: int) -> "Sandbox":
+        north = MastodonPeer(token="demo-north-token", account="planb_north")
+        south = BlueskyPeer(handle="planb-south.bsky.test", password="demo-sout-hblu-esky")
+        trains = MastodonPeer(token="demo-trains-token", account="planb_trains")
+        sandbox = cls(
+            Account("north-mastodon", "north  (Mastodon)", north),
+            Account("south-bluesky", "south  (Bluesky) ", south),
+            Account("trains-mastodon", "trains (Mastodon)", trains),
+        )
+        titles = ("North · Mastodon @planb_north", "South · Bluesky @planb-south.bsky.test")
+        titles += ("Trains department · Mastodon @planb_trains",)
+        for offset, (account, title) in enumerate(zip(sandbox.accounts(), titles, strict=True)):
+            account.peer.title = f"{title} (Plan B sandbox)"
+            port = first_port + offset if first_port else 0
+            account.url = stack.enter_context(serve(account.peer.app, port=port))
+        return sandbox
+
+    def accounts(self) -> list[Account]:
+        return [self.north, self.south, self.trains]
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {"north": self.north.url, "south": self.south.url, "trains": self.trains.url}
+
+    def credentials(self) -> dict[str, str]:
+        """The environment the publisher reads the sandbox accounts' credentials from."""
+        north, south, trains = (a.peer for a in self.accounts())
+        assert isinstance(north, MastodonPeer)
+        assert isinstance(trains, MastodonPeer)
+        assert isinstance(south, BlueskyPeer)
+        return {
+            "DEMO_NORTH_MASTODON_TOKEN": north.token,
+            "DEMO_SOUTH_BLUESKY_IDENTIFIER": south.handle,
+            "DEMO_SOUTH_BLUESKY_PASSWORD": south.password,
+            "DEMO_TRAINS_MASTODON_TOKEN": trains.token,
+        }
+
+
+def say(message: str = "") -> None:
+    """One narrated line, timestamped."""
+    print(f"{datetime.now():%H:%M:%S}  {message}" if message else "", flush=True)
+
+
+def show(lines: str) -> None:
+    """A block (a curl, a URL) printed as is, indented under the line that introduced it."""
+    print(textwrap.indent(lines, "          "), flush=True)
+
+
+def curl(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> str:
+    """The curl that does what the story is about to do, to copy and run by hand."""
+    parts = [f"curl -s -X {method} {url}", f"  -H 'Authorization: Bearer {token}'"]
+    if body is not None:
+        parts += ["  -H 'Content-Type: application/json'", f"  -d {shlex.quote(json.dumps(body))}"]
+    return " \\\n".join(parts)
+
+
+@dataclass
+class Story:
+    sandbox: Sandbox
+    tokens: dict[str, str]
+    ingest: str
+    router: str
+    publisher: str
+    timing: Timing
+    auto_approve: bool
+    data_dir: Path
+    promos: set[str] = field(default_factory=set)
+    drafts: set[str] = field(default_factory=set)
+    at_pause: dict[str, int] = field(default_factory=dict)
+    roots: dict[str, RecordedPost] = field(default_factory=dict)
+    http: httpx.AsyncClient = field(init=False)
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    async def until(
+        self, probe: Callable[[], Awaitable[T | None]], what: str, limit: float | None = None
+    ) -> T:
+        """Poll `probe` until it gives something truthy; fail saying `what` after `limit`."""
+        deadline = asyncio.get_running_loop().time() + (limit or self.timing.wait)
+        while asyncio.get_running_loop().time() < deadline:
+            if found := await probe():
+                return found
+            await asyncio.sleep(0.2)
+        raise TimeoutError(f"no {what} within {limit or self.timing.wait:.0f}s")
+
+    async def tell(self) -> None:
+        async with httpx.AsyncClient(timeout=10) as self.http:
+            watcher = asyncio.create_task(self._watch_timelines())
+            try:
+                await self._introduce()
+                incident_id = await self._raise()
+                await self._approve_first_update(incident_id)
+                await self._follow_up(incident_id)
+                await self._resolve(incident_id)
+                await watcher  # keep narrating posts until Ctrl-C
+            finally:
+                watcher.cancel()
+
+    # -- the chapters -------------------------------------------------------------------
+
+    async def _introduce(self) -> None:
+        say("Plan B is up. The sandbox timelines (open them in a browser; they refresh):")
+        for account in self.sandbox.accounts():
+            show(f"{account.label}  {account.url}/   -> channel {account.channel_id}")
+        show(f"status page        {self.publisher}/status")
+        every = self.timing.promo_every
+        say(f"1. Marketing schedules promotions: north and south, one every {every:.0f} s each")
+        start = datetime.now(UTC) + timedelta(seconds=1)
+        posts = []
+        for offset, (channel_id, offer) in enumerate(OFFERS.items()):
+            for n in range(self.timing.promos_per_channel):
+                text = f"{offer} (offer #{n + 1})"
+                self.promos.add(text)
+                at = start + timedelta(seconds=n * every + offset * every / 2)
+                posts.append({"channel_id": channel_id, "text": text, "publish_at": at.isoformat()})
+        show(curl("POST", f"{self.router}/v1/marketing/posts", self.tokens["marketing"], posts[0]))
+        for chunk in range(0, len(posts), 20):
+            answers = await asyncio.gather(
+                *(
+                    self.http.post(
+                        f"{self.router}/v1/marketing/posts", headers=self.auth("marketing"), json=p
+                    )
+                    for p in posts[chunk : chunk + 20]
+                )
+            )
+            for answer in answers:
+                answer.raise_for_status()
+        say(f"   {len(posts)} promotions scheduled; watch them go out:")
+        await self.until(
+            lambda: self._promos_on(self.sandbox.north, self.sandbox.south), "promotion north+south"
+        )
+
+    async def _promos_on(self, *accounts: Account) -> bool:
+        return all(self.promo_count(a) > 0 for a in accounts)
+
+    def promo_count(self, account: Account) -> int:
+        return sum(1 for post in list(account.peer.posts) if post.text in self.promos)
+
+    async def _raise(self) -> str:
+        await self.beat()
+        say("2. Operations raise a sev3 incident in the north through the ingest API:")
+        show(curl("POST", f"{self.ingest}/v1/incidents", self.tokens["operator"], INCIDENT))
+        answer = await self.http.post(
+            f"{self.ingest}/v1/incidents", headers=self.auth("operator"), json=INCIDENT
+        )
+        answer.raise_for_status()
+        incident_id: str = answer.json()["incident_id"]
+        say(f"   ingest accepted {incident_id}")
+
+        async def north_paused() -> list[dict[str, Any]] | None:
+            channels = (
+                await self.http.get(f"{self.router}/v1/channels", headers=self.auth("duty_manager"))
+            ).json()
+            paused = {c["id"] for c in channels if c["paused"]}
+            return channels if "north-mastodon" in paused else None
+
+        channels = await self.until(north_paused, "pause of north-mastodon")
+        for channel in channels:
+            if channel["marketing"]:
+                state = "PAUSED" if channel["paused"] else "still open"
+                say(
+                    f"   {channel['id']:15} {state}: {channel['held_posts']} held, "
+                    f"{channel['scheduled_posts']} scheduled"
+                )
+        say("   promotions stop in the north; the south is not affected and keeps posting.")
+        self.at_pause = {a.channel_id: self.promo_count(a) for a in self.sandbox.accounts()}
+        return incident_id
+
+    async def _pending_draft(self, incident_id: str, after: set[str]) -> dict[str, Any]:
+        async def pending() -> dict[str, Any] | None:
+            drafts = (
+                await self.http.get(
+                    f"{self.router}/v1/drafts",
+                    params={"state": "pending", "incident_id": incident_id},
+                    headers=self.auth("duty_manager"),
+                )
+            ).json()
+            fresh = [d for d in drafts if d["id"] not in after]
+            return fresh[-1] if fresh else None
+
+        return await self.until(pending, "pending draft")
+
+    async def _decide(self, draft: dict[str, Any]) -> None:
+        """Approve through the API (--auto-approve) or wait for a person in the console."""
+        url = f"{self.router}/v1/drafts/{draft['id']}/approve"
+        if self.auto_approve:
+            say("   --auto-approve: approving every channel with the admin token:")
+            show(curl("POST", url, self.tokens["admin"]))
+            (await self.http.post(url, headers=self.auth("admin"))).raise_for_status()
+            return
+        say(f"   waiting for you: approve draft {draft['id']} in the console")
+
+        async def decided() -> dict[str, Any] | None:
+            drafts = (
+                await self.http.get(
+                    f"{self.router}/v1/drafts",
+                    params={"incident_id": draft["incident_id"]},
+                    headers=self.auth("duty_manager"),
+                )
+            ).json()
+            mine = [d for d in drafts if d["id"] == draft["id"] and d["state"] != "pending"]
+            return mine[0] if mine else None
+
+        result = await self.until(decided, "decision", limit=24 * 3600)
+        say(f"   draft {result['state']} by {result['decided_by']}")
+
+    async def _approve_first_update(self, incident_id: str) -> None:
+        draft = await self._pending_draft(incident_id, set())
+        self.drafts = {draft["id"]}
+        say("3. The router drafted an update per channel; it waits for a duty manager:")
+        show(f"console        {self.router}/console")
+        show(f"sign in with   {self.tokens['duty_manager']}   (duty_manager token)")
+        status_text = next(t["text"] for t in draft["texts"] if t["channel_id"] == "status")
+        show("draft (status page): " + textwrap.shorten(status_text, 100))
+        if self.auto_approve:  # let a promotion or two show the south still posting
+            south = self.sandbox.south
+            await self.until(
+                self._more_promos(south, self.at_pause[south.channel_id] + 1), "south promotions"
+            )
+        await self._decide(draft)
+        self.roots = await self.until(self._status_posts, "update on every sandbox timeline")
+        say("4. The update is on every sandbox timeline (north, south, trains).")
+
+        async def on_status_page() -> bool:
+            page = await self.http.get(f"{self.publisher}/status.json")
+            return INCIDENT["title"] in page.text
+
+        await self.until(on_status_page, "update on the status page")
+        say(f"   and on the status page: {self.publisher}/status")
+        north, south = self.sandbox.north, self.sandbox.south
+        since = {
+            a.channel_id: self.promo_count(a) - self.at_pause[a.channel_id] for a in (north, south)
+        }
+        say(
+            f"   promotions since the pause: north {since['north-mastodon']}, "
+            f"south {since['south-bluesky']}"
+        )
+
+    def _more_promos(self, account: Account, than: int) -> Callable[[], Awaitable[bool]]:
+        async def probe() -> bool:
+            return self.promo_count(account) > than
+
+        return probe
+
+    async def _status_posts(self) -> dict[str, RecordedPost] | None:
+        """Each account's first status post (the thread's root), once all three have one."""
+        roots = {}
+        for account in self.sandbox.accounts():
+            found = [p for p in list(account.peer.posts) if p.text not in self.promos]
+            if not found:
+                return None
+            roots[account.channel_id] = found[0]
+        return roots
+
+    async def _replies(self, count: int) -> bool:
+        """Whether every account has `count` posts in the thread under its first update."""
+        for account in self.sandbox.accounts():
+            thread = {self.roots[account.channel_id].id}
+            for post in list(account.peer.posts):  # a reply comes after its parent
+                if account.peer.parent_of(post) in thread:
+                    thread.add(post.id)
+            if len(thread) - 1 < count:
+                return False
+        return True
+
+    async def beat(self) -> None:
+        """A pause between chapters, so a person can follow (short with --fast)."""
+        await asyncio.sleep(self.timing.beat)
+
+    async def _follow_up(self, incident_id: str) -> None:
+        await self.beat()
+        say("5. Operations send a follow-up (an incident update):")
+        url = f"{self.ingest}/v1/incidents/{incident_id}/updates"
+        show(curl("POST", url, self.tokens["operator"], FOLLOW_UP))
+        (
+            await self.http.post(url, headers=self.auth("operator"), json=FOLLOW_UP)
+        ).raise_for_status()
+        draft = await self._pending_draft(incident_id, self.drafts)
+        self.drafts.add(draft["id"])
+        say(f"   a new draft {draft['id']} waits in the console ({self.router}/console)")
+        await self._decide(draft)
+        await self.until(lambda: self._replies(1), "threaded follow-up")
+        say("   the follow-up is threaded under the first post on every sandbox timeline.")
+
+    async def _resolve(self, incident_id: str) -> None:
+        await self.beat()
+        say("6. Operations resolve the incident:")
+        url = f"{self.ingest}/v1/incidents/{incident_id}/updates"
+        show(curl("POST", url, self.tokens["operator"], RESOLVED))
+        (await self.http.post(url, headers=self.auth("operator"), json=RESOLVED)).raise_for_status()
+        draft = await self._pending_draft(incident_id, self.drafts)
+        self.drafts.add(draft["id"])
+        say(f"   the resolution draft {draft['id']} waits in the console")
+        await self._decide(draft)
+        await self.until(lambda: self._replies(2), "threaded resolution")
+        say("   the resolution is threaded too.")
+
+        async def held() -> list[dict[str, Any]] | None:
+            channels = (
+                await self.http.get(f"{self.router}/v1/channels", headers=self.auth("duty_manager"))
+            ).json()
+            north = next(c for c in channels if c["id"] == "north-mastodon")
+            return None if north["paused"] else channels
+
+        await self.until(held, "north-mastodon to reopen")
+        posts = (
+            await self.http.get(
+                f"{self.router}/v1/marketing/posts",
+                params={"state": "held"},
+                headers=self.auth("duty_manager"),
+            )
+        ).json()
+        channels = sorted({p["channel_id"] for p in posts})
+        say(
+            f"7. North is no longer paused, but its {len(posts)} held promotions "
+            f"({', '.join(channels) or 'none'}) wait for a duty manager to decide: in the "
+            f"console's Marketing page, or"
+        )
+        body = {
+            "channels": ["north-mastodon"],
+            "all_posts": {"action": "restore"},
+            "note": "trains moving again",
+        }
+        show(curl("POST", f"{self.router}/v1/marketing/resume", self.tokens["duty_manager"], body))
+        show('(or "send_now", "reschedule" with "spread_minutes", "cancel")')
+        say(f"{DONE} Plan B keeps running; Ctrl-C stops everything.")
+
+    async def _watch_timelines(self) -> None:
+        """Narrate every post that reaches a sandbox timeline."""
+        while True:
+            for account in self.sandbox.accounts():
+                posts = list(account.peer.posts)
+                for post in posts[account.seen :]:
+                    if post.text in self.promos:
+                        kind = "promotion"
+                    elif account.peer.parent_of(post):
+                        kind = "reply    "
+                    else:
+                        kind = "update   "
+                    say(f"   {account.label} {kind} {textwrap.shorten(post.text, 72)}")
+                account.seen = len(posts)
+            await asyncio.sleep(0.2)
