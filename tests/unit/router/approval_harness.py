@@ -48,10 +48,12 @@ class Clock:
         return self.now
 
 
-def router_context(clock: Clock, policy: Policy | None = None) -> RouterContext:
+def router_context(
+    clock: Clock, policy: Policy | None = None, channels: list[ChannelConfig] | None = None
+) -> RouterContext:
     return RouterContext(
         topics=Topics("planb"),
-        channels=CHANNELS,
+        channels=channels or CHANNELS,
         policy=policy or Policy(),
         zone=ZoneInfo("UTC"),
         public_base_url="http://status.example",

@@ -103,14 +103,6 @@ def test_tidy_joins_lines_into_paragraphs() -> None:
     assert tidy(rendered) == "One two three\n\n- item\n- other\n\nend"
 
 
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.create_all(Base.metadata)
-    yield database
-    await database.dispose()
-
-
 def router_context() -> RouterContext:
     return RouterContext(
         topics=Topics("planb"),

@@ -2,7 +2,6 @@
 and a passed next-update promise gets exactly one holding draft, whatever runs it."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pytest
 from services.router import approvals
 from services.router.escalation import escalate
 from services.router.jobs import periodic_jobs
-from services.router.models import Base
 from services.router.settings import RouterSettings
 from shared.auth import Principal, Role
 from shared.db import Database
@@ -31,14 +29,6 @@ from tests.unit.router.approval_harness import (
 )
 
 DUTY = Principal(name="dm", role=Role.DUTY_MANAGER)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.create_all(Base.metadata)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 incident's raiser, its last updater, the last editor of a text), another person must; and every
 decision is audited with who and when."""
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -10,7 +9,7 @@ from sqlalchemy import select
 
 from services.router import approvals
 from services.router.context import RouterContext
-from services.router.models import AuditEntry, Base
+from services.router.models import AuditEntry
 from services.router.policy import ApprovalPolicy, Policy
 from shared.auth import Principal, Role
 from shared.db import Database, OutboxEntry
@@ -29,14 +28,6 @@ from tests.unit.router.approval_harness import (
 ALICE = Principal(name="alice", role=Role.DUTY_MANAGER)
 BOB = Principal(name="bob", role=Role.DUTY_MANAGER)
 ROOT = Principal(name="root", role=Role.ADMIN)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.create_all(Base.metadata)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture

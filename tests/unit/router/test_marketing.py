@@ -4,17 +4,13 @@ database with a controllable clock (no sleeps)."""
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, insert, select
 
 from services.router.context import RouterContext
 from services.router.deliveries import delivery_handlers
-from services.router.incidents import incident_handlers
 from services.router.marketing import cancel_post, emit_due_posts, schedule_post
 from services.router.marketing_schemas import (
     Choice,
@@ -24,7 +20,7 @@ from services.router.marketing_schemas import (
     ResumeAction,
     ResumeIn,
 )
-from services.router.models import AuditEntry, Base, MarketingPost
+from services.router.models import AuditEntry, MarketingPost
 from services.router.policy import Policy, ResumePolicy
 from services.router.resume import auto_resume, pause_by_hand, resume_by_hand
 from services.router.views import channel_views
@@ -47,7 +43,7 @@ from shared.events import (
     parse_event,
 )
 from shared.problems import Problem
-from shared.topics import Topics
+from tests.unit.router.approval_harness import Clock, deliver, router_context
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 MARKETER = Principal(name="mia", role=Role.MARKETING)
@@ -70,40 +66,13 @@ CHANNELS = [
 ]
 
 
-@dataclass
-class Clock:
-    now: datetime = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.create_all(Base.metadata)
-    yield database
-    await database.dispose()
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 def make_ctx(clock: Clock, policy: Policy | None = None) -> RouterContext:
-    return RouterContext(
-        topics=Topics("planb"),
-        channels=CHANNELS,
-        policy=policy or Policy(),
-        zone=ZoneInfo("UTC"),
-        public_base_url="http://status.example",
-        wake_relay=lambda: None,
-        clock=clock,
-    )
+    return router_context(clock, policy, CHANNELS)
 
 
 @pytest.fixture
@@ -119,12 +88,6 @@ async def schedule(
             ctx, session, PostIn(channel_id=channel_id, text=text, publish_at=at), MARKETER
         )
         return post.id
-
-
-async def incident(ctx: RouterContext, db: Database, data: EventData) -> None:
-    async with db.transaction() as session:
-        event = CloudEvent.wrap(data, source="/tests", id=str(uuid.uuid4()))
-        await incident_handlers(ctx)[data.event_type](event, session)
 
 
 def raised(incident_id: str, severity: Severity, regions: list[str]) -> IncidentRaised:
@@ -250,7 +213,7 @@ async def test_one_statement_holds_ten_thousand_posts_on_the_affected_channels_o
     async with db.transaction() as session:
         await session.execute(insert(MarketingPost), rows)
     started = time.perf_counter()
-    await incident(ctx, db, raised("inc_n", Severity.SEV3, ["north"]))
+    await deliver(ctx, db, raised("inc_n", Severity.SEV3, ["north"]))
     elapsed = time.perf_counter() - started
     print(f"\nsev3 incident handled with 10,000 scheduled posts in {elapsed * 1000:.1f} ms")
     async with db.sessions() as session:
@@ -274,7 +237,7 @@ async def test_one_statement_holds_ten_thousand_posts_on_the_affected_channels_o
 async def test_a_post_scheduled_on_a_paused_channel_is_held_from_the_start(
     ctx: RouterContext, db: Database
 ) -> None:
-    await incident(ctx, db, raised("inc_p", Severity.SEV2, []))
+    await deliver(ctx, db, raised("inc_p", Severity.SEV2, []))
     post = await schedule(ctx, db, "south", T0)
     assert (await states(db))[post] == "held"
     assert await emit_due_posts(ctx, db) == (0, None)
@@ -284,9 +247,9 @@ async def test_held_posts_wait_for_a_person_when_overlapping_incidents_end(
     ctx: RouterContext, db: Database, clock: Clock
 ) -> None:
     post = await schedule(ctx, db, "north", T0 + timedelta(minutes=1))
-    await incident(ctx, db, raised("inc_1", Severity.SEV3, ["north"]))
-    await incident(ctx, db, raised("inc_2", Severity.SEV1, []))
-    await incident(ctx, db, resolved("inc_1"))
+    await deliver(ctx, db, raised("inc_1", Severity.SEV3, ["north"]))
+    await deliver(ctx, db, raised("inc_2", Severity.SEV1, []))
+    await deliver(ctx, db, resolved("inc_1"))
     resumed = [r.channel_id for r in await outbound(db, ctx) if isinstance(r, ChannelResumed)]
     assert resumed == []  # inc_2 still pauses north
     async with db.sessions() as session:
@@ -294,7 +257,7 @@ async def test_held_posts_wait_for_a_person_when_overlapping_incidents_end(
     assert north.paused
     assert [p.incident_id for p in north.pauses] == ["inc_2"]
     assert north.held_posts == 1
-    await incident(ctx, db, resolved("inc_2"))
+    await deliver(ctx, db, resolved("inc_2"))
     resumed = [r.channel_id for r in await outbound(db, ctx) if isinstance(r, ChannelResumed)]
     assert sorted(resumed) == ["north", "south", "xnorth"]
     clock.advance(minutes=5)
@@ -309,8 +272,8 @@ async def _held_on_north(ctx: RouterContext, db: Database, clock: Clock) -> list
     """Four north posts (two overdue, two future) held by an incident that is then over."""
     offsets = [1, 2, 60, 120]
     posts = [await schedule(ctx, db, "north", T0 + timedelta(minutes=m)) for m in offsets]
-    await incident(ctx, db, raised("inc_h", Severity.SEV3, ["north"]))
-    await incident(ctx, db, resolved("inc_h"))
+    await deliver(ctx, db, raised("inc_h", Severity.SEV3, ["north"]))
+    await deliver(ctx, db, resolved("inc_h"))
     clock.advance(minutes=10)
     return posts
 
@@ -355,7 +318,7 @@ async def test_reschedule_spreads_a_backlog_over_a_window(
 async def test_a_channel_an_open_incident_pauses_cannot_be_resumed(
     ctx: RouterContext, db: Database
 ) -> None:
-    await incident(ctx, db, raised("inc_o", Severity.SEV3, ["north"]))
+    await deliver(ctx, db, raised("inc_o", Severity.SEV3, ["north"]))
     body = ResumeIn(channels=["north"], all_posts=Choice(action=ResumeAction.SEND_NOW))
     with pytest.raises(Problem, match=r"north: inc_o\. Resolve the incident first"):
         async with db.transaction() as session:

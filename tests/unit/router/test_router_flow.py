@@ -2,7 +2,6 @@
 supersede; approval requests publication; overlapping incidents hold a pause."""
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -12,7 +11,7 @@ from sqlalchemy import select
 from services.router import approvals
 from services.router.context import RouterContext
 from services.router.incidents import incident_handlers
-from services.router.models import Base, ChannelPause, Draft
+from services.router.models import ChannelPause, Draft
 from services.router.policy import Policy
 from shared.auth import Principal, Role
 from shared.channels import ChannelConfig, ChannelTags, ChannelType
@@ -53,14 +52,6 @@ CHANNELS = [
         tags=ChannelTags(regions=["south"]),
     ),
 ]
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.create_all(Base.metadata)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture
