@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import draft, floor, ingest, pause
+from bench import draft, floor, ingest, pause, publish
 from bench.report import table
 from bench.system import Bench, broker
 
@@ -35,6 +35,11 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
         "time to pause, 10 channels holding 10,000 scheduled posts",
     ),
     "draft": (draft.run, "incident accepted → draft visible on the router API"),
+    "publish": (publish.run, "approve → published on every channel (peers answer in 50 ms)"),
+    "publish-timeout": (
+        partial(publish.run, one_times_out=True),
+        "approve → published with one channel timing out: the other channels",
+    ),
 }
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
