@@ -136,7 +136,9 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def main(args: argparse.Namespace) -> int:
     """Run the demo until Ctrl-C (or until the story fails)."""
-    from shared.demo_story import Sandbox, Story  # imports tests.peers: a source checkout
+    # Both import tests.peers, so only here: `planb run` works without a source checkout.
+    from shared.demo_sandbox import Sandbox
+    from shared.demo_story import Story
 
     data_dir: Path = args.data_dir
     if not _reset(data_dir):
