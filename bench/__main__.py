@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import draft, floor, ingest, pause, publish
+from bench import draft, floor, ingest, pause, publish, storm
 from bench.report import table
 from bench.system import Bench, broker
 
@@ -40,6 +40,7 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
         partial(publish.run, one_times_out=True),
         "approve → published with one channel timing out: the other channels",
     ),
+    "storm": (storm.run, "Alertmanager storm: 10,000 notifications in 60 s (2,000 in 12 s quick)"),
 }
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
