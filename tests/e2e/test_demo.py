@@ -115,6 +115,9 @@ def test_demo_tells_a_true_story_and_ctrl_c_leaves_nothing(tmp_path: Path) -> No
         tail = log_path.read_text()[len(narration) :]
         assert "embedded broker stopped" in tail
         assert "ERROR" not in tail
+    except AssertionError:
+        print(log_path.read_text())  # pytest shows it with the failure
+        raise
     finally:
         if process.poll() is None:
             process.kill()
