@@ -152,7 +152,13 @@ def main(args: argparse.Namespace) -> int:
         os.environ.pop(name, None)
     timing = Timing.pick(args.fast)
     with ExitStack() as stack:
-        sandbox = Sandbox.start(stack, args.sandbox_port)
+        try:
+            sandbox = Sandbox.start(stack, args.sandbox_port)
+        except OSError as error:
+            print(
+                f"planb demo: sandbox port taken ({error}); try --sandbox-port 0", file=sys.stderr
+            )
+            return 1
         (data_dir / "channels.yaml").write_text(CHANNELS_YAML.format(**sandbox.urls))
         (data_dir / "sandbox.json").write_text(json.dumps(sandbox.urls, indent=2) + "\n")
         broker = EmbeddedBroker(
