@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.audit import record_audit
 from services.router.context import SOURCE, RouterContext
-from services.router.drafting import channel_limit
+from services.router.drafting import measure_fitting
 from services.router.four_eyes import check_four_eyes
 from services.router.models import Delivery, Draft, DraftText, Incident, TimelineEntry
 from shared.auth import Principal
@@ -80,22 +80,7 @@ def _measure_edit(ctx: RouterContext, channel_id: str, text: str) -> Measured:
     channel = ctx.channel(channel_id)
     if channel is None:
         raise Problem(422, "Unknown channel", f"Channel {channel_id!r} is no longer configured.")
-    measured = channel_limit(channel).measure(text)
-    if not measured.fits:
-        raise Problem(
-            422,
-            "Text too long",
-            f"The text is {measured.length} {measured.unit} as {channel.id} ({channel.type}) "
-            f"counts it; the limit is {measured.limit}, so it is {measured.over} over. "
-            f"How it counts: {measured.rule}.",
-            channel_id=channel.id,
-            length=measured.length,
-            limit=measured.limit,
-            over=measured.over,
-            unit=measured.unit,
-            counting=measured.rule,
-        )
-    return measured
+    return measure_fitting(channel, text)
 
 
 async def approve(

@@ -30,7 +30,8 @@ from services.router.templates import (
 )
 from shared.channels import ChannelConfig
 from shared.events import Severity
-from shared.textlength import TextLimit, graphemes, limit_for
+from shared.problems import Problem
+from shared.textlength import Measured, TextLimit, graphemes, limit_for
 from shared.yamlconfig import ConfigFileError
 
 _LIST_ITEM = re.compile(r"^[-*\u2022] ")
@@ -50,6 +51,27 @@ class Drafted:
 def channel_limit(channel: ChannelConfig) -> TextLimit:
     """How `channel` counts a post and how long it may be (`counting: sms` means one SMS)."""
     return limit_for(channel.type.value, max_chars=channel.max_chars, counting=channel.counting)
+
+
+def measure_fitting(channel: ChannelConfig, text: str) -> Measured:
+    """The text's length as the channel counts it; a 422 with the figures when it is over,
+    so an edited draft and a scheduled post are refused in the same words."""
+    measured = channel_limit(channel).measure(text)
+    if not measured.fits:
+        raise Problem(
+            422,
+            "Text too long",
+            f"The text is {measured.length} {measured.unit} as {channel.id} ({channel.type}) "
+            f"counts it; the limit is {measured.limit}, so it is {measured.over} over. "
+            f"How it counts: {measured.rule}.",
+            channel_id=channel.id,
+            length=measured.length,
+            limit=measured.limit,
+            over=measured.over,
+            unit=measured.unit,
+            counting=measured.rule,
+        )
+    return measured
 
 
 class Drafter:

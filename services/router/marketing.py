@@ -15,15 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.audit import record_audit
 from services.router.context import SOURCE, RouterContext
+from services.router.drafting import measure_fitting
 from services.router.marketing_schemas import PostIn
 from services.router.models import ChannelPause, MarketingPost
 from services.router.pauses import active_pauses
 from shared.auth import Principal
-from shared.channels import ChannelConfig
 from shared.db import Database
 from shared.events import CloudEvent, MessageKind, PublishRequested, derived_id
 from shared.problems import Problem
-from shared.textlength import limit_for
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ async def schedule_post(
             f"publish_at {body.publish_at.isoformat()} is more than "
             f"{int(PAST_GRACE.total_seconds() // 60)} minutes ago.",
         )
-    _check_length(channel, body.text)
+    measure_fitting(channel, body.text)
     pauses = (await active_pauses(session, [channel.id])).get(channel.id, [])
     post_id = "mkt_" + uuid.uuid4().hex[:20]
     post = MarketingPost(
@@ -182,23 +181,3 @@ async def _hold_due_on_paused_channels(session: AsyncSession, now: datetime) -> 
         .values(state="held", detail="paused: channel paused", updated_at=now)
         .execution_options(synchronize_session=False)
     )
-
-
-def _check_length(channel: ChannelConfig, text: str) -> None:
-    """422 when the text does not fit the channel, counted as its platform counts."""
-    limit = limit_for(
-        channel.type.value,
-        max_chars=channel.max_chars,
-        counting=getattr(channel, "counting", "platform"),
-    )
-    measured = limit.measure(text)
-    if not measured.fits:
-        raise Problem(
-            422,
-            "Text too long for the channel",
-            f"{measured.length} {measured.unit} is {measured.over} over {channel.id!r}'s limit "
-            f"of {measured.limit} ({measured.rule}).",
-            length=measured.length,
-            limit=measured.limit,
-            over_by=measured.over,
-        )

@@ -139,8 +139,13 @@ async def states(db: Database) -> dict[str, str]:
         ("mars", "hello", T0, "No channel 'mars'"),
         ("status", "hello", T0, "not open to marketing posts"),
         ("north", "hello", T0 - timedelta(hours=1), "more than 5 minutes ago"),
-        ("xnorth", "a" * 281, T0, "1 over 'xnorth'"),
-        ("north", "b" * 501, T0, "1 over 'north'"),
+        ("xnorth", "a" * 281, T0, r"as xnorth \(x\) counts it; the limit is 280, so it is 1 over"),
+        (
+            "north",
+            "b" * 501,
+            T0,
+            r"as north \(mastodon\) counts it; the limit is 500, so it is 1 over",
+        ),
     ],
 )
 async def test_a_post_that_cannot_go_out_is_refused_with_the_reason(
