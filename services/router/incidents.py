@@ -112,7 +112,7 @@ async def pause_marketing_for(
         Severity(incident.severity), incident.regions, ctx.channels, incident.services
     )
     reason = f"{incident.severity} incident {incident.id}: {incident.title}"
-    paused = await pause_channels(
+    paused, _ = await pause_channels(
         ctx,
         session,
         [c.id for c in targets],

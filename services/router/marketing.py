@@ -10,15 +10,15 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.audit import record_audit
 from services.router.context import SOURCE, RouterContext
 from services.router.drafting import measure_fitting
 from services.router.marketing_schemas import PostIn
-from services.router.models import ChannelPause, MarketingPost
-from services.router.pauses import active_pauses
+from services.router.models import MarketingPost
+from services.router.pauses import active_pauses, hold_scheduled_posts, paused_channel_ids
 from shared.auth import Principal
 from shared.db import Database
 from shared.events import CloudEvent, MessageKind, PublishRequested, derived_id
@@ -142,7 +142,11 @@ async def emit_due_posts(
     next post falls due, or None if nothing is scheduled)."""
     now = ctx.clock()
     async with database.transaction() as session:
-        await _hold_due_on_paused_channels(session, now)
+        # Due posts scheduled while a pause was being committed (PostgreSQL lets the two
+        # interleave) are held here, so the scheduler never emits onto a paused channel.
+        await hold_scheduled_posts(
+            session, paused_channel_ids(), reason="paused: channel paused", now=now, due_by=now
+        )
         due = (
             await session.scalars(
                 select(MarketingPost)
@@ -165,19 +169,3 @@ async def emit_due_posts(
     if len(due) == batch:
         return len(due), 0.0
     return len(due), None if following is None else (following - now).total_seconds()
-
-
-async def _hold_due_on_paused_channels(session: AsyncSession, now: datetime) -> None:
-    """Hold due posts that were scheduled while a pause was being committed (PostgreSQL lets
-    the two interleave), so the scheduler never emits onto a paused channel."""
-    paused = select(ChannelPause.channel_id).where(ChannelPause.released_at.is_(None))
-    await session.execute(
-        update(MarketingPost)
-        .where(
-            MarketingPost.state == "scheduled",
-            MarketingPost.publish_at <= now,
-            MarketingPost.channel_id.in_(paused),
-        )
-        .values(state="held", detail="paused: channel paused", updated_at=now)
-        .execution_options(synchronize_session=False)
-    )

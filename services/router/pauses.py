@@ -8,8 +8,9 @@ id), the fence the publisher keeps: no marketing post it handles after that reco
 """
 
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.audit import record_audit
@@ -31,6 +32,18 @@ async def active_pauses(
     return by_channel
 
 
+class Paused(NamedTuple):
+    channels: list[str]
+    """Channels newly paused by this cause."""
+    held_posts: int
+    """Scheduled posts the pause held on them."""
+
+
+def paused_channel_ids() -> Select[tuple[str]]:
+    """A subquery of the channels some active pause holds."""
+    return select(ChannelPause.channel_id).where(ChannelPause.released_at.is_(None))
+
+
 async def pause_channels(
     ctx: RouterContext,
     session: AsyncSession,
@@ -41,8 +54,9 @@ async def pause_channels(
     actor: str,
     cause_id: str,
     now: datetime,
-) -> list[str]:
-    """Pause `channel_ids` for this incident (or person); returns those newly paused by it.
+) -> Paused:
+    """Pause `channel_ids` for this incident (or person): those newly paused by it, and how
+    many scheduled posts that held.
 
     A channel this incident already pauses is left alone; a manual pause always adds a row.
     """
@@ -59,8 +73,8 @@ async def pause_channels(
         )
         channel_ids = [c for c in channel_ids if c not in already]
     if not channel_ids:
-        return []
-    await hold_scheduled_posts(session, channel_ids, reason=f"paused: {reason}", now=now)
+        return Paused([], 0)
+    held = await hold_scheduled_posts(session, channel_ids, reason=f"paused: {reason}", now=now)
     for channel_id in channel_ids:
         session.add(
             ChannelPause(
@@ -95,18 +109,28 @@ async def pause_channels(
             entity_id=channel_id,
             details={"incident_id": incident_id, "reason": reason},
         )
-    return channel_ids
+    return Paused(channel_ids, held)
 
 
 async def hold_scheduled_posts(
-    session: AsyncSession, channel_ids: list[str], *, reason: str, now: datetime
+    session: AsyncSession,
+    channels: list[str] | Select[tuple[str]],
+    *,
+    reason: str,
+    now: datetime,
+    due_by: datetime | None = None,
 ) -> int:
-    """Hold every scheduled post (due or future) on the channels, in one statement."""
+    """Hold every scheduled post on the channels (only those due by `due_by`, if given), in
+    one statement; `channels` may be a list of ids or a subquery selecting them."""
+    statement = update(MarketingPost).where(
+        MarketingPost.channel_id.in_(channels), MarketingPost.state == "scheduled"
+    )
+    if due_by is not None:
+        statement = statement.where(MarketingPost.publish_at <= due_by)
     result = await session.execute(
-        update(MarketingPost)
-        .where(MarketingPost.channel_id.in_(channel_ids), MarketingPost.state == "scheduled")
-        .values(state="held", detail=reason, updated_at=now)
-        .execution_options(synchronize_session=False)
+        statement.values(state="held", detail=reason, updated_at=now).execution_options(
+            synchronize_session=False
+        )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

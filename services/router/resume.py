@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.audit import record_audit
@@ -50,7 +50,6 @@ async def pause_by_hand(
         if not channels:
             raise Problem(422, "No channel matches", "No marketing channel carries those tags.")
     targets = [c.id for c in channels]
-    before = await _held_count(session, targets)
     paused = await pause_channels(
         ctx,
         session,
@@ -61,7 +60,7 @@ async def pause_by_hand(
         cause_id="manual-" + uuid.uuid4().hex,
         now=ctx.clock(),
     )
-    return PauseResult(paused=paused, held_posts=await _held_count(session, targets) - before)
+    return PauseResult(paused=paused.channels, held_posts=paused.held_posts)
 
 
 async def resume_by_hand(
@@ -251,12 +250,3 @@ async def _held_posts(session: AsyncSession, channel_ids: list[str]) -> list[Mar
         .with_for_update()
     )
     return list(rows.all())
-
-
-async def _held_count(session: AsyncSession, channel_ids: list[str]) -> int:
-    count = await session.scalar(
-        select(func.count()).where(
-            MarketingPost.channel_id.in_(channel_ids), MarketingPost.state == "held"
-        )
-    )
-    return int(count or 0)
