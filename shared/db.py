@@ -4,6 +4,8 @@ The inbox (handled event ids) and the outbox (events waiting for Kafka) live her
 every service needs them in the same transaction as its own state changes.
 """
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -101,7 +103,10 @@ class Database:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         self.engine: AsyncEngine = create_engine_for(url)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._open = 0
+        self._closing = False
+        self._drained = asyncio.Event()
         self._readers = async_sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
@@ -111,6 +116,31 @@ class Database:
         async with self.engine.begin() as conn:
             for metadata in (SharedBase.metadata, *metadatas):
                 await conn.run_sync(metadata.create_all)
+
+    @asynccontextmanager
+    async def sessions(self) -> AsyncIterator[AsyncSession]:
+        """A session for writing; none is handed out once `quiesce` has begun."""
+        if self._closing:
+            await asyncio.Event().wait()  # shutting down: the task is cancelled here, cleanly
+        self._open += 1
+        try:
+            async with self._sessions() as session:
+                yield session
+        finally:
+            self._open -= 1
+            if self._open == 0:
+                self._drained.set()
+
+    async def quiesce(self, grace_seconds: float = 5.0) -> int:
+        """Stop handing out write sessions and let those open finish (up to `grace_seconds`);
+        returns how many were still open. Cancelling a task inside one instead can orphan a
+        connection that goes on to take SQLite's write lock, which nobody then releases."""
+        self._closing = True
+        if self._open:
+            self._drained.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), grace_seconds)
+        return self._open
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -106,6 +106,9 @@ class Runtime:
         return task
 
     async def stop(self) -> None:
+        """Let open write sessions finish first, then cancel the background tasks."""
+        if still_open := await self.database.quiesce():
+            log.warning("%d database sessions still open at shutdown; cancelling them", still_open)
         for task in reversed(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
