@@ -1,4 +1,5 @@
-"""The duty manager's decisions on drafts: edit, approve (all or some channels), reject."""
+"""The duty manager's decisions on drafts: edit, approve (all or some channels), reject; and
+the policy's own approval of the severities it approves by itself (`approve_by_policy`)."""
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,7 +9,7 @@ from services.router.context import SOURCE, RouterContext
 from services.router.drafting import measure_fitting
 from services.router.four_eyes import check_four_eyes
 from services.router.models import Delivery, Draft, DraftText, Incident, TimelineEntry
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.events import (
     CloudEvent,
     IncidentRef,
@@ -20,6 +21,9 @@ from shared.events import (
 )
 from shared.problems import Problem
 from shared.textlength import Measured
+
+POLICY = Principal(name="policy", role=Role.DUTY_MANAGER)
+"""Who approves a draft the policy approves by itself (`approval.auto_approve`)."""
 
 
 async def load_pending(session: AsyncSession, draft_id: str) -> Draft:
@@ -147,6 +151,19 @@ async def approve(
         details={"incident_id": incident.id, "channels": channels},
     )
     return draft
+
+
+async def approve_by_policy(
+    ctx: RouterContext, session: AsyncSession, draft: Draft, incident: Incident
+) -> bool:
+    """Approve a draft just written, for every channel, as `policy`, when the policy approves
+    its incident's severity by itself; through `approve`, so its publish requests are staged,
+    its deliveries recorded and the decision audited exactly as a duty manager's would be."""
+    if not ctx.policy.approval.approves_itself(Severity(incident.severity)):
+        return False
+    await session.flush()  # the draft and its texts, for `approve` to read back
+    await approve(ctx, session, draft.id, None, POLICY)
+    return True
 
 
 async def reject(

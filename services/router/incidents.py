@@ -6,6 +6,7 @@ import uuid
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.router.approvals import approve_by_policy
 from services.router.context import RouterContext
 from services.router.drafting import next_update_at
 from services.router.models import Draft, DraftText, Incident, TimelineEntry
@@ -198,6 +199,7 @@ async def draft_update(
             )
         )
     _timeline(session, incident.id, "drafted", f"Draft {draft.id} awaits approval", "router")
+    await approve_by_policy(ctx, session, draft, incident)
     return draft
 
 

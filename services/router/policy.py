@@ -86,6 +86,11 @@ class ApprovalPolicy(BaseModel):
         default_factory=_default_escalation,
         description="A draft pending longer than this is overdue and escalated",
     )
+    auto_approve: list[Severity] = Field(
+        default_factory=list,
+        description="Severities whose drafts the router approves as they are written (actor "
+        "`policy`); never a severity in four_eyes",
+    )
 
     @model_validator(mode="after")
     def _positive_limits(self) -> "ApprovalPolicy":
@@ -94,8 +99,23 @@ class ApprovalPolicy(BaseModel):
                 raise ValueError(f"escalate_after_minutes.{severity}: {minutes} not in 1-1440")
         return self
 
+    @model_validator(mode="after")
+    def _no_auto_approval_under_four_eyes(self) -> "ApprovalPolicy":
+        """A rule that wants a second person cannot be met by nobody at all."""
+        both = [s.value for s in self.auto_approve if s in self.four_eyes]
+        if both:
+            raise ValueError(
+                f"auto_approve lists {', '.join(both)}, which four_eyes also lists: drafts "
+                "that need a second person cannot be approved by the policy alone"
+            )
+        return self
+
     def needs_four_eyes(self, severity: Severity) -> bool:
         return severity in self.four_eyes
+
+    def approves_itself(self, severity: Severity) -> bool:
+        """Whether drafts of this severity are approved by the policy as they are written."""
+        return severity in self.auto_approve
 
     def escalation_limit(self, severity: Severity) -> int | None:
         """Minutes a draft of this severity may stay pending; None: never escalated."""
