@@ -12,10 +12,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiokafka.errors import KafkaConnectionError, KafkaError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from shared.db import Database, OutboxEntry
 from shared.events import CloudEvent, utcnow
@@ -24,6 +25,7 @@ from shared.kafka import EventProducer
 log = logging.getLogger(__name__)
 
 _WAKE_REGISTERED = "planb_outbox_wake"
+_STAGED = "planb_outbox_staged"
 
 
 def add_to_outbox(
@@ -36,12 +38,32 @@ def add_to_outbox(
 ) -> None:
     """Stage an event in the caller's transaction; the relay sends it after commit.
 
-    `wake` (the relay's) is called once the transaction commits, never if it rolls back.
+    Staged rows are written in one multi-row INSERT just before the transaction commits
+    (an ORM row each cost ~0.15 ms on SQLite: a pause of 10 channels stages 20), in the order
+    they were staged. `wake` (the relay's) is called once the transaction commits, never if
+    it rolls back.
     """
-    session.add(OutboxEntry(topic=topic, key=key, value=event.to_bytes(), created_at=utcnow()))
+    row = {"topic": topic, "key": key, "value": event.to_bytes(), "created_at": utcnow()}
+    staged = session.info.get(_STAGED)
+    if staged is None:
+        staged = session.info[_STAGED] = []
+        sync = session.sync_session
+        sa_event.listen(sync, "before_commit", _write_staged, once=True)
+        sa_event.listen(sync, "after_rollback", _drop_staged, once=True)
+    staged.append(row)
     if wake is not None and not session.info.get(_WAKE_REGISTERED):
         session.info[_WAKE_REGISTERED] = True
         sa_event.listen(session.sync_session, "after_commit", _waker(session, wake), once=True)
+
+
+def _write_staged(sync_session: Session) -> None:
+    rows = sync_session.info.pop(_STAGED, None)
+    if rows:
+        sync_session.execute(insert(OutboxEntry), rows)
+
+
+def _drop_staged(sync_session: Session) -> None:
+    sync_session.info.pop(_STAGED, None)
 
 
 def _waker(session: AsyncSession, wake: Callable[[], None]) -> Callable[[object], None]:

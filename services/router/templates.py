@@ -67,6 +67,7 @@ def build_environment(folders: list[Path]) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # checked once at start; no stat() of every file per draft
     )
     env.filters["and_list"] = and_list
     env.filters["sentence"] = sentence
