@@ -4,6 +4,10 @@ One worker per channel, so a slow, failing or rate-limited platform never delays
 Within a channel, deliveries go strictly oldest first: a follow-up is never posted before the
 post it replies to, even while the first waits for a retry.
 
+A `Retry-After` (or a platform's rate-limit reset) speaks for the platform, not for the one
+post it answered: the channel sends nothing until it has passed (up to the retry policy's
+`max_seconds`), so a status update queued behind a rate-limited marketing post waits too.
+
 A delivery moves pending → sending (committed before the network call) → published, or back to
 pending with `next_attempt_at` (the durable retry schedule, which survives a restart), or
 failed. A process killed mid-send leaves `sending`: on start, a channel whose platform takes an
@@ -83,6 +87,7 @@ class Dispatcher:
         self.idle_poll_seconds = idle_poll_seconds
         self.metrics = metrics or PublisherMetrics()
         self._wakeups = {channel_id: asyncio.Event() for channel_id in registry.network}
+        self._quiet_until: dict[str, float] = {}  # monotonic: the platform's Retry-After
         self.breakers = {
             channel_id: Breaker(breaker_threshold, breaker_cooldown_seconds)
             for channel_id in registry.network
@@ -141,7 +146,8 @@ class Dispatcher:
         or None when the queue is empty."""
         channel = self.registry.network[channel_id]
         breaker = self.breakers[channel_id]
-        if (quiet := breaker.wait_seconds()) > 0:
+        asked = self._quiet_until.get(channel_id, 0.0) - time.monotonic()
+        if (quiet := max(breaker.wait_seconds(), asked)) > 0:
             return quiet
         now = utcnow()
         async with self.database.transaction() as session:
@@ -194,6 +200,9 @@ class Dispatcher:
             await self._settle(message.message_id, failed=str(exc))
         except RetryableChannelError as exc:
             breaker.failed(str(exc))
+            if exc.retry_after is not None:
+                wait = min(exc.retry_after, self.policy.max_seconds)
+                self._quiet_until[channel.channel_id] = time.monotonic() + wait
             await self._settle(message.message_id, retry=exc, attempts=attempts)
         except Exception as exc:  # an adapter bug: retried on schedule, never silently lost
             log.exception(

@@ -216,6 +216,23 @@ async def test_rate_limit_hint_sets_the_next_attempt(engine: Engine, x: tuple[XP
     assert report.next_attempt_at.timestamp() >= advertised_reset - 1
 
 
+async def test_a_retry_after_quiets_the_channel_not_only_the_post_it_answered(
+    engine: Engine, mastodon: tuple[MastodonPeer, str]
+) -> None:
+    """Retry-After speaks for the platform: a status update, which goes before marketing,
+    still waits when it arrives behind a rate-limited marketing post."""
+    peer, _ = mastodon
+    peer.fail_next(429, headers={"Retry-After": "30"})
+    await engine.handle(promo("p5"))
+    assert await engine.dispatcher.dispatch_once("masto") == 0
+    await engine.handle(update("m11", "Trains held."))
+    wait = await engine.dispatcher.dispatch_once("masto")
+    assert wait is not None
+    assert 20 < wait <= 30
+    assert peer.hits("/api/v1/statuses") == 1
+    assert (await engine.delivery("m11")).state == "pending"
+
+
 async def test_a_refusal_fails_at_once_and_retries_give_up(
     engine: Engine, mastodon: tuple[MastodonPeer, str]
 ) -> None:

@@ -1,9 +1,12 @@
 """In-process retries for one post: a few quick attempts before the durable retry schedule.
 
 Only `RetryableChannelError` is retried. The wait is the platform's own hint when it gave
-one (`Retry-After`, `x-rate-limit-reset`, Telegram's `retry_after`), capped by `max_wait`,
-otherwise exponential backoff with full jitter. After the last attempt the last error is
-raised unchanged, so the caller can schedule the next try from its `retry_after`.
+one (`Retry-After`, `x-rate-limit-reset`, Telegram's `retry_after`), otherwise exponential
+backoff with full jitter capped by `max_wait`. A hint longer than `max_wait` ends the quick
+attempts at once: asking sooner than the platform allowed would break its protocol, so the
+error is raised for the durable schedule, which waits as long as the hint says. After the
+last attempt the last error is raised unchanged, so the caller can schedule the next try
+from its `retry_after`.
 """
 
 import asyncio
@@ -13,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_random_exponential,
 )
@@ -37,10 +40,21 @@ def _wait_strategy(*, max_wait: float, wait_multiplier: float) -> Callable[[Retr
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome is not None else None
         if isinstance(error, RetryableChannelError) and error.retry_after is not None:
-            return min(max(error.retry_after, 0.0), max_wait)
+            return max(error.retry_after, 0.0)  # never over max_wait: see _worth_waiting_for
         return float(backoff(state))
 
     return wait
+
+
+def _worth_waiting_for(max_wait: float) -> Callable[[BaseException], bool]:
+    """Retry in the call only a retryable error whose hint (if any) is within `max_wait`."""
+
+    def retry(error: BaseException) -> bool:
+        if not isinstance(error, RetryableChannelError):
+            return False
+        return error.retry_after is None or error.retry_after <= max_wait
+
+    return retry
 
 
 async def post_with_retries(
@@ -52,7 +66,8 @@ async def post_with_retries(
     wait_multiplier: float = 0.5,
     sleep: Sleep = asyncio.sleep,
 ) -> Posted:
-    """`channel.post(post)`, retried on `RetryableChannelError` up to `attempts` times in all."""
+    """`channel.post(post)`, retried on `RetryableChannelError` up to `attempts` times in all,
+    unless the platform asked for a longer wait than `max_wait`."""
 
     def log_retry(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
@@ -70,7 +85,7 @@ async def post_with_retries(
     retrying = AsyncRetrying(
         stop=stop_after_attempt(attempts),
         wait=_wait_strategy(max_wait=max_wait, wait_multiplier=wait_multiplier),
-        retry=retry_if_exception_type(RetryableChannelError),
+        retry=retry_if_exception(_worth_waiting_for(max_wait)),
         before_sleep=log_retry,
         sleep=sleep,
         reraise=True,

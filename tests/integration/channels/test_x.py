@@ -61,18 +61,21 @@ async def test_429_waits_until_x_rate_limit_reset(
     assert [post.text for post in x_peer.posts] == ["Later."]
 
 
-async def test_a_wait_longer_than_max_wait_is_capped(
+async def test_a_wait_longer_than_max_wait_is_left_to_the_durable_schedule(
     x_peer: XPeer, x_url: str, client: httpx.AsyncClient, sleeps: RecordedSleeps
 ) -> None:
+    """Asking again after max_wait would come before X's reset: no quick retry at all."""
     channel = channel_for(x_url, client)
     x_peer.rate_limit(900)
 
-    await post_with_retries(
-        channel, OutgoingPost(text="Capped.", idempotency_key="c1"), max_wait=2.0, sleep=sleeps
-    )
+    with pytest.raises(RetryableChannelError, match="HTTP 429") as limited:
+        await post_with_retries(
+            channel, OutgoingPost(text="Later.", idempotency_key="c1"), max_wait=2.0, sleep=sleeps
+        )
 
-    assert sleeps == [2.0]
-    assert x_peer.hits(TWEETS) == 2
+    assert limited.value.retry_after == pytest.approx(900, abs=2)
+    assert sleeps == []
+    assert x_peer.hits(TWEETS) == 1
 
 
 async def test_duplicate_text_is_permanent_with_xs_reason(

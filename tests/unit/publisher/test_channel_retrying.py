@@ -42,10 +42,10 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
-async def test_retryable_errors_are_retried_with_the_hint_capped_by_max_wait() -> None:
+async def test_retryable_errors_are_retried_after_the_platforms_hint() -> None:
     channel = ScriptedChannel(
         RetryableChannelError("limited", retry_after=2.5),
-        RetryableChannelError("limited", retry_after=600),
+        RetryableChannelError("limited", retry_after=10),
         RetryableChannelError("down"),
     )
     sleeps = Sleeps()
@@ -57,6 +57,23 @@ async def test_retryable_errors_are_retried_with_the_hint_capped_by_max_wait() -
     assert posted.remote_id == "r1"
     assert sleeps == [2.5, 10, 0]
     assert channel.calls == 4
+
+
+async def test_a_hint_longer_than_max_wait_is_left_to_the_durable_schedule() -> None:
+    """Trying again after max_wait, sooner than the platform's Retry-After, would break its
+    protocol: the error goes back to the caller, whose schedule honours the hint."""
+    channel = ScriptedChannel(
+        RetryableChannelError("down", retry_after=1),
+        RetryableChannelError("limited", retry_after=600),
+    )
+    sleeps = Sleeps()
+
+    with pytest.raises(RetryableChannelError, match="limited") as raised:
+        await post_with_retries(channel, POST, attempts=4, max_wait=10, sleep=sleeps)
+
+    assert raised.value.retry_after == 600
+    assert sleeps == [1]
+    assert channel.calls == 2
 
 
 async def test_backoff_without_a_hint_is_jittered_and_bounded() -> None:
