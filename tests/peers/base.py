@@ -7,9 +7,11 @@ sandbox) script it between requests:
     peer.fail_next(429, headers={"Retry-After": "1"}, times=2)
     peer.rate_limit(2)                           a 429 with this platform's own retry hint
     peer.delay = 0.5                             accept the post, then answer this late
+    peer.storm(30)                               refuse everything for 30 s (tests/peers/faults.py)
 
-and read what happened: `peer.posts` (accepted posts, in order) and `peer.requests` (every
-API call, including refused ones).
+and read what happened: `peer.posts` (accepted posts, in order), `peer.requests` (every
+API call, including refused ones) and `peer.answers` (every request with the peer's
+arrival and answer times, and the instant a Retry-After named).
 """
 
 import asyncio
@@ -22,9 +24,12 @@ from http import HTTPStatus
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from tests.peers.faults import Answer, AnswerRecorder, Storm
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class Peer:
         self.requests: list[SeenRequest] = []
         self.delay = 0.0
         self.title: str | None = None  # the timeline page's heading
+        self.answers: list[Answer] = []
+        self._storm: Storm | None = None
         self._failures: deque[ScriptedFailure] = deque()
         self._lock = threading.Lock()
         self.app = Starlette(
@@ -72,7 +79,8 @@ class Peer:
                 *self.routes(),
                 Route("/", self.timeline_page),
                 Route("/timeline.json", self.timeline_json),
-            ]
+            ],
+            middleware=[Middleware(AnswerRecorder, note=self._note_answer)],
         )
 
     def routes(self) -> list[BaseRoute]:
@@ -100,6 +108,15 @@ class Peer:
         """The next call is refused with 429 and a hint to wait `seconds` (as HTTP says)."""
         self.fail_next(429, headers={"Retry-After": str(seconds)})
 
+    def storm(self, seconds: float) -> Storm:
+        """Refuse every API call for `seconds` with 503/429 and a Retry-After, then heal."""
+        self._storm = Storm(seconds)
+        return self._storm
+
+    def _note_answer(self, answer: Answer) -> None:
+        with self._lock:
+            self.answers.append(answer)
+
     def hits(self, path: str, method: str = "POST") -> int:
         """How many calls reached `path`, refused ones included."""
         return sum(1 for seen in self.requests if seen.path == path and seen.method == method)
@@ -112,6 +129,9 @@ class Peer:
                 SeenRequest(request.method, request.url.path, dict(request.headers), body)
             )
             failure = self._failures.popleft() if self._failures else None
+        storm = self._storm.refusal() if failure is None and self._storm is not None else None
+        if storm is not None:
+            return self.error(storm.status, HTTPStatus(storm.status).phrase, storm.headers)
         if failure is None:
             return None
         if failure.body is None:
