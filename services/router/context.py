@@ -1,5 +1,6 @@
 """What the router's handlers and services need, built once in the lifespan (`bootstrap`)."""
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,8 @@ class RouterContext:
     """The time now; tests pass a controllable clock instead of sleeping."""
     drafter: Drafter = field(default_factory=builtin_drafter)
     """Renders drafts from the templates; `bootstrap` builds it over the operator's folder."""
+    drafts_wanted: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when an incident asked for a draft; wakes the drafting job (draft_queue.py)."""
 
     def channel(self, channel_id: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.id == channel_id), None)

@@ -1,8 +1,11 @@
-"""Handling incident events: record state, pause marketing first, then draft updates."""
+"""Handling incident events: record state and pause marketing in the event's transaction,
+then ask for a draft, which the drafting job writes once that has committed (draft_queue.py),
+so the `channel paused` records never wait for templates to render."""
 
 import logging
 import uuid
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,7 +60,7 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
             session, incident.id, "raised", f"{data.severity.value}: {data.title}", data.raised_by
         )
         await pause_marketing_for(ctx, session, incident, event.id)
-        await draft_update(ctx, session, incident, event.id, message=data.summary)
+        request_draft(ctx, session, incident, event.id, message=data.summary)
 
     async def on_updated(event: CloudEvent, session: AsyncSession) -> None:
         data = payload_of(event, IncidentUpdated)
@@ -79,7 +82,7 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
             session, incident.id, "updated", data.message or data.status.value, data.updated_by
         )
         await pause_marketing_for(ctx, session, incident, event.id)
-        await draft_update(ctx, session, incident, event.id, message=data.message)
+        request_draft(ctx, session, incident, event.id, message=data.message)
 
     async def on_resolved(event: CloudEvent, session: AsyncSession) -> None:
         data = payload_of(event, IncidentResolved)
@@ -96,7 +99,7 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
             incident.customer_impact = data.customer_impact
         _timeline(session, incident.id, "resolved", data.message or "resolved", data.resolved_by)
         await release_pauses_of(ctx, session, incident, event.id)
-        await draft_update(ctx, session, incident, event.id, message=data.message)
+        request_draft(ctx, session, incident, event.id, message=data.message)
 
     return {
         IncidentRaised.event_type: on_raised,
@@ -146,6 +149,23 @@ async def release_pauses_of(
             "policy",
         )
     return resumed
+
+
+def request_draft(
+    ctx: RouterContext,
+    session: AsyncSession,
+    incident: Incident,
+    cause_id: str,
+    *,
+    message: str | None,
+) -> None:
+    """Ask for this event's draft: written by the drafting job once this commits. A later
+    event of the same incident replaces the request (its draft would supersede this one)."""
+    incident.draft_cause_id = cause_id
+    incident.draft_message = message
+    sa_event.listen(
+        session.sync_session, "after_commit", lambda _s: ctx.drafts_wanted.set(), once=True
+    )
 
 
 async def draft_update(

@@ -3,6 +3,7 @@
 from functools import partial
 
 from services.router.context import RouterContext
+from services.router.draft_queue import write_requested_drafts
 from services.router.escalation import escalate
 from services.router.marketing import emit_due_posts
 from services.router.resume import auto_resume
@@ -22,7 +23,13 @@ def periodic_jobs(ctx: RouterContext, database: Database, settings: RouterSettin
         await auto_resume(ctx, database)
         return None
 
+    async def drafting_round() -> float | None:
+        await write_requested_drafts(ctx, database)
+        return None
+
     return [
+        # woken by every incident event's commit; the interval only catches what a crash left
+        Ticker("drafting", drafting_round, interval=5.0, wake=ctx.drafts_wanted),
         Ticker("marketing-scheduler", scheduler_round, interval=settings.marketing_poll_seconds),
         Ticker("marketing-auto-resume", auto_resume_round, interval=30.0),
         Ticker(

@@ -40,6 +40,14 @@ class Incident(Base):
     opened_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    draft_cause_id: Mapped[str | None] = mapped_column(
+        String(200),
+        index=True,
+        doc="The latest incident event still waiting for its draft (see draft_queue.py)",
+    )
+    draft_message: Mapped[str | None] = mapped_column(
+        Text, doc="The operator's message of that event, for its draft"
+    )
 
 
 class TimelineEntry(Base):

@@ -19,11 +19,14 @@ Job = Callable[[], Awaitable[float | None]]
 class Ticker:
     """Runs one job over and over; `wake()` cuts the current wait short."""
 
-    def __init__(self, name: str, job: Job, *, interval: float) -> None:
+    def __init__(
+        self, name: str, job: Job, *, interval: float, wake: asyncio.Event | None = None
+    ) -> None:
         self.name = name
         self.job = job
         self.interval = interval
-        self._wake = asyncio.Event()
+        self._wake = wake or asyncio.Event()
+        """Setting this event (`wake()`, or whoever shares it) cuts the current wait short."""
 
     def wake(self) -> None:
         self._wake.set()

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from services.router import approvals
 from services.router.context import RouterContext
+from services.router.draft_queue import write_requested_drafts
 from services.router.drafting import channel_limit, fit, tidy
 from services.router.incidents import draft_update, incident_handlers
 from services.router.main import create_app
@@ -129,6 +130,7 @@ async def raise_incident(ctx: RouterContext, db: Database, incident_id: str, tit
         await incident_handlers(ctx)[raised.event_type](
             CloudEvent.wrap(raised, source="/tests", id=str(uuid.uuid4())), session
         )
+    await write_requested_drafts(ctx, db)
     async with db.sessions() as session:
         return (
             await session.scalars(select(Draft.id).where(Draft.incident_id == incident_id))

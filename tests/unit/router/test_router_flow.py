@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from services.router import approvals
 from services.router.context import RouterContext
+from services.router.draft_queue import write_requested_drafts
 from services.router.incidents import incident_handlers
 from services.router.models import ChannelPause, Draft
 from services.router.policy import Policy
@@ -70,6 +71,7 @@ async def deliver(ctx: RouterContext, db: Database, data: EventData) -> None:
     handler = incident_handlers(ctx)[data.event_type]
     async with db.transaction() as session:
         await handler(CloudEvent.wrap(data, source="/tests", id=str(uuid.uuid4())), session)
+    await write_requested_drafts(ctx, db)
 
 
 async def outbound(db: Database, ctx: RouterContext) -> list[EventData]:
@@ -179,3 +181,49 @@ async def test_a_channel_resumes_only_when_every_incident_holding_it_is_over(
             select(ChannelPause).where(ChannelPause.released_at.is_(None))
         )
         assert list(active.all()) == []
+
+
+async def handle_only(ctx: RouterContext, db: Database, data: EventData) -> None:
+    """The consumer's transaction alone: as if the router died before its drafting job ran."""
+    handler = incident_handlers(ctx)[data.event_type]
+    async with db.transaction() as session:
+        await handler(CloudEvent.wrap(data, source="/tests", id=str(uuid.uuid4())), session)
+
+
+async def test_the_pause_commits_before_the_draft_and_a_request_survives_a_crash(
+    ctx: RouterContext, db: Database
+) -> None:
+    await handle_only(ctx, db, raised("inc_g", Severity.SEV1, []))
+    assert ctx.drafts_wanted.is_set()  # the commit woke the drafting job
+    paused = [r.channel_id for r in await outbound(db, ctx) if isinstance(r, ChannelPaused)]
+    assert paused == ["north", "south"]  # out before any template rendered
+    assert await pending_drafts(db, "inc_g") == []
+    # a restarted router's job finds the request the committed event left
+    assert await write_requested_drafts(ctx, db) == 1
+    (draft,) = await pending_drafts(db, "inc_g")
+    assert await write_requested_drafts(ctx, db) == 0  # written once
+    async with db.sessions() as session:
+        assert len(await approvals.texts_of(session, draft.id)) == len(CHANNELS)
+
+
+async def test_a_burst_of_events_is_drafted_once_for_the_latest(
+    ctx: RouterContext, db: Database
+) -> None:
+    await handle_only(ctx, db, raised("inc_h", Severity.SEV4, []))
+    for message in ("Signal failed at Central.", "Engineers are on site."):
+        update = IncidentUpdated(
+            incident_id="inc_h",
+            status=IncidentStatus.IDENTIFIED,
+            message=message,
+            updated_by="op",
+            updated_at=NOW,
+        )
+        await handle_only(ctx, db, update)
+    assert await write_requested_drafts(ctx, db) == 1
+    async with db.sessions() as session:
+        drafts = (await session.scalars(select(Draft).where(Draft.incident_id == "inc_h"))).all()
+        (draft,) = drafts
+        texts = await approvals.texts_of(session, draft.id)
+    assert draft.state == "pending"
+    assert draft.incident_status == "identified"
+    assert all("Engineers are on site." in t.text for t in texts)
