@@ -89,6 +89,12 @@ class EventConsumer:
         self.dlq_producer = dlq_producer
         self.stats = ConsumerStats()
         self._consumer: AIOKafkaConsumer | None = None
+        self._stopping = asyncio.Event()
+
+    def request_stop(self) -> None:
+        """Finish the batch in hand (its offsets committed), then leave the group and return:
+        cancelling mid-commit would leave aiokafka's commit running against a closed client."""
+        self._stopping.set()
 
     def _make_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -104,9 +110,9 @@ class EventConsumer:
         )
 
     async def run(self) -> None:
-        """Consume until cancelled; reconnects after broker trouble."""
+        """Consume until stopped (`request_stop`) or cancelled; reconnects after broker trouble."""
         delay = self.config.retry_base_seconds
-        while True:
+        while not self._stopping.is_set():
             consumer = self._make_consumer()
             try:
                 await consumer.start()
@@ -121,12 +127,14 @@ class EventConsumer:
             finally:
                 self._consumer = None
                 await _stop_quietly(consumer)
+            if self._stopping.is_set():
+                return
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.config.retry_max_seconds)
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
-            batches = await consumer.getmany(timeout_ms=500)
+        while not self._stopping.is_set():
+            batches = await consumer.getmany(timeout_ms=200)
             self.stats.assigned = set(consumer.assignment())
             for tp, records in batches.items():
                 for record in records:

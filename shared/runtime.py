@@ -42,6 +42,7 @@ class Runtime:
         )
         self.kafka_optional = False
         self.consumers: list[EventConsumer] = []
+        self._consumer_tasks: list[asyncio.Task[None]] = []
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def start(self) -> None:
@@ -96,7 +97,7 @@ class Runtime:
             dlq_producer=self.producer,
         )
         self.consumers.append(consumer)
-        self.spawn(consumer.run(), f"consumer-{group_id}")
+        self._consumer_tasks.append(self.spawn(consumer.run(), f"consumer-{group_id}"))
         return consumer
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -105,14 +106,20 @@ class Runtime:
         self._tasks.append(task)
         return task
 
-    async def stop(self) -> None:
-        """Let open write sessions finish first, then cancel the background tasks."""
+    async def stop(self, consumer_grace_seconds: float = 5.0) -> None:
+        """Consumers finish their batch and leave their groups, open write sessions finish,
+        then the background tasks are cancelled."""
+        for consumer in self.consumers:
+            consumer.request_stop()
+        if self._consumer_tasks:
+            await asyncio.wait(self._consumer_tasks, timeout=consumer_grace_seconds)
         if still_open := await self.database.quiesce():
             log.warning("%d database sessions still open at shutdown; cancelling them", still_open)
         for task in reversed(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        self._consumer_tasks.clear()
         await self.producer.stop()
         await self.database.dispose()
 
