@@ -12,7 +12,9 @@ A delivery moves pending → sending (committed before the network call) → pub
 pending with `next_attempt_at` (the durable retry schedule, which survives a restart), or
 failed. A process killed mid-send leaves `sending`: on start, a channel whose platform takes an
 idempotency key is simply tried again; any other is marked failed for a person to check,
-because trying again could post twice.
+because trying again could post twice. Replicas share the table, and one killed for good is
+never started again: so every replica also takes back, now and then, the `sending` claims
+older than the lease (`lease_seconds`, longer than any send lasts), by the same rule.
 """
 
 import asyncio
@@ -21,9 +23,10 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.exc import OperationalError
 
 from services.publisher.breaker import Breaker
@@ -75,6 +78,7 @@ class Dispatcher:
         idle_poll_seconds: float = 2.0,
         breaker_threshold: int = 5,
         breaker_cooldown_seconds: float = 60.0,
+        lease_seconds: float = 120.0,
         metrics: PublisherMetrics | None = None,
     ) -> None:
         self.database = database
@@ -85,6 +89,7 @@ class Dispatcher:
         self.quick_attempts = quick_attempts
         self.quick_max_wait = quick_max_wait
         self.idle_poll_seconds = idle_poll_seconds
+        self.lease_seconds = lease_seconds
         self.metrics = metrics or PublisherMetrics()
         self._wakeups = {channel_id: asyncio.Event() for channel_id in registry.network}
         self._quiet_until: dict[str, float] = {}  # monotonic: the platform's Retry-After
@@ -97,14 +102,15 @@ class Dispatcher:
         if channel_id in self._wakeups:
             self._wakeups[channel_id].set()
 
-    async def recover(self) -> int:
-        """Settle deliveries a killed process left `sending`; returns how many."""
+    async def recover(self, *, expired_only: bool = False) -> int:
+        """Settle deliveries a killed process left `sending`; returns how many. At start all
+        of them; `expired_only`: the claims older than the lease, which no live replica holds."""
+        query = select(Delivery).where(Delivery.state == DeliveryState.SENDING.value)
+        if expired_only:
+            expired = utcnow() - timedelta(seconds=self.lease_seconds)
+            query = query.where(or_(Delivery.claimed_at.is_(None), Delivery.claimed_at < expired))
         async with self.database.transaction() as session:
-            rows = (
-                await session.scalars(
-                    select(Delivery).where(Delivery.state == DeliveryState.SENDING.value)
-                )
-            ).all()
+            rows = (await session.scalars(query.with_for_update(skip_locked=True))).all()
             for row in rows:
                 channel = self.registry.network.get(row.channel_id)
                 if channel is not None and channel.idempotent:
@@ -123,7 +129,18 @@ class Dispatcher:
                 self._report(session, row, DeliveryFailed, error=error)
                 row.state = DeliveryState.FAILED.value
                 row.error = error
+        for channel_id in {row.channel_id for row in rows}:
+            self.wake(channel_id)
         return len(rows)
+
+    async def run_recovery(self) -> None:
+        """Every half lease, take back what a replica that died left `sending`."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 2)
+            try:
+                await self.recover(expired_only=True)
+            except (OperationalError, OSError) as exc:
+                log.warning("dispatcher recovery: %s; retrying", exc)
 
     async def run_channel(self, channel_id: str) -> None:
         """Work one channel's queue until cancelled."""

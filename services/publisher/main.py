@@ -46,6 +46,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             quick_max_wait=settings.quick_retry_max_wait_seconds,
             breaker_threshold=settings.breaker_threshold,
             breaker_cooldown_seconds=settings.breaker_cooldown_seconds,
+            lease_seconds=settings.sending_lease_seconds(),
             metrics=PublisherMetrics(app.state.metrics.registry),
         )
 
@@ -53,6 +54,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         channels: ChannelRegistry = app.state.channels
         dispatcher: Dispatcher = app.state.dispatcher
         await dispatcher.recover()
+        runtime.spawn(dispatcher.run_recovery(), "dispatch-recovery")
         for channel_id in channels.network:
             runtime.spawn(dispatcher.run_channel(channel_id), f"dispatch-{channel_id}")
         runtime.add_consumer(

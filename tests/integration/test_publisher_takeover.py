@@ -1,0 +1,158 @@
+"""Two publisher replicas on one database: when one dies mid-send and never comes back, the
+other takes its claim back once the lease has run out, and the platform gets the post once;
+a live replica's claim is never taken. Real database, a real loopback Mastodon peer.
+
+(Found by tests/faults/test_scale_out.py: a publisher killed for good left its in-flight
+delivery `sending` forever, because only a starting publisher settled such rows.)
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from services.publisher.channels import ChannelRegistry
+from services.publisher.channels.mastodon import MastodonChannel
+from services.publisher.dispatch import Dispatcher
+from services.publisher.handlers import publisher_handlers
+from services.publisher.models import Base, Delivery
+from services.publisher.schedule import RetryPolicy
+from shared.channels import ChannelConfig, ChannelType
+from shared.db import Database
+from shared.events import (
+    CloudEvent,
+    IncidentRef,
+    IncidentStatus,
+    MessageKind,
+    PublishRequested,
+    Severity,
+)
+from shared.topics import Topics
+from tests.peers import MastodonPeer, serve
+from tests.support import eventually
+
+CHANNEL = ChannelConfig(id="masto", type=ChannelType.MASTODON, name="Mastodon")
+INCIDENT = IncidentRef(
+    incident_id="inc_00000000000000000007",
+    title="Lifts out of order",
+    severity=Severity.SEV3,
+    status=IncidentStatus.INVESTIGATING,
+)
+
+
+@dataclass
+class Replicas:
+    databases: list[Database]
+    dispatchers: list[Dispatcher]
+    registry: ChannelRegistry
+    peer: MastodonPeer
+
+    async def request(self, message_id: str) -> None:
+        """The consumer's part: the delivery queued for the dispatchers."""
+        message = PublishRequested(
+            message_id=message_id,
+            channel_id="masto",
+            kind=MessageKind.STATUS_UPDATE,
+            text="Lifts out of order at Central.",
+            incident=INCIDENT,
+            requested_at=datetime.now(UTC),
+        )
+        handlers = publisher_handlers(topics=Topics("planb"), channels=self.registry, wake=_nop)
+        async with self.databases[0].transaction() as session:
+            await handlers[PublishRequested.event_type](
+                CloudEvent.wrap(message, source="/tests"), session
+            )
+
+    async def state(self, message_id: str) -> str:
+        async with self.databases[0].sessions() as session:
+            row = await session.get(Delivery, message_id)
+        assert row is not None
+        return row.state
+
+
+def _nop() -> None:
+    return None
+
+
+@pytest.fixture
+def peer() -> Iterator[tuple[MastodonPeer, str]]:
+    mastodon = MastodonPeer()
+    with serve(mastodon.app) as url:
+        yield mastodon, url
+
+
+@pytest.fixture
+async def replicas(database_url: str, peer: tuple[MastodonPeer, str]) -> AsyncIterator[Replicas]:
+    """Two dispatchers, each with its own engine on the one database (as two processes)."""
+    databases = [Database(database_url) for _ in range(2)]
+    await databases[0].create_all(Base.metadata)
+    async with httpx.AsyncClient(timeout=30) as client:
+        channel = MastodonChannel(
+            channel_id="masto", base_url=peer[1], access_token=peer[0].token, client=client
+        )
+        registry = ChannelRegistry([CHANNEL], adapters={}, network={"masto": channel})
+        dispatchers = [
+            Dispatcher(
+                database,
+                registry,
+                Topics("planb"),
+                _nop,
+                policy=RetryPolicy(),
+                quick_attempts=1,
+                quick_max_wait=0,
+                lease_seconds=1.0,
+            )
+            for database in databases
+        ]
+        yield Replicas(databases, dispatchers, registry, peer[0])
+    for database in databases:
+        await database.dispose()
+
+
+async def test_a_dead_replicas_send_is_taken_over_and_posted_once(replicas: Replicas) -> None:
+    first, second = replicas.dispatchers
+    replicas.peer.delay = 30.0  # the platform takes the post, the answer never comes in time
+    await replicas.request("msg-1")
+    dying = asyncio.create_task(first.dispatch_once("masto"))
+    await eventually(lambda: _posted(replicas), what="the first replica's post at the peer")
+    dying.cancel()  # killed mid-send: nothing settles its claim
+    await asyncio.gather(dying, return_exceptions=True)
+    assert await replicas.state("msg-1") == "sending"
+
+    replicas.peer.delay = 0.0
+    survivor = [
+        asyncio.create_task(second.run_channel("masto")),
+        asyncio.create_task(second.run_recovery()),
+    ]
+    try:
+
+        async def published() -> bool:
+            return await replicas.state("msg-1") == "published"
+
+        await eventually(published, within=20, what="the survivor publishing the claim")
+    finally:
+        for task in survivor:
+            task.cancel()
+        await asyncio.gather(*survivor, return_exceptions=True)
+    assert len(replicas.peer.posts) == 1  # sent again under the same Idempotency-Key
+    assert replicas.peer.hits("/api/v1/statuses") == 2
+
+
+async def test_a_live_replicas_claim_is_left_alone(replicas: Replicas) -> None:
+    first, second = replicas.dispatchers
+    second.lease_seconds = 60.0
+    replicas.peer.delay = 1.0
+    await replicas.request("msg-2")
+    sending = asyncio.create_task(first.dispatch_once("masto"))
+    await eventually(lambda: _posted(replicas), what="the post at the peer")
+    assert await second.recover(expired_only=True) == 0
+    assert await sending == 0
+    assert await replicas.state("msg-2") == "published"
+    assert replicas.peer.hits("/api/v1/statuses") == 1
+
+
+async def _posted(replicas: Replicas) -> bool:
+    return len(replicas.peer.posts) == 1
