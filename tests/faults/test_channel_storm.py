@@ -194,19 +194,19 @@ async def test_a_storm_of_503_and_429_delivers_everything_once_and_honours_retry
     storm: Storm = stormy[0].storm(STORM_SECONDS)
     sent = await stream(producer, Topics(topic_prefix))
     expected = {
-        channel: sorted(m.message_id for m in sent if m.channel_id == channel)
+        channel: {m.message_id for m in sent if m.channel_id == channel}
         for channel in ("stormy", "calm")
     }
 
     async def calm_delivered() -> bool:
-        return sorted(k or "" for k in accepted_keys(calm[0])) == expected["calm"]
+        return set(accepted_keys(calm[0])) == expected["calm"]
 
     await eventually(calm_delivered, within=STORM_SECONDS, what="the healthy channel's messages")
     late = [a for a in posts(calm[0]) if a.accepted and a.answered_at >= storm.ends_at]
     assert late == [], "the healthy channel waited for the storm"
 
     async def stormy_delivered() -> bool:
-        return sorted(k or "" for k in accepted_keys(stormy[0])) == expected["stormy"]
+        return set(accepted_keys(stormy[0])) == expected["stormy"]
 
     await eventually(
         stormy_delivered,
@@ -218,12 +218,11 @@ async def test_a_storm_of_503_and_429_delivers_everything_once_and_honours_retry
     refused = [a for a in answers if not a.accepted]
     assert {a.status for a in refused} == {429, 503}
     assert all(a.not_before is not None for a in refused)
-    assert all(a.arrived_at >= storm.ends_at for a in answers if a.accepted)
     early = early_requests(answers)
     assert early == [], "\n".join(early)
     for peer in (stormy[0], calm[0]):
         keys = accepted_keys(peer)
-        assert len(keys) == len(set(keys)), "a message was accepted twice"
+        assert sorted(keys) == sorted(set(keys)), "a message was accepted twice"
     # the storm channel's status updates still form one thread, in the order they were sent
     statuses = [m.text for m in sent if m.channel_id == "stormy" and m.incident is not None]
     threaded = [p for p in stormy[0].posts if p.text in statuses]
