@@ -4,17 +4,18 @@ so the `channel paused` records never wait for templates to render."""
 
 import logging
 import uuid
+from datetime import datetime
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.approvals import approve_by_policy
 from services.router.context import RouterContext
-from services.router.drafting import next_update_at
+from services.router.drafting import Drafted, next_update_at
 from services.router.models import Draft, DraftText, Incident, TimelineEntry
 from services.router.pauses import pause_channels, release_pauses
 from shared.consumer import Handler, PermanentError, payload_of
+from shared.db import after_commit
 from shared.events import (
     CloudEvent,
     IncidentRaised,
@@ -163,9 +164,26 @@ def request_draft(
     event of the same incident replaces the request (its draft would supersede this one)."""
     incident.draft_cause_id = cause_id
     incident.draft_message = message
-    sa_event.listen(
-        session.sync_session, "after_commit", lambda _s: ctx.drafts_wanted.set(), once=True
-    )
+    after_commit(session, ctx.drafts_wanted.set)
+
+
+def render_draft(
+    ctx: RouterContext,
+    incident: Incident,
+    *,
+    message: str | None,
+    now: datetime,
+    holding: bool = False,
+) -> dict[str, Drafted]:
+    """Every channel's text for the incident's state, fitted to its limit (CPU only: the
+    drafting job calls it before taking the write lock)."""
+    link = ctx.incident_link(incident.id)
+    return {
+        channel.id: ctx.drafter.draft(
+            incident, channel, message=message, link=link, zone=ctx.zone, now=now, holding=holding
+        )
+        for channel in ctx.channels
+    }
 
 
 async def draft_update(
@@ -176,10 +194,14 @@ async def draft_update(
     *,
     message: str | None,
     holding: bool = False,
+    rendered: dict[str, Drafted] | None = None,
 ) -> Draft:
     """Supersede the incident's pending drafts and write a new one for every channel, fitted
-    to its limit; `holding` drafts the "still working on it" text (`holding.j2`)."""
+    to its limit (`rendered` beforehand, or now); `holding` drafts the "still working on it"
+    text (`holding.j2`)."""
     now = ctx.clock()
+    if rendered is None:
+        rendered = render_draft(ctx, incident, message=message, now=now, holding=holding)
     await session.execute(
         update(Draft)
         .where(Draft.incident_id == incident.id, Draft.state == "pending")
@@ -194,24 +216,20 @@ async def draft_update(
         created_at=now,
     )
     session.add(draft)
-    link = ctx.incident_link(incident.id)
-    for channel in ctx.channels:
-        drafted = ctx.drafter.draft(
-            incident, channel, message=message, link=link, zone=ctx.zone, now=now, holding=holding
-        )
+    for channel_id, drafted in rendered.items():
         if drafted.cut_chars:
             log.info(
                 "draft %s for incident %s on %s shortened by %d characters to fit %d",
                 draft.id,
                 incident.id,
-                channel.id,
+                channel_id,
                 drafted.cut_chars,
                 drafted.limit,
             )
         session.add(
             DraftText(
                 draft_id=draft.id,
-                channel_id=channel.id,
+                channel_id=channel_id,
                 text=drafted.text,
                 length=drafted.length,
                 limit=drafted.limit,

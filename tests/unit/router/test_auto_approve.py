@@ -99,6 +99,8 @@ async def test_other_severities_still_wait_for_a_person(ctx: RouterContext, db: 
 async def test_the_incidents_current_severity_decides(ctx: RouterContext, db: Database) -> None:
     """Raised as sev4 (approved by the policy), raised to sev3: the follow-up waits."""
     await deliver(ctx, db, raised("inc_4", Severity.SEV4))
+    assert isinstance(ctx.clock, Clock)
+    ctx.clock.advance(minutes=1)  # drafts are listed by creation time
     await deliver(ctx, db, updated("inc_4").model_copy(update={"severity": Severity.SEV3}))
     drafts = await drafts_of(db, "inc_4")
     assert [d.state for d in drafts] == ["approved", "pending"]
