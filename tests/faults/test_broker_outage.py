@@ -1,0 +1,251 @@
+"""The broker goes away for 30 s under a steady load of incidents, then comes back.
+
+Ingest and router run as real processes (tests/processes.py) against a broker of this
+test's own on a fixed port (the session broker is shared, and this one gets stopped). An
+operator's client raises incidents at 10/s (tests/faults/load.py) before, during and after
+the outage; every request must be answered 202 (`accepted` or `queued`). Two outages,
+because the embedded tansu broker keeps everything in memory (BROKER.md):
+
+- hung (SIGSTOP, then SIGCONT): connections stay open and nothing answers, the nastier
+  case for clients; the broker keeps its records, so every incident reaches the router;
+- killed, and a fresh broker started on the same port: it comes back empty (no topics,
+  records, groups or offsets), so records it had acknowledged that the router had not read
+  yet are gone with it. That is the test broker's storage, not Plan B's (Apache Kafka keeps
+  them), and the oracle allows exactly those; the services must recover by themselves.
+"""
+
+import asyncio
+import os
+import signal
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.auth import generate_dev_tokens
+from shared.broker import EmbeddedBroker, free_port
+from shared.topics import Topics
+from tests.databases import scratch_database
+from tests.faults.load import Answer, Load
+from tests.integration.ingest_harness import read_events
+from tests.processes import Service, ServiceProcess, service_environment
+from tests.support import eventually
+
+pytestmark = pytest.mark.faults
+
+OUTAGE_SECONDS = 30.0
+RATE_PER_SECOND = 10.0
+CLIENT_TIMEOUT_SECONDS = 10.0
+PARTITIONS = 2
+SERVICES: tuple[Service, ...] = ("ingest", "router")
+
+CHANNELS = """
+channels:
+  - id: status
+    type: statuspage
+    name: Public status page
+    marketing: false
+"""
+
+
+@dataclass
+class System:
+    """Ingest and router processes on this test's broker port, and clients for both."""
+
+    ingest: ServiceProcess
+    router: ServiceProcess
+    tokens: dict[str, str]
+    topics: Topics
+    broker_port: int
+    folder: Path
+
+    def broker(self) -> EmbeddedBroker:
+        """A fresh (empty) broker on the system's port, started."""
+        return EmbeddedBroker(self.broker_port, log_file=self.folder / "tansu.log").start()
+
+    @asynccontextmanager
+    async def under_load(self) -> AsyncIterator[tuple[Load, httpx.AsyncClient]]:
+        """Start both services, then the load; yields it and a duty manager's router client."""
+        await asyncio.gather(  # each blocks until its /readyz answers: start them side by side
+            asyncio.to_thread(self.ingest.start), asyncio.to_thread(self.router.start)
+        )
+        limits = httpx.Limits(max_connections=500, max_keepalive_connections=50)
+        duty_manager = {"Authorization": f"Bearer {self.tokens['duty_manager']}"}
+        async with (
+            httpx.AsyncClient(base_url=self.ingest.url, limits=limits) as ingest,
+            httpx.AsyncClient(base_url=self.router.url, headers=duty_manager) as router,
+        ):
+            operator = self.tokens["operator"]
+            load = Load(ingest, operator, rate=RATE_PER_SECOND, timeout=CLIENT_TIMEOUT_SECONDS)
+            load.start()
+            await asyncio.sleep(5)  # the scenario: a steady load before the outage
+            yield load, router
+
+
+@pytest.fixture
+def system(tmp_path: Path, topic_prefix: str) -> Iterator[System]:
+    channels = tmp_path / "channels.yaml"
+    channels.write_text(CHANNELS)
+    port = free_port()
+    with ExitStack() as stack:
+        env = service_environment(
+            tmp_path,
+            bootstrap_servers=f"127.0.0.1:{port}",
+            topic_prefix=topic_prefix,
+            channels_file=channels,
+            partitions=PARTITIONS,
+        )
+        env |= {"RATE_LIMIT_PER_MINUTE": "100000", "RATE_LIMIT_BURST": "10000"}
+        processes: dict[Service, ServiceProcess] = {}
+        for name in SERVICES:
+            database = stack.enter_context(scratch_database(tmp_path, name))
+            processes[name] = ServiceProcess(name, tmp_path, env={**env, "DATABASE_URL": database})
+            stack.callback(processes[name].stop)
+        yield System(
+            ingest=processes["ingest"],
+            router=processes["router"],
+            tokens=generate_dev_tokens(tmp_path),  # the ones service_environment made
+            topics=Topics(topic_prefix),
+            broker_port=port,
+            folder=tmp_path,
+        )
+
+
+async def drafts_per_incident(router: httpx.AsyncClient) -> Counter[str]:
+    response = await router.get("/v1/drafts")
+    response.raise_for_status()
+    return Counter(draft["incident_id"] for draft in response.json())
+
+
+async def drafted_once(router: httpx.AsyncClient, required: set[str]) -> Counter[str]:
+    """Wait until every `required` incident has a draft; then no incident may have two."""
+
+    async def all_there() -> Counter[str] | None:
+        counts = await drafts_per_incident(router)
+        return counts if required <= set(counts) else None
+
+    counts = await eventually(all_there, within=90, what=f"{len(required)} incidents drafted")
+    assert set(counts.values()) == {1}, [i for i, n in counts.items() if n > 1]
+    return counts
+
+
+def answered_202_or_unanswered(load: Load) -> list[Answer]:
+    """Every answer must be a 202; returns the requests that got none in three attempts."""
+    print(f"\n{load.report()}")
+    wrong = [a for a in load.answers if a.status_code not in (202, None)]
+    assert not wrong, (
+        f"{len(wrong)} requests answered other than 202:\n{load.report()}\n{wrong[:3]}"
+    )
+    return [a for a in load.answers if a.status_code is None]
+
+
+def xfail_if_unanswered(unanswered: list[Answer], load: Load) -> None:
+    """Known (reported to the lead, services/ingest/intake.py): ingest holds a database
+    transaction across the Kafka send, which on a hung or vanished broker takes up to two or
+    three times KAFKA_REQUEST_TIMEOUT_MS; on PostgreSQL the pool (15 connections) fills with
+    such requests and every other one waits, and retries with the same Idempotency-Key wait
+    on the first attempt's row lock. Checked last, so the delivery oracles above still hold."""
+    if unanswered:
+        pytest.xfail(f"{len(unanswered)} requests unanswered in 3 x 10 s:\n{load.report()}")
+
+
+async def outbox_depth(system: System) -> int:
+    async with httpx.AsyncClient(base_url=system.ingest.url) as ingest:
+        ready = (await ingest.get("/readyz")).json()
+    return int(ready["checks"]["outbox"]["detail"]["depth"])
+
+
+async def partitions_of(bootstrap_servers: str, topic: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+        return len(described["partitions"]) if described["error_code"] == 0 else 0
+    finally:
+        await admin.close()
+
+
+async def test_hung_broker_for_30s_under_load(system: System) -> None:
+    """SIGSTOP holds the broker's connections open without a word; SIGCONT lets it go on
+    with everything it had. Every incident reaches the router exactly once: a send that
+    timed out (and was queued) can still be written when the broker wakes, and the
+    router's inbox drops that second copy by event id."""
+    broker = system.broker()
+    assert broker.process is not None
+    pid = broker.process.pid
+    try:
+        async with system.under_load() as (load, router):
+            os.kill(pid, signal.SIGSTOP)
+            load.mark("hung")
+            await asyncio.sleep(OUTAGE_SECONDS)
+            os.kill(pid, signal.SIGCONT)
+            load.mark("resumed")
+            await asyncio.sleep(5)  # and load after it
+            await load.stop()
+            unanswered = answered_202_or_unanswered(load)
+            raised = load.incident_ids()
+            counts = await drafted_once(router, raised)
+            assert len(set(counts) - raised) <= len(unanswered)  # their ids are unknown
+        assert await outbox_depth(system) == 0
+        events = await read_events(broker.bootstrap_servers, system.topics.incidents, len(raised))
+        copies = Counter(event.id for event in events)
+        assert {a.body["event_id"] for a in load.answered_202()} <= set(copies)
+        print(f"{len(events)} records on the topic for {len(copies)} events")
+        xfail_if_unanswered(unanswered, load)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        broker.stop()
+
+
+async def test_broker_killed_and_replaced_by_an_empty_one_after_30s(system: System) -> None:
+    """SIGKILL under load; 30 s later a fresh broker on the same port, no service restarted.
+
+    Exact oracle: an `accepted` answer to a request sent before the kill may have been
+    acknowledged by the old broker only, and is lost if the router had not read it by then
+    (`read_before_kill`, taken from the router while no broker runs: it can read nothing
+    more). Every other incident (queued in ingest's outbox, or acknowledged by the new
+    broker) must reach the router, exactly once: so the topics must be recreated and the
+    router's consumers must re-join a group the new broker has never heard of."""
+    broker = system.broker()
+    try:
+        async with system.under_load() as (load, router):
+            assert broker.process is not None
+            broker.process.kill()
+            broker.process.wait()
+            killed_at = load.mark("killed")
+            await asyncio.sleep(OUTAGE_SECONDS)
+            read_before_kill = set(await drafts_per_incident(router))
+            broker.stop()
+            broker = system.broker()
+            load.mark("replaced")
+            await asyncio.sleep(10)  # and load after it
+            await load.stop()
+            unanswered = answered_202_or_unanswered(load)
+            at_risk = {
+                a.body["incident_id"]
+                for a in load.answers
+                if a.outcome == "accepted" and a.sent_at < killed_at
+            }
+            required = load.incident_ids() - (at_risk - read_before_kill)
+            assert len(required) > len(load.answers) * 3 // 4
+            counts = await drafted_once(router, required)
+            assert len(set(counts) - load.incident_ids()) <= len(unanswered)
+            lost = at_risk - set(counts)
+            print(
+                f"{len(required)} incidents required and drafted; {len(at_risk)} acknowledged "
+                f"by the old broker, {len(lost)} of them unread and lost with its memory"
+            )
+            readyz = (await router.get("/readyz")).json()["checks"]
+        consumer = readyz[f"consumer:{system.topics.prefix}-router-incidents"]["detail"]
+        partitions = await partitions_of(broker.bootstrap_servers, system.topics.incidents)
+        print(f"incidents topic recreated with {partitions} partitions; consumer: {consumer}")
+        assert consumer["assigned_partitions"] == partitions >= PARTITIONS
+        assert await outbox_depth(system) == 0
+        xfail_if_unanswered(unanswered, load)
+    finally:
+        broker.stop()
