@@ -2,7 +2,9 @@
 
 One worker per channel, so a slow, failing or rate-limited platform never delays another.
 Within a channel, deliveries go strictly oldest first: a follow-up is never posted before the
-post it replies to, even while the first waits for a retry.
+post it replies to, even while the first waits for a retry. Replicas share the queue and take
+turns on a channel: one send at a time (a per-channel lock around the claim, and no claim
+while another replica's send is in flight), so the order holds across replicas too.
 
 A `Retry-After` (or a platform's rate-limit reset) speaks for the platform, not for the one
 post it answered: the channel sends nothing until it has passed (up to the retry policy's
@@ -12,9 +14,9 @@ A delivery moves pending → sending (committed before the network call) → pub
 pending with `next_attempt_at` (the durable retry schedule, which survives a restart), or
 failed. A process killed mid-send leaves `sending`: on start, a channel whose platform takes an
 idempotency key is simply tried again; any other is marked failed for a person to check,
-because trying again could post twice. Replicas share the table, and one killed for good is
-never started again: so every replica also takes back, now and then, the `sending` claims
-older than the lease (`lease_seconds`, longer than any send lasts), by the same rule.
+because trying again could post twice. A replica killed for good never starts again, so a
+claim is a lease: renewed while its send lasts, and a claim not renewed for `lease_seconds`
+is taken back by any replica (checked every half lease), by the same rule.
 """
 
 import asyncio
@@ -26,7 +28,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, select
 from sqlalchemy.exc import OperationalError
 
 from services.publisher.breaker import Breaker
@@ -39,12 +41,18 @@ from services.publisher.channels.http_types import (
     RetryableChannelError,
 )
 from services.publisher.channels.retrying import post_with_retries
+from services.publisher.claims import (
+    BUSY_POLL_SECONDS,
+    expired_claim,
+    keep_claim,
+    sending_elsewhere,
+)
 from services.publisher.handlers import paused_reason, report_delivery
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Delivery, DeliveryState
 from services.publisher.schedule import RetryPolicy
 from services.publisher.threads import advance_thread, thread_for
-from shared.db import Database
+from shared.db import Database, lock_key
 from shared.events import (
     DeliveryFailed,
     DeliveryHeld,
@@ -78,7 +86,7 @@ class Dispatcher:
         idle_poll_seconds: float = 2.0,
         breaker_threshold: int = 5,
         breaker_cooldown_seconds: float = 60.0,
-        lease_seconds: float = 120.0,
+        lease_seconds: float = 30.0,
         metrics: PublisherMetrics | None = None,
     ) -> None:
         self.database = database
@@ -90,6 +98,7 @@ class Dispatcher:
         self.quick_max_wait = quick_max_wait
         self.idle_poll_seconds = idle_poll_seconds
         self.lease_seconds = lease_seconds
+        self.lease = timedelta(seconds=lease_seconds)
         self.metrics = metrics or PublisherMetrics()
         self._wakeups = {channel_id: asyncio.Event() for channel_id in registry.network}
         self._quiet_until: dict[str, float] = {}  # monotonic: the platform's Retry-After
@@ -107,8 +116,7 @@ class Dispatcher:
         of them; `expired_only`: the claims older than the lease, which no live replica holds."""
         query = select(Delivery).where(Delivery.state == DeliveryState.SENDING.value)
         if expired_only:
-            expired = utcnow() - timedelta(seconds=self.lease_seconds)
-            query = query.where(or_(Delivery.claimed_at.is_(None), Delivery.claimed_at < expired))
+            query = query.where(expired_claim(utcnow() - self.lease))
         async with self.database.transaction() as session:
             rows = (await session.scalars(query.with_for_update(skip_locked=True))).all()
             for row in rows:
@@ -152,6 +160,9 @@ class Dispatcher:
             except (OperationalError, OSError) as exc:
                 log.warning("channel=%s dispatcher: %s; retrying", channel_id, exc)
                 wait = self.idle_poll_seconds
+            except Exception:  # a claim left `sending` is taken back when its lease runs out
+                log.exception("channel=%s dispatcher round failed; retrying", channel_id)
+                wait = self.idle_poll_seconds
             if wait == 0:
                 continue
             timeout = self.idle_poll_seconds if wait is None else min(wait, self.idle_poll_seconds)
@@ -168,6 +179,9 @@ class Dispatcher:
             return quiet
         now = utcnow()
         async with self.database.transaction() as session:
+            await lock_key(session, f"dispatch:{channel_id}")
+            if await sending_elsewhere(session, channel_id, now - self.lease):
+                return BUSY_POLL_SECONDS
             row = await session.scalar(
                 select(Delivery)
                 .where(
@@ -200,7 +214,15 @@ class Dispatcher:
             reply_to=thread,
             link=_first_url(message.text),
         )
-        await self._send(channel, message, post, attempts)
+        sent = asyncio.Event()
+        keeper = asyncio.create_task(
+            keep_claim(self.database, message.message_id, sent, renew_every=self.lease / 3)
+        )
+        try:
+            await self._send(channel, message, post, attempts)
+        finally:
+            sent.set()
+            await keeper
         return 0
 
     async def _send(

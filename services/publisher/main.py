@@ -46,7 +46,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             quick_max_wait=settings.quick_retry_max_wait_seconds,
             breaker_threshold=settings.breaker_threshold,
             breaker_cooldown_seconds=settings.breaker_cooldown_seconds,
-            lease_seconds=settings.sending_lease_seconds(),
+            lease_seconds=settings.sending_lease_seconds,
             metrics=PublisherMetrics(app.state.metrics.registry),
         )
 

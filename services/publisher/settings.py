@@ -18,13 +18,13 @@ class PublisherSettings(CommonSettings):
     retry_deadline_minutes: float = Field(default=120.0, gt=0, le=10_080)
     breaker_threshold: int = Field(default=5, ge=1, le=1000)
     breaker_cooldown_seconds: float = Field(default=60.0, ge=0, le=3600)
-
-    def sending_lease_seconds(self) -> float:
-        """How long a claim to send is trusted: twice the longest a send can last (each
-        in-call try timing out in connect, write and read, then waiting its longest). An
-        older `sending` row was left by a publisher that died; another replica takes it back."""
-        one_try = 3 * self.channel_timeout_seconds + self.quick_retry_max_wait_seconds
-        return 2 * self.quick_retry_attempts * one_try
+    sending_lease_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="how long a claim to send holds unless renewed (a send renews it); an "
+        "older claim was left by a publisher that died, and another replica takes it back",
+    )
 
 
 def get_settings() -> PublisherSettings:

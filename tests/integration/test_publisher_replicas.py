@@ -1,9 +1,14 @@
-"""Two publisher replicas on one database: when one dies mid-send and never comes back, the
-other takes its claim back once the lease has run out, and the platform gets the post once;
-a live replica's claim is never taken. Real database, a real loopback Mastodon peer.
+"""Two publisher replicas on one database (as two processes: an engine each). When one dies
+mid-send and never comes back, the other takes its claim back once the lease has run out and
+the platform gets the post once; a live replica's claim, renewed while its send lasts, is
+never taken; and a channel sends one message at a time across replicas, so a follow-up never
+goes out while the post it replies to is still in flight elsewhere. Real database, a real
+loopback Mastodon peer.
 
-(Found by tests/faults/test_scale_out.py: a publisher killed for good left its in-flight
-delivery `sending` forever, because only a starting publisher settled such rows.)
+(Found by tests/faults/test_scale_out.py and by reading the dispatcher with two replicas in
+mind: a publisher killed for good left its in-flight delivery `sending` forever, because only
+a starting publisher settled such rows; and the second replica's SKIP LOCKED took the next
+row of a channel while the first was sending the one before it.)
 """
 
 import asyncio
@@ -50,13 +55,13 @@ class Replicas:
     registry: ChannelRegistry
     peer: MastodonPeer
 
-    async def request(self, message_id: str) -> None:
+    async def request(self, message_id: str, text: str = "Lifts out of order.") -> None:
         """The consumer's part: the delivery queued for the dispatchers."""
         message = PublishRequested(
             message_id=message_id,
             channel_id="masto",
             kind=MessageKind.STATUS_UPDATE,
-            text="Lifts out of order at Central.",
+            text=text,
             incident=INCIDENT,
             requested_at=datetime.now(UTC),
         )
@@ -141,17 +146,35 @@ async def test_a_dead_replicas_send_is_taken_over_and_posted_once(replicas: Repl
     assert replicas.peer.hits("/api/v1/statuses") == 2
 
 
-async def test_a_live_replicas_claim_is_left_alone(replicas: Replicas) -> None:
+async def test_a_claim_renewed_while_its_send_lasts_is_left_alone(replicas: Replicas) -> None:
     first, second = replicas.dispatchers
-    second.lease_seconds = 60.0
-    replicas.peer.delay = 1.0
+    replicas.peer.delay = 2.5  # the platform answers well after the 1 s lease
     await replicas.request("msg-2")
     sending = asyncio.create_task(first.dispatch_once("masto"))
     await eventually(lambda: _posted(replicas), what="the post at the peer")
+    await asyncio.sleep(1.5)  # the scenario: the send outlasts the lease
     assert await second.recover(expired_only=True) == 0
     assert await sending == 0
     assert await replicas.state("msg-2") == "published"
     assert replicas.peer.hits("/api/v1/statuses") == 1
+
+
+async def test_a_follow_up_waits_for_its_first_post_in_flight_on_the_other_replica(
+    replicas: Replicas,
+) -> None:
+    first, second = replicas.dispatchers
+    replicas.peer.delay = 1.0  # the first post is slow to answer
+    await replicas.request("msg-first", "Lifts out of order.")
+    await replicas.request("msg-next", "Engineers are on site.")
+    sending = asyncio.create_task(first.dispatch_once("masto"))
+    await eventually(lambda: _posted(replicas), what="the first post at the peer")
+    assert await second.dispatch_once("masto") != 0  # the channel is busy: wait, send nothing
+    assert await sending == 0
+    replicas.peer.delay = 0.0
+    assert await second.dispatch_once("masto") == 0
+    first_post, follow_up = replicas.peer.posts
+    assert follow_up.reply_to == first_post.id
+    assert [await replicas.state(m) for m in ("msg-first", "msg-next")] == ["published"] * 2
 
 
 async def _posted(replicas: Replicas) -> bool:
