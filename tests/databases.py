@@ -23,9 +23,12 @@ def server_url() -> str | None:
 
 
 @contextmanager
-def scratch_database(folder: Path, name: str = "test") -> Iterator[str]:
-    """A fresh, empty database URL for one test; dropped afterwards on PostgreSQL."""
-    server = server_url()
+def scratch_database(
+    folder: Path, name: str = "test", *, server: str | None = None
+) -> Iterator[str]:
+    """A fresh, empty database URL for one test; dropped afterwards on PostgreSQL.
+    `server` picks a PostgreSQL server for a test that needs one whatever the run uses."""
+    server = server or server_url()
     if server is None:
         yield f"sqlite+aiosqlite:///{folder / (name + '.db')}"
         return
