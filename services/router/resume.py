@@ -209,6 +209,8 @@ async def _resume_channel_automatically(
     ctx: RouterContext, session: AsyncSession, channel_id: str, now: datetime
 ) -> int:
     held = await _held_posts(session, [channel_id])
+    if not held:
+        return 0  # another replica resumed them while this one looked (its lock came first)
     spread = Choice(action=ResumeAction.RESCHEDULE, spread_minutes=ctx.policy.resume.spread_minutes)
     restore = Choice(action=ResumeAction.RESTORE)
     choices = [(p, restore if p.publish_at > now else spread) for p in held]

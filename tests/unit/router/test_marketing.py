@@ -376,6 +376,29 @@ async def test_the_policy_cool_down_resumes_by_itself_without_a_burst(
     assert posts[future_1].publish_at == T0 + timedelta(minutes=60)  # type: ignore[union-attr]
 
 
+async def test_two_replicas_resume_a_channel_once_with_one_record(
+    db: Database, clock: Clock, database_url: str
+) -> None:
+    """Both router replicas run the automatic resume; the one that finds the posts already
+    taken by the other (PostgreSQL lets both look before either locks) records nothing."""
+    ctx = make_ctx(clock, Policy(resume=ResumePolicy(auto_after_minutes=15, spread_minutes=30)))
+    await _held_on_north(ctx, db, clock)
+    clock.advance(minutes=5)
+    other_replica = Database(database_url)
+    try:
+        resumed = await asyncio.gather(auto_resume(ctx, db), auto_resume(ctx, other_replica))
+    finally:
+        await other_replica.dispose()
+    assert sorted(resumed) == [0, 4]
+    async with db.sessions() as session:
+        records = await session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "marketing.resumed")
+        )
+    assert records == 1
+
+
 # --- what the publisher reports -------------------------------------------------------------
 
 
