@@ -119,6 +119,7 @@ async def test_two_routers_and_two_publishers_share_the_work_and_survive_a_kill(
         return handled if handled >= load.incidents // 6 else None
 
     router_b_handled = await eventually(router_b_busy, within=120, interval=0.1, what="router-b")
+    router_a_at_kill = int((await cluster.consumer(router_a, "router-incidents"))["handled"])
     router_b.kill()
     router_killed = time.monotonic()
 
@@ -130,6 +131,7 @@ async def test_two_routers_and_two_publishers_share_the_work_and_survive_a_kill(
         return by_b if at_platforms >= wanted and by_b > 0 else None
 
     publisher_b_published = await eventually(publisher_b_busy, within=120, interval=0.1, what="b")
+    publisher_a_at_kill = await cluster.published_by(publisher_a)
     publisher_b.kill()
     publisher_killed = time.monotonic()
 
@@ -203,9 +205,10 @@ async def test_two_routers_and_two_publishers_share_the_work_and_survive_a_kill(
         f"\nscale-out: {load.incidents} incidents + {load.follow_ups} follow-ups, {len(ids)} "
         f"messages ({POSTS} marketing) in {time.monotonic() - began:.0f} s; stages "
         f"{await stages(cluster, began_at)}; incident events handled: router-a "
-        f"{router_a_handled}, router-b {router_b_handled}+ before its kill; published: "
-        f"publisher-a {publisher_a_published}, publisher-b {publisher_b_published}+ before its "
-        f"kill; marketing emitted {emitted}; all partitions at the survivor after the kill: "
+        f"{router_a_at_kill} and router-b {router_b_handled} at b's kill, router-a "
+        f"{router_a_handled} in all; published: publisher-a {publisher_a_at_kill} and "
+        f"publisher-b {publisher_b_published} at b's kill, publisher-a {publisher_a_published} "
+        f"in all; marketing emitted {emitted}; all partitions at the survivor after the kill: "
         + ", ".join(
             f"{group} {seconds:.1f} s"
             for group, seconds in zip((*ROUTER_GROUPS, "publisher"), takeovers, strict=True)
