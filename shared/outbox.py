@@ -7,7 +7,6 @@ A redelivered outbox row carries the same event id, so consumers' inboxes drop t
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from shared.db import Database, OutboxEntry
 from shared.events import CloudEvent, utcnow
 from shared.kafka import EventProducer
+from shared.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,25 @@ class OutboxRelay:
         self.last_error: str | None = None
         self._suspect_broker = False
         self._wakeup = asyncio.Event()
+        self._held: dict[int, str] = {}
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    def hold(self, row_id: int, key: str) -> None:
+        """This process is sending row `row_id` itself (ingest's answer path): skip it, and
+        later rows of its key, so a key's events stay in order and the row goes once."""
+        self._held[row_id] = key
+
+    def release(self, row_id: int) -> None:
+        """The sender is done with the row: deleted once acknowledged, or the relay's now."""
+        if self._held.pop(row_id, None) is not None:
+            self._wakeup.set()
+
+    @property
+    def healthy(self) -> bool:
+        """The last drain reached Kafka and nobody has seen it fail since."""
+        return not self._suspect_broker and self.last_error is None
 
     def suspect_broker(self) -> None:
         """Someone saw Kafka fail: check (and recreate) topics before the next batch."""
@@ -132,8 +148,7 @@ class OutboxRelay:
                 continue
             if sent:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self.idle_poll_seconds)
+            await wait_for_wakeup(self._wakeup, self.idle_poll_seconds)
             self._wakeup.clear()
 
     async def drain_once(self) -> int:
@@ -149,6 +164,8 @@ class OutboxRelay:
                     select(OutboxEntry).order_by(OutboxEntry.id).limit(self.batch_size)
                 )
             ).all()
+        held_keys = set(self._held.values())
+        rows = [row for row in rows if row.id not in self._held and row.key not in held_keys]
         if not rows:
             return 0
         results = await self.producer.send_many([(row.topic, row.key, row.value) for row in rows])

@@ -1,22 +1,32 @@
 """Turning accepted requests into events on `planb.incidents`, never losing one.
 
-Each request runs in one database transaction: the incident registry is checked and updated,
-the event is sent to Kafka and acknowledged (`accepted`) or, when Kafka can't take it now or
-events are already waiting, staged in the outbox (`queued`), and an `Idempotency-Key`'s first
-answer is stored. Queuing behind a non-empty outbox keeps an incident's events in order.
+Each request's work runs in one short database transaction: the incident registry is checked
+and updated, the event is written to the outbox and an `Idempotency-Key`'s answer is stored.
+Only after that commits does the request hand the event to Kafka itself and wait, at most
+ACCEPT_WAIT_MS, for the acknowledgement: `accepted` (the outbox row is then deleted), or
+`queued` when Kafka is slow, failing or known to be down: the relay sends the row (in order
+per incident) when Kafka can take it. No transaction is held across a network call, so a
+hung broker costs each request at most the wait, and never blocks the others' commits.
+
+While the request sends a row, the relay leaves it (and later rows of its incident) alone.
+A row whose send outlives the wait is settled in the background when Kafka answers; if
+another ingest replica's relay sends it meanwhile, the copy carries the same event id, which
+consumers' inboxes drop (at least once, as DESIGN.md says).
 """
 
+import asyncio
 import hashlib
 import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from aiokafka.errors import KafkaError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,13 +35,13 @@ from services.ingest.models import IdempotencyRecord, IncidentRecord
 from services.ingest.schemas import Accepted, Outcome
 from shared.db import OutboxEntry
 from shared.events import CloudEvent, EventData, utcnow
-from shared.outbox import add_to_outbox
 from shared.problems import Problem
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 SOURCE = "/planb/ingest"
+_STAGED = "planb_ingest_staged"
 
 Work = Callable[[AsyncSession], Awaitable[Accepted]]
 
@@ -45,23 +55,44 @@ def request_digest(path: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass
+class Staged:
+    """An event this request wrote to the outbox, to send once the transaction commits."""
+
+    row_id: int
+    topic: str
+    key: str
+    value: bytes
+    direct: bool
+    """False when an older row of the same incident waits: the relay keeps their order."""
+
+
 class Intake:
     """Ingest's one way in: every route hands its work here."""
 
     def __init__(
-        self, runtime: Runtime, metrics: IngestMetrics, *, idempotency_ttl: timedelta
+        self,
+        runtime: Runtime,
+        metrics: IngestMetrics,
+        *,
+        idempotency_ttl: timedelta,
+        accept_wait: float = 1.0,
     ) -> None:
         self.runtime = runtime
         self.metrics = metrics
         self.idempotency_ttl = idempotency_ttl
+        self.accept_wait = accept_wait
+        self._settling: set[asyncio.Task[bool]] = set()
 
     async def run(
         self, work: Work, *, caller: str, key: str | None, digest: str
     ) -> tuple[Accepted, bool]:
         """Do `work` in a transaction, once per idempotency key; returns (answer, replayed)."""
         for _attempt in range(3):
+            staged: list[Staged] = []
             try:
                 async with self.runtime.database.transaction() as session:
+                    session.info[_STAGED] = staged
                     claim = None
                     if key is not None:
                         claim = await self._claim_key(session, caller, key, digest)
@@ -71,14 +102,100 @@ class Intake:
                     answer = await work(session)
                     if claim is not None:
                         claim.response = answer.model_dump(mode="json")
-                self.metrics.events.labels(answer.status).inc()
-                if answer.status == "queued":
-                    self.runtime.relay.wake()
-                return answer, False
             except IntegrityError:
+                self._release(staged)
                 # a concurrent request with the same key won the race: answer as it did
                 log.info("idempotency key race for caller %s; re-reading", caller)
+                continue
+            except BaseException:
+                self._release(staged)
+                raise
+            if answer.status == "queued" and staged:
+                answer = await self._send(answer, staged, claim)
+            if answer.status == "queued":
+                self.metrics.outbox_depth.inc()  # the relay sets the true depth as it drains
+            self.metrics.events.labels(answer.status).inc()
+            return answer, False
         raise Problem(409, "Conflict", "The request conflicted with a concurrent one; retry it.")
+
+    async def submit(
+        self, session: AsyncSession, incident_id: str, data: EventData
+    ) -> tuple[CloudEvent, Outcome]:
+        """Write the event to the outbox in the request's transaction (`queued`); `run` sends
+        it after the commit unless an older event of the incident still waits there."""
+        event = CloudEvent.wrap(data, source=SOURCE, subject=incident_id)
+        topic = self.runtime.topics.incidents
+        waiting = await session.scalar(
+            select(OutboxEntry.id).where(OutboxEntry.key == incident_id).limit(1)
+        )
+        row = OutboxEntry(topic=topic, key=incident_id, value=event.to_bytes(), created_at=utcnow())
+        session.add(row)
+        await session.flush()
+        direct = waiting is None and self._kafka_looks_up()
+        if direct:
+            self.runtime.relay.hold(row.id, incident_id)
+        session.info[_STAGED].append(Staged(row.id, topic, incident_id, row.value, direct))
+        return event, "queued"
+
+    def _kafka_looks_up(self) -> bool:
+        return self.runtime.producer.connected.is_set() and self.runtime.relay.healthy
+
+    async def _send(
+        self, answer: Accepted, staged: list[Staged], claim: IdempotencyRecord | None
+    ) -> Accepted:
+        """Send the committed rows; `accepted` if Kafka acknowledged them all in time."""
+        direct = [row for row in staged if row.direct]
+        if len(direct) < len(staged):
+            self._release(direct)
+            self.runtime.relay.wake()
+            return answer
+        tasks = [asyncio.create_task(self._send_one(row)) for row in direct]
+        self._settling.update(tasks)
+        for task in tasks:
+            task.add_done_callback(self._settling.discard)
+        done, _ = await asyncio.wait(tasks, timeout=self.accept_wait)
+        if len(done) < len(tasks) or not all(task.result() for task in done):
+            self.runtime.relay.wake()
+            return answer
+        accepted = answer.model_copy(update={"status": "accepted"})
+        if claim is not None:
+            await self._record_answer(claim.id, accepted)
+        return accepted
+
+    async def _send_one(self, row: Staged) -> bool:
+        """Hand one row to Kafka; delete it once acknowledged. Runs on if the request stops
+        waiting, so a late acknowledgement still spares the relay a second copy."""
+        started = time.perf_counter()
+        try:
+            # No asyncio timeout: a cancelled send may still be delivered by the client. The
+            # producer's own request timeout (KAFKA_REQUEST_TIMEOUT_MS) ends it for good.
+            await self.runtime.producer.send_raw(row.topic, row.key, row.value)
+        except KafkaError as exc:
+            log.warning("incident_id=%s Kafka send failed (%r); queued", row.key, exc)
+            self.runtime.relay.suspect_broker()
+            self.runtime.relay.release(row.row_id)
+            return False
+        self.metrics.produce_seconds.observe(time.perf_counter() - started)
+        try:
+            async with self.runtime.database.transaction() as session:
+                await session.execute(delete(OutboxEntry).where(OutboxEntry.id == row.row_id))
+        finally:
+            self.runtime.relay.release(row.row_id)
+        return True
+
+    async def _record_answer(self, claim_id: int, answer: Accepted) -> None:
+        """A replay of this key answers as the first request did: `accepted`."""
+        async with self.runtime.database.transaction() as session:
+            await session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.id == claim_id)
+                .values(response=answer.model_dump(mode="json"))
+            )
+
+    def _release(self, staged: list[Staged]) -> None:
+        for row in staged:
+            if row.direct:
+                self.runtime.relay.release(row.row_id)
 
     async def _claim_key(
         self, session: AsyncSession, caller: str, key: str, digest: str
@@ -108,30 +225,6 @@ class Intake:
                 "This Idempotency-Key was used for a different request; use a new key.",
             )
         return Accepted.model_validate(record.response)
-
-    async def submit(
-        self, session: AsyncSession, incident_id: str, data: EventData
-    ) -> tuple[CloudEvent, Outcome]:
-        """Send to Kafka now, or stage in the outbox when Kafka can't take it (or is behind)."""
-        event = CloudEvent.wrap(data, source=SOURCE, subject=incident_id)
-        topic = self.runtime.topics.incidents
-        producer = self.runtime.producer
-        backlog = await session.scalar(select(OutboxEntry.id).limit(1))
-        if producer.connected.is_set() and backlog is None:
-            started = time.perf_counter()
-            try:
-                # No asyncio timeout here: a cancelled send may still be delivered later by
-                # the client, duplicating the outbox copy. The producer's own request timeout
-                # (KAFKA_REQUEST_TIMEOUT_MS) ends the attempt for good.
-                await producer.publish(topic, incident_id, event)
-                self.metrics.produce_seconds.observe(time.perf_counter() - started)
-                return event, "accepted"
-            except KafkaError as exc:
-                log.warning("incident_id=%s Kafka send failed (%r); queued", incident_id, exc)
-                self.runtime.relay.suspect_broker()
-        add_to_outbox(session, topic, incident_id, event)
-        self.metrics.outbox_depth.inc()
-        return event, "queued"
 
     async def open_record(self, session: AsyncSession, incident_id: str) -> IncidentRecord:
         """The incident if it can still be updated; 404 or 409 otherwise."""

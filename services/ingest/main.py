@@ -36,6 +36,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             runtime,
             metrics,
             idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
+            accept_wait=settings.accept_wait_ms / 1000,
         )
 
     return create_service_app(

@@ -12,6 +12,13 @@ class IngestSettings(CommonSettings):
     rate_limit_per_minute: int = Field(default=600, ge=1)
     rate_limit_burst: int = Field(default=60, ge=1)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+    accept_wait_ms: int = Field(
+        default=1000,
+        ge=10,
+        le=30_000,
+        description="How long a request waits for Kafka's acknowledgement before it answers "
+        "`queued` (the event is already in the outbox; the relay sends it)",
+    )
     alertmanager_token: SecretStr | None = Field(
         default=None, description="Shared secret Alertmanager sends as its bearer token"
     )

@@ -7,7 +7,6 @@ renewed for the lease was left by a process that died: any replica takes it back
 """
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.publisher.models import Delivery, DeliveryState
 from shared.db import Database
 from shared.events import utcnow
+from shared.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,7 @@ async def keep_claim(
     """Renew the claim on `message_id` every `renew_every` until `sent` is set, so however
     long a send lasts, no replica takes it for one a dead process left."""
     while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(sent.wait(), timeout=renew_every.total_seconds())
+        await wait_for_wakeup(sent, renew_every.total_seconds())
         if sent.is_set():
             return
         try:

@@ -20,7 +20,6 @@ is taken back by any replica (checked every half lease), by the same rule.
 """
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -65,6 +64,7 @@ from shared.events import (
     utcnow,
 )
 from shared.topics import Topics
+from shared.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +166,7 @@ class Dispatcher:
             if wait == 0:
                 continue
             timeout = self.idle_poll_seconds if wait is None else min(wait, self.idle_poll_seconds)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), timeout=timeout)
+            await wait_for_wakeup(wakeup, timeout)
 
     async def dispatch_once(self, channel_id: str) -> float | None:
         """Handle the channel's oldest queued delivery: 0 if it did, seconds until it is due,

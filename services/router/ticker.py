@@ -7,9 +7,10 @@ the database.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+
+from shared.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
 
@@ -40,5 +41,4 @@ class Ticker:
                 log.exception("%s: round failed; trying again in %.1f s", self.name, self.interval)
                 delay = None
             wait = self.interval if delay is None else max(0.0, min(delay, self.interval))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            await wait_for_wakeup(self._wake, wait)
