@@ -11,6 +11,8 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
+    AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,6 +24,20 @@ from pydantic import (
 from shared.validation import summarise
 
 Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
+
+
+def _exists_in_utc(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range once converted to UTC") from None
+    return value
+
+
+# A timestamp from outside (request bodies, query strings): with a UTC offset, and an instant
+# UTC can hold, since the databases store UTC; 9999-12-31T23:59:59-14:00 is a 422, not a
+# crash when it is stored (or a raised event the router can never record).
+Instant = Annotated[AwareDatetime, AfterValidator(_exists_in_utc)]
 
 
 def utcnow() -> datetime:

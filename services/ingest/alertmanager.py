@@ -7,7 +7,6 @@ Labels map to severity, services and regions through `config/alertmanager.yaml`.
 """
 
 import hashlib
-from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -20,7 +19,7 @@ from services.ingest.models import AlertGroup, IncidentRecord
 from services.ingest.schemas import Accepted, IncidentCreate, IncidentUpdateIn
 from shared.auth import Principal
 from shared.db import lock_key
-from shared.events import Affected, IncidentUpdated, Severity, utcnow
+from shared.events import Affected, IncidentUpdated, Instant, Severity, utcnow
 from shared.yamlconfig import load_yaml_model
 
 Labels = dict[str, str]
@@ -31,8 +30,8 @@ class AmAlert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: Labels = Field(default_factory=dict, max_length=100)
     annotations: Labels = Field(default_factory=dict, max_length=100)
-    startsAt: datetime
-    endsAt: datetime | None = None
+    startsAt: Instant
+    endsAt: Instant | None = None
     generatorURL: str | None = Field(default=None, max_length=2000)
     fingerprint: str | None = Field(default=None, max_length=100)
 

@@ -3,9 +3,9 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events import Affected, IncidentStatus, Severity
+from shared.events import Affected, IncidentStatus, Instant, Severity
 
 OpenStatus = Literal[
     IncidentStatus.INVESTIGATING, IncidentStatus.IDENTIFIED, IncidentStatus.MONITORING
@@ -23,7 +23,7 @@ class IncidentCreate(BaseModel):
     affected: Affected = Affected()
     customer_impact: str | None = Field(default=None, max_length=1000)
     next_update_in_minutes: int = Field(default=30, ge=5, le=1440)
-    started_at: AwareDatetime | None = None
+    started_at: Instant | None = None
     external_ref: str | None = Field(default=None, max_length=200)
 
 

@@ -1,6 +1,5 @@
 """The marketing calendar API (role marketing) and the pause/resume controls (duty managers)."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -26,6 +25,7 @@ from services.router.marketing_schemas import (
     ResumeResult,
 )
 from services.router.models import MarketingPost
+from shared.events import Instant
 from shared.problems import Problem
 
 router = APIRouter(prefix="/v1/marketing", tags=["marketing"])
@@ -48,8 +48,8 @@ async def list_posts(
     state: PostState | None = None,
     channel_id: Annotated[str | None, Query(max_length=64)] = None,
     campaign: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[datetime | None, Query(description="publish_at ≥ this")] = None,
-    until: Annotated[datetime | None, Query(description="publish_at < this")] = None,
+    since: Annotated[Instant | None, Query(description="publish_at ≥ this")] = None,
+    until: Annotated[Instant | None, Query(description="publish_at < this")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[MarketingPost]:
     """Posts in calendar order, filtered by state, channel, campaign and time range."""

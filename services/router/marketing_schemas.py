@@ -1,13 +1,13 @@
 """Request and response bodies of the marketing calendar, pause and resume API."""
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.channels import ChannelId, ChannelTags
-from shared.events import Tag
+from shared.events import Instant, Tag
 
 PostState = Literal["scheduled", "emitted", "published", "held", "cancelled", "failed"]
 
@@ -16,7 +16,7 @@ class PostIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     channel_id: ChannelId
     text: str = Field(min_length=1, max_length=10_000)
-    publish_at: AwareDatetime = Field(description="When to post (with a UTC offset)")
+    publish_at: Instant = Field(description="When to post (with a UTC offset)")
     campaign: Tag | None = Field(default=None, description="Optional campaign tag")
 
 
@@ -70,7 +70,7 @@ class Choice(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     action: ResumeAction
-    at: AwareDatetime | None = None
+    at: Instant | None = None
     spread_minutes: Annotated[int, Field(ge=1, le=10_080)] | None = None
 
     @model_validator(mode="after")
@@ -79,6 +79,11 @@ class Choice(BaseModel):
             raise ValueError("reschedule needs `at` or `spread_minutes`")
         if self.action is not ResumeAction.RESCHEDULE and (self.at or self.spread_minutes):
             raise ValueError("`at` and `spread_minutes` only go with reschedule")
+        if self.at is not None:
+            try:  # the last slot of the spread must be a time too
+                self.at.astimezone(UTC) + timedelta(minutes=self.spread_minutes or 0)
+            except OverflowError:
+                raise ValueError("`at` plus `spread_minutes` is past the year 9999") from None
         return self
 
 

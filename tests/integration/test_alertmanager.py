@@ -63,6 +63,23 @@ async def client(
         yield running
 
 
+@pytest.mark.parametrize(
+    ("starts_at", "rule"),
+    [("2026-11-21T13:00:00", "timezone_aware"), ("9999-12-31T23:59:59-14:00", "value_error")],
+)
+async def test_a_start_without_offset_or_past_year_9999_is_a_422(
+    client: httpx.AsyncClient, starts_at: str, rule: str
+) -> None:
+    """Found by the API fuzz test: the first was a 500 (the incident built from it failed);
+    the second was accepted, and the router dead-lettered it, unable to store its start."""
+    body = notification("Clock", [{**alert("Clock"), "startsAt": starts_at}])
+    response = await client.post("/v1/alerts/alertmanager", headers=AM, json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    errors = [(e["field"], e["rule"]) for e in response.json()["errors"]]
+    assert errors == [("body.alerts.0.startsAt", rule)]
+
+
 def test_labels_map_to_severity_services_and_regions() -> None:
     payload = AmWebhook.model_validate(
         notification(

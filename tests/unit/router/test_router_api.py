@@ -146,3 +146,53 @@ async def test_a_holding_draft_is_flagged_in_the_incident_view(api: Api) -> None
         ("pending", True),
     ]
     assert [e["kind"] for e in detail["timeline"]][-2:] == ["drafted", "holding"]
+
+
+PAST_9999_IN_UTC = "9999-12-31T23:59:59-14:00"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "role", "field"),
+    [
+        (
+            "POST",
+            "/v1/marketing/posts",
+            {"channel_id": "promo", "text": "Sale", "publish_at": PAST_9999_IN_UTC},
+            "marketing",
+            "body.publish_at",
+        ),
+        ("GET", "/v1/marketing/posts", {"since": PAST_9999_IN_UTC}, "marketing", "query.since"),
+        (
+            "GET",
+            "/v1/marketing/posts",
+            {"until": "2026-11-22T10:00:00"},
+            "marketing",
+            "query.until",
+        ),
+        (
+            "POST",
+            "/v1/marketing/resume",
+            {
+                "all_posts": {
+                    "action": "reschedule",
+                    "at": "9999-12-31T23:00Z",
+                    "spread_minutes": 90,
+                }
+            },
+            "duty_manager",
+            "body.all_posts",
+        ),
+    ],
+)
+async def test_times_past_year_9999_in_utc_or_without_offset_are_a_422(
+    api: Api, method: str, url: str, body: dict[str, object], role: str, field: str
+) -> None:
+    """Found by the API fuzz test: 500s (OverflowError, or a naive datetime compared with
+    stored UTC ones); the reschedule, as soon as a channel had held posts to spread."""
+    if method == "GET":
+        response = await api.client.get(url, params=body, headers=api.auth(role))
+    else:
+        response = await api.client.post(url, json=body, headers=api.auth(role))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == [field]
