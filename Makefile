@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench demo clean help test-postgres migrate migration docs asyncapi
+.PHONY: run test faults lint format bench demo clean help test-postgres migrate migration docs asyncapi
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -25,6 +25,9 @@ demo: $(STAMP) ## The system + a Mastodon/Bluesky sandbox and a narrated inciden
 
 test: $(STAMP) ## Run the whole test suite (unit, integration, e2e, faults)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+faults: $(STAMP) ## Only the fault suite, at full size (2,000 incidents through kill -9; ~5 min)
+	FAULTS_INCIDENTS=$${FAULTS_INCIDENTS:-2000} $(BIN)/python -m pytest -m faults -s $(PYTEST_ARGS)
 
 # A PostgreSQL server to run the suite on; each test creates (and drops) a database there.
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
