@@ -43,6 +43,7 @@ class Runtime:
         self.kafka_optional = False
         self.consumers: list[EventConsumer] = []
         self._consumer_tasks: list[asyncio.Task[None]] = []
+        self._short: set[asyncio.Task[Any]] = set()
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def start(self) -> None:
@@ -100,6 +101,12 @@ class Runtime:
         self._consumer_tasks.append(self.spawn(consumer.run(), f"consumer-{group_id}"))
         return consumer
 
+    def track(self, task: asyncio.Task[Any]) -> None:
+        """A short task started by a request that may outlive it (ingest's late Kafka acks):
+        `stop` lets it finish before closing the database, and cancels it if it won't."""
+        self._short.add(task)
+        task.add_done_callback(self._short.discard)
+
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(_log_crash)
@@ -107,12 +114,14 @@ class Runtime:
         return task
 
     async def stop(self, consumer_grace_seconds: float = 5.0) -> None:
-        """Consumers finish their batch and leave their groups, open write sessions finish,
-        then the background tasks are cancelled."""
+        """Consumers finish their batch and leave their groups and tracked tasks finish (within
+        the grace), open write sessions finish, then the background tasks are cancelled."""
         for consumer in self.consumers:
             consumer.request_stop()
-        if self._consumer_tasks:
-            await asyncio.wait(self._consumer_tasks, timeout=consumer_grace_seconds)
+        if finishing := [*self._consumer_tasks, *self._short]:
+            await asyncio.wait(finishing, timeout=consumer_grace_seconds)
+        for task in list(self._short):
+            task.cancel()
         if still_open := await self.database.quiesce():
             log.warning("%d database sessions still open at shutdown; cancelling them", still_open)
         for task in reversed(self._tasks):

@@ -82,7 +82,6 @@ class Intake:
         self.metrics = metrics
         self.idempotency_ttl = idempotency_ttl
         self.accept_wait = accept_wait
-        self._settling: set[asyncio.Task[bool]] = set()
 
     async def run(
         self, work: Work, *, caller: str, key: str | None, digest: str
@@ -150,9 +149,8 @@ class Intake:
             self.runtime.relay.wake()
             return answer
         tasks = [asyncio.create_task(self._send_one(row)) for row in direct]
-        self._settling.update(tasks)
         for task in tasks:
-            task.add_done_callback(self._settling.discard)
+            self.runtime.track(task)  # a late ack still deletes its row before shutdown
         done, _ = await asyncio.wait(tasks, timeout=self.accept_wait)
         if len(done) < len(tasks) or not all(task.result() for task in done):
             self.runtime.relay.wake()
