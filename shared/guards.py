@@ -1,11 +1,14 @@
-"""Request guards every API shares, applied before routing: body size and content type.
+"""Request guards every API shares, applied before routing: body size and content type, and
+no NUL character anywhere.
 
 A body over the limit is refused with 413 (declared length or counted while streaming), and a
 body that is not JSON on a JSON API with 415, both as problem documents. Paths under
-`form_prefixes` (a server-rendered console) also take HTML form bodies.
+`form_prefixes` (a server-rendered console) also take HTML form bodies. A NUL (U+0000) in the
+path, query or body is a 422: PostgreSQL cannot store it in text.
 """
 
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,14 +46,14 @@ class BodyGuard:
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(scope, send, 413, "Content Too Large", _size_detail(limit))
+            await refuse(scope, send, 413, "Content Too Large", _size_detail(limit))
             return
         if declared not in (None, "0") or "transfer-encoding" in headers:
             media = headers.get("content-type", "").split(";")[0].strip().lower()
             is_form = media == FORM and scope.get("path", "").startswith(self.form_prefixes)
             if not _is_json(media) and not is_form:
                 detail = f"Send the body as application/json, not {media or 'no content type'}."
-                await self._refuse(scope, send, 415, "Unsupported Media Type", detail)
+                await refuse(scope, send, 415, "Unsupported Media Type", detail)
                 return
         received = 0
         response_started = False
@@ -74,28 +77,87 @@ class BodyGuard:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not response_started:
-                await self._refuse(scope, send, 413, "Content Too Large", _size_detail(limit))
+                await refuse(scope, send, 413, "Content Too Large", _size_detail(limit))
 
-    async def _refuse(self, scope: Scope, send: Send, status: int, title: str, detail: str) -> None:
-        body: dict[str, Any] = {
-            "type": TYPE_BASE + title.lower().replace(" ", "-"),
-            "title": title,
+
+# `\u0000` in JSON, unless its backslash is itself escaped (`\\u0000` is the text "\u0000")
+NUL_IN_JSON = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+class NulGuard:
+    """Refuse a NUL character (U+0000) in the path, query or body with a 422 problem.
+
+    PostgreSQL's text cannot hold it, so an id or a text carrying one was a 500 there (found
+    by the API fuzz test), or worse, an incident ingest accepted and the router, unable to
+    store it, dead-lettered. Refused on SQLite too, so both behave alike. Bodies are read
+    whole (BodyGuard, outside this one, has already bounded them) and handed on unchanged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").lower()
+        if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
+            await refuse(scope, send, 422, "NUL character", _nul_detail("the URL"))
+            return
+        if scope["method"] not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        is_form = headers.get("content-type", "").lower().startswith(FORM)
+        if NUL_IN_JSON.search(body) or b"\x00" in body or (is_form and b"%00" in body.lower()):
+            await refuse(scope, send, 422, "NUL character", _nul_detail("the body"))
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _nul_detail(where: str) -> str:
+    return f"There is a NUL character (U+0000) in {where}; no text or id here may contain one."
+
+
+async def refuse(scope: Scope, send: Send, status: int, title: str, detail: str) -> None:
+    """Answer with a problem document before any route runs."""
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + title.lower().replace(" ", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": scope.get("path", ""),
+    }
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
             "status": status,
-            "detail": detail,
-            "instance": scope.get("path", ""),
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(payload)).encode()),
+            ],
         }
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+    )
+    await send({"type": "http.response.body", "body": payload})
 
 
 def _size_detail(limit: int) -> str:

@@ -17,7 +17,7 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import Principal, Role, TokenStore
-from shared.guards import BodyGuard
+from shared.guards import BodyGuard, NulGuard
 from shared.problems import Problem
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, Any]]]
@@ -174,6 +174,7 @@ def install_common(
 
     metrics = HttpMetrics(service)
     app.state.metrics = metrics
+    app.add_middleware(NulGuard)  # inside BodyGuard: it reads bodies already bounded
     app.add_middleware(BodyGuard, per_path=body_limits, form_prefixes=form_prefixes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_problem_handlers(app)

@@ -108,6 +108,18 @@ async def test_invalid_incidents_get_a_problem_naming_the_field(
     ]
 
 
+async def test_a_nul_character_is_refused_not_accepted_and_lost_downstream(
+    client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    """Found by the API fuzz test: ingest answered 202 and the router, on PostgreSQL (which
+    cannot store U+0000), dead-lettered the incident."""
+    response = await client.post(
+        "/v1/incidents", headers=bearer(tokens, "operator"), json={**OK, "title": "Lifts\x00"}
+    )
+    assert response.status_code == 422
+    assert response.json()["title"] == "NUL character"
+
+
 @pytest.mark.parametrize(
     ("content", "content_type", "status", "title"),
     [

@@ -196,3 +196,18 @@ async def test_times_past_year_9999_in_utc_or_without_offset_are_a_422(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+async def test_a_nul_character_in_a_text_or_an_id_is_a_422(api: Api) -> None:
+    """Found by the API fuzz test: 500s on PostgreSQL, which cannot store U+0000."""
+    await deliver(api.ctx, api.db, raised("inc_3", Severity.SEV3))
+    draft = await pending(api.db, "inc_3")
+    edit = {"channel_id": "status", "text": "Trains\x00 are held."}
+    refused = [
+        await api.client.patch(f"/v1/drafts/{draft.id}", json=edit, headers=api.auth("admin")),
+        await api.client.get("/v1/marketing/posts/mkt%00", headers=api.auth("admin")),
+        await api.client.get("/v1/drafts?incident_id=inc_3%00", headers=api.auth("admin")),
+    ]
+    assert [r.status_code for r in refused] == [422, 422, 422]
+    assert {r.json()["title"] for r in refused} == {"NUL character"}
+    assert (await pending(api.db, "inc_3")).id == draft.id  # untouched
