@@ -29,7 +29,10 @@ async def run(bench: Bench) -> dict[str, Any]:
         concurrent = await _concurrently(system, per_worker)
         bench.progress(f"ingest: concurrency 32 {summarise(concurrent).median_ms:.2f} ms median")
         accepted = await _sustained(system, duration)
-        bench.progress(f"ingest: {accepted / duration:.0f} 202s per second over {duration:.0f} s")
+        bench.progress(
+            f"ingest: {accepted / duration:.0f} 202s per second over {duration:.0f} s "
+            f"(all requests: {dict(system.answers)})"
+        )
         bare = await _bare_producer(bench, system.topics.prefix, duration, CONCURRENCY)
         bench.progress(f"ingest: bare producer {bare / duration:.0f} acks per second")
         single = await _bare_producer(bench, system.topics.prefix, duration, 1)
@@ -41,6 +44,7 @@ async def run(bench: Bench) -> dict[str, Any]:
         "bare_producer_per_s": round(bare_rate, 1),
         "throughput_ratio": round(rate / bare_rate, 3),
         "bare_producer_concurrency_1_per_s": round(single / duration, 1),
+        "answers": dict(system.answers),
         "duration_s": duration,
         "concurrency": CONCURRENCY,
     }

@@ -107,6 +107,9 @@ class Database:
         self._open = 0
         self._closing = False
         self._drained = asyncio.Event()
+        self._writer: asyncio.Lock | contextlib.nullcontext[None] = (
+            asyncio.Lock() if self.is_sqlite else contextlib.nullcontext()
+        )
         self._readers = async_sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
@@ -144,8 +147,12 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits on success and rolls back on any exception."""
-        async with self.sessions() as session, session.begin():
+        """A session whose work commits on success and rolls back on any exception.
+
+        On SQLite, this process's writers queue on an asyncio lock first: SQLite admits one
+        writer, and its busy handler sleeps in growing steps (up to 100 ms) before trying
+        again, while the lock hands over the moment the writer before commits."""
+        async with self._writer, self.sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager

@@ -98,6 +98,8 @@ class OutboxRelay:
         self._suspect_broker = False
         self._wakeup = asyncio.Event()
         self._held: dict[int, str] = {}
+        self._blocked: set[str] = set()
+        """Keys whose rows the last drain left behind a held row."""
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -107,10 +109,12 @@ class OutboxRelay:
         later rows of its key, so a key's events stay in order and the row goes once."""
         self._held[row_id] = key
 
-    def release(self, row_id: int) -> None:
-        """The sender is done with the row: deleted once acknowledged, or the relay's now."""
-        if self._held.pop(row_id, None) is not None:
-            self._wakeup.set()
+    def release(self, row_id: int, *, sent: bool = False) -> None:
+        """The sender is done with the row: deleted once acknowledged (`sent`), or the
+        relay's to send now."""
+        key = self._held.pop(row_id, None)
+        if key is not None and (not sent or key in self._blocked):
+            self._wakeup.set()  # unsent, or a later row of its key waits behind it
 
     @property
     def healthy(self) -> bool:
@@ -165,6 +169,7 @@ class OutboxRelay:
                 )
             ).all()
         held_keys = set(self._held.values())
+        self._blocked = {row.key for row in rows if row.key in held_keys}
         rows = [row for row in rows if row.id not in self._held and row.key not in held_keys]
         if not rows:
             return 0

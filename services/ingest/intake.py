@@ -82,6 +82,8 @@ class Intake:
         self.metrics = metrics
         self.idempotency_ttl = idempotency_ttl
         self.accept_wait = accept_wait
+        self._acked: list[int] = []
+        self._forgetting: asyncio.Task[None] | None = None
 
     async def run(
         self, work: Work, *, caller: str, key: str | None, digest: str
@@ -161,8 +163,8 @@ class Intake:
         return accepted
 
     async def _send_one(self, row: Staged) -> bool:
-        """Hand one row to Kafka; delete it once acknowledged. Runs on if the request stops
-        waiting, so a late acknowledgement still spares the relay a second copy."""
+        """Hand one row to Kafka; runs on if the request stops waiting, so a late
+        acknowledgement still spares the relay a second copy."""
         started = time.perf_counter()
         try:
             # No asyncio timeout: a cancelled send may still be delivered by the client. The
@@ -174,12 +176,23 @@ class Intake:
             self.runtime.relay.release(row.row_id)
             return False
         self.metrics.produce_seconds.observe(time.perf_counter() - started)
-        try:
-            async with self.runtime.database.transaction() as session:
-                await session.execute(delete(OutboxEntry).where(OutboxEntry.id == row.row_id))
-        finally:
-            self.runtime.relay.release(row.row_id)
+        self._acked.append(row.row_id)
+        if self._forgetting is None or self._forgetting.done():
+            self._forgetting = asyncio.create_task(self._forget_acked())
+            self.runtime.track(self._forgetting)  # the answer needn't wait for the delete
         return True
+
+    async def _forget_acked(self) -> None:
+        """Delete acknowledged rows, many per transaction under load; the relay leaves each
+        alone until then."""
+        while self._acked:
+            ids, self._acked = self._acked, []
+            try:
+                async with self.runtime.database.transaction() as session:
+                    await session.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(ids)))
+            finally:
+                for row_id in ids:
+                    self.runtime.relay.release(row_id, sent=True)
 
     async def _record_answer(self, claim_id: int, answer: Accepted) -> None:
         """A replay of this key answers as the first request did: `accepted`."""
