@@ -1,8 +1,11 @@
-"""Helpers for tests: wait for asynchronous outcomes with a retrying poll, never a sleep."""
+"""Helpers for tests: wait for asynchronous outcomes with a retrying poll, never a sleep, and
+read a topic from its start."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 T = TypeVar("T")
 
@@ -23,3 +26,32 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {within}s waiting for {what}; last value: {last!r}")
+
+
+async def read_records(
+    bootstrap_servers: str, topic: str, count: int, *, within: float = 30.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record on `topic` from its start, once at least `count` have arrived (and
+    whatever else is there then, so a test can assert "exactly")."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,
+    )
+    await consumer.start()
+    found: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+
+        async def enough() -> bool:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                found.extend(records)
+            return len(found) >= count
+
+        await eventually(enough, within=within, what=f"{count} records on {topic}")
+        for records in (await consumer.getmany(timeout_ms=300)).values():
+            found.extend(records)
+    finally:
+        await consumer.stop()
+    return found

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from shared.events import (
     CloudEvent,
@@ -42,7 +42,7 @@ from shared.topics import Topics
 from tests.databases import scratch_database
 from tests.peers import MastodonPeer, serve
 from tests.processes import ServiceProcess, service_environment
-from tests.support import eventually
+from tests.support import eventually, read_records
 
 pytestmark = pytest.mark.faults
 
@@ -207,29 +207,10 @@ async def send_poison_then(
 
 async def dead_letters(bootstrap_servers: str, topic: str) -> list[tuple[bytes, dict[str, str]]]:
     """Every record on `<topic>.dlq` once ROUNDS have arrived: value and headers."""
-    consumer = AIOKafkaConsumer(
-        Topics.dlq(topic),
-        bootstrap_servers=bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=50,
-    )
-    await consumer.start()
-    found: list[tuple[bytes, dict[str, str]]] = []
-    try:
-
-        async def collect() -> bool:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                found.extend(
-                    (r.value or b"", {k: v.decode(errors="replace") for k, v in r.headers})
-                    for r in records
-                )
-            return len(found) >= ROUNDS
-
-        await eventually(collect, what=f"{ROUNDS} dead letters on {topic}.dlq")
-    finally:
-        await consumer.stop()
-    return found
+    records = await read_records(bootstrap_servers, Topics.dlq(topic), ROUNDS)
+    return [
+        (r.value or b"", {k: v.decode(errors="replace") for k, v in r.headers}) for r in records
+    ]
 
 
 async def dead_lettered_counts(services: dict[str, ServiceProcess]) -> dict[str, int]:

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 
 from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from shared.events import CloudEvent, parse_event
-from tests.support import eventually
+from tests.support import read_records
 
 
 @asynccontextmanager
@@ -38,25 +37,5 @@ async def read_events(
     bootstrap_servers: str, topic: str, count: int, within: float = 30
 ) -> list[CloudEvent]:
     """Every event on `topic` from the start, once at least `count` have arrived."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap_servers,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=50,
-    )
-    await consumer.start()
-    events: list[CloudEvent] = []
-    try:
-
-        async def enough() -> bool:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                events.extend(parse_event(r.value) for r in records)
-            return len(events) >= count
-
-        await eventually(enough, within=within, what=f"{count} events on {topic}")
-        # drain whatever else is there, so tests can assert "exactly"
-        for records in (await consumer.getmany(timeout_ms=300)).values():
-            events.extend(parse_event(r.value) for r in records)
-    finally:
-        await consumer.stop()
-    return events
+    records = await read_records(bootstrap_servers, topic, count, within=within)
+    return [parse_event(r.value) for r in records]

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +14,7 @@ from shared.db import Database, InboxEntry
 from shared.events import AuditRecorded, CloudEvent
 from shared.kafka import EventProducer, ensure_topics
 from shared.topics import Topics
-from tests.support import eventually
+from tests.support import eventually, read_records
 
 NOW = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
 
@@ -46,26 +45,8 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 async def read_dlq(
     bootstrap_servers: str, topic: str, count: int
 ) -> list[tuple[bytes, dict[str, bytes]]]:
-    consumer = AIOKafkaConsumer(
-        Topics.dlq(topic),
-        bootstrap_servers=bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=50,
-    )
-    await consumer.start()
-    found: list[tuple[bytes, dict[str, bytes]]] = []
-    try:
-
-        async def collect() -> bool:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                found.extend((r.value or b"", dict(r.headers)) for r in records)
-            return len(found) >= count
-
-        await eventually(collect, what=f"{count} dead letters on {topic}.dlq")
-    finally:
-        await consumer.stop()
-    return found
+    records = await read_records(bootstrap_servers, Topics.dlq(topic), count)
+    return [(r.value or b"", dict(r.headers)) for r in records]
 
 
 async def test_poison_records_go_to_the_dead_letter_topic_and_the_loop_goes_on(
