@@ -56,8 +56,11 @@ async def test_429_waits_until_x_rate_limit_reset(
         channel, OutgoingPost(text="Later.", idempotency_key="r1"), sleep=sleeps
     )
 
-    assert limited.value.retry_after == pytest.approx(5, abs=1)
-    assert sleeps == [pytest.approx(5, abs=1)]
+    # X names the reset in whole epoch seconds: int(now + 5) is 4 to 5 s away when the peer
+    # answers, and a little less by the time the client reads it
+    assert 3.5 < (limited.value.retry_after or 0) <= 5
+    (slept,) = sleeps
+    assert 3.5 < slept <= 5
     assert [post.text for post in x_peer.posts] == ["Later."]
 
 
