@@ -29,10 +29,16 @@ async def eventually(
 
 
 async def read_records(
-    bootstrap_servers: str, topic: str, count: int, *, within: float = 30.0
+    bootstrap_servers: str,
+    topic: str,
+    count: int = 0,
+    *,
+    within: float = 30.0,
+    quiet_ms: int = 300,
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record on `topic` from its start, once at least `count` have arrived (and
-    whatever else is there then, so a test can assert "exactly")."""
+    """Every record on `topic` from its start, in partition order: once at least `count` have
+    arrived, and then whatever comes until none has for `quiet_ms` (so a test can assert
+    "exactly")."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap_servers,
@@ -50,8 +56,9 @@ async def read_records(
             return len(found) >= count
 
         await eventually(enough, within=within, what=f"{count} records on {topic}")
-        for records in (await consumer.getmany(timeout_ms=300)).values():
-            found.extend(records)
+        while batch := await consumer.getmany(timeout_ms=quiet_ms):
+            for records in batch.values():
+                found.extend(records)
     finally:
         await consumer.stop()
     return found

@@ -22,7 +22,6 @@ from typing import Any
 import asyncpg
 import httpx
 import yaml
-from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -31,6 +30,7 @@ from shared.events import CloudEvent, parse_event
 from tests.databases import scratch_database
 from tests.peers import MastodonPeer, Peer, RecordedPost, WebhookPeer
 from tests.processes import ServiceProcess, service_environment
+from tests.support import read_records
 
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 WEBHOOK_SECRET = "scale-out-webhook-secret"
@@ -218,22 +218,8 @@ async def query(engine: AsyncEngine, statement: str) -> list[Any]:
 
 async def topic_records(bootstrap_servers: str, topic: str) -> list[CloudEvent]:
     """Every record on `topic`, redelivered copies included, in partition order."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=50,
-    )
-    await consumer.start()
-    events: list[CloudEvent] = []
-    try:
-        while batch := await consumer.getmany(timeout_ms=1500):
-            for records in batch.values():
-                events.extend(parse_event(record.value) for record in records)
-    finally:
-        await consumer.stop()
-    return events
+    records = await read_records(bootstrap_servers, topic, quiet_ms=1500)
+    return [parse_event(record.value) for record in records]
 
 
 async def stages(cluster: Cluster, began: datetime) -> str:

@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
 from services.publisher.main import create_app as create_publisher
@@ -45,7 +44,7 @@ from shared.kafka import EventProducer
 from shared.topics import Topics
 from tests.databases import scratch_database
 from tests.peers import WebhookPeer, serve
-from tests.support import eventually
+from tests.support import eventually, read_records
 
 REGIONS = {"fr": range(0, 4), "uk": range(4, 7), "be": range(7, 10)}
 AFFECTED = {f"ch{i}" for region in ("fr", "be") for i in REGIONS[region]}
@@ -203,22 +202,11 @@ async def _outbound(system: System) -> list[CloudEvent]:
     """Every event on `planb.outbound` once (the first of any redelivered copy: the relay is
     at least once and consumers skip an event id they have handled); within a channel, in the
     order the publisher saw them."""
-    consumer = AIOKafkaConsumer(
-        Topics(system.topic_prefix).outbound,
-        bootstrap_servers=system.bootstrap_servers,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=50,
+    records = await read_records(
+        system.bootstrap_servers, Topics(system.topic_prefix).outbound, quiet_ms=1000
     )
-    await consumer.start()
-    events: list[CloudEvent] = []
-    try:
-        while batch := await consumer.getmany(timeout_ms=1000):
-            for records in batch.values():
-                events.extend(parse_event(r.value) for r in records)
-    finally:
-        await consumer.stop()
     first: dict[str, CloudEvent] = {}
-    for event in events:
+    for event in (parse_event(r.value) for r in records):
         first.setdefault(event.id, event)
     return list(first.values())
 
