@@ -33,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from shared.events import utcnow
+from shared.wakeup import wait_for_wakeup
 
 READ_ONLY = "planb_read_only"
 
@@ -141,8 +142,7 @@ class Database:
         self._closing = True
         if self._open:
             self._drained.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drained.wait(), grace_seconds)
+            await wait_for_wakeup(self._drained, grace_seconds)
         return self._open
 
     @asynccontextmanager

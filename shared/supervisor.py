@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from shared.wakeup import wait_for_wakeup
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -116,10 +118,7 @@ class Supervisor:
                         file=sys.stderr,
                     )
                     return 1
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=0.5)
-            except TimeoutError:
-                continue
+            await wait_for_wakeup(stop, 0.5)
         print("\n[planb] stopping…", flush=True)
         return 0
 
