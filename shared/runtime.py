@@ -120,8 +120,10 @@ class Runtime:
             consumer.request_stop()
         if finishing := [*self._consumer_tasks, *self._short]:
             await asyncio.wait(finishing, timeout=consumer_grace_seconds)
-        for task in list(self._short):
+        leftover = list(self._short)
+        for task in leftover:
             task.cancel()
+        await asyncio.gather(*leftover, return_exceptions=True)
         if still_open := await self.database.quiesce():
             log.warning("%d database sessions still open at shutdown; cancelling them", still_open)
         for task in reversed(self._tasks):
