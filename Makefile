@@ -36,18 +36,18 @@ test-postgres: $(STAMP) ## The whole suite on PostgreSQL (TEST_POSTGRES_URL, a d
 	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 migrate: $(STAMP) ## Upgrade databases to head (all services on SQLite, or SERVICE=router DATABASE_URL=...)
-	$(BIN)/python -m shared.migrations upgrade $(SERVICE)
+	$(BIN)/python -m shared.devtools.migrate upgrade $(SERVICE)
 
 migration: $(STAMP) ## New revision from the models: make migration SERVICE=router MSG="add drafts.tone"
 	@test -n "$(SERVICE)" -a -n "$(MSG)" || { echo 'usage: make migration SERVICE=router MSG="what changed"'; exit 2; }
-	$(BIN)/python -m shared.migrations revision $(SERVICE) -m "$(MSG)"
+	$(BIN)/python -m shared.devtools.migrate revision $(SERVICE) -m "$(MSG)"
 
 docs: asyncapi $(STAMP) ## Regenerate docs/configuration.md, docs/asyncapi.yaml, deploy/k8s/configmap.yaml
-	$(BIN)/python -m shared.configdoc > docs/configuration.md
+	$(BIN)/python -m shared.devtools.configdoc > docs/configuration.md
 	$(BIN)/python deploy/render_configmaps.py > deploy/k8s/configmap.yaml
 
-asyncapi: $(STAMP) ## Regenerate docs/asyncapi.yaml from shared/events.py
-	$(BIN)/python -m shared.asyncapi > docs/asyncapi.yaml
+asyncapi: $(STAMP) ## Regenerate docs/asyncapi.yaml from shared/contract/events.py
+	$(BIN)/python -m shared.devtools.asyncapi > docs/asyncapi.yaml
 
 bench: $(STAMP) ## Benchmarks: a table and bench/results/latest.json (BENCH_ARGS="--quick --only pause-10")
 	$(BIN)/python -m bench $(BENCH_ARGS)

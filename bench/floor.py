@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from bench.stats import jitter, summarise
 from bench.system import Bench
 from bench.watch import FETCH_MAX_WAIT_MS
-from shared.events import CloudEvent, IncidentRaised, Severity
-from shared.kafka import ensure_topics
+from shared.contract.events import CloudEvent, IncidentRaised, Severity
+from shared.runtime.kafka import ensure_topics
 
 
 def sample_record() -> bytes:

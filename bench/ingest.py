@@ -11,7 +11,7 @@ from typing import Any
 from bench.floor import producer, sample_record
 from bench.stats import summarise
 from bench.system import Bench, System, channels, running_system
-from shared.kafka import ensure_topics
+from shared.runtime.kafka import ensure_topics
 
 CONCURRENCY = 32
 

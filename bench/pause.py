@@ -19,7 +19,7 @@ from services.router.context import RouterContext
 from services.router.marketing import schedule_post
 from services.router.marketing_schemas import PostIn
 from services.router.models import MarketingPost
-from shared.auth import Principal, Role
+from shared.web.auth import Principal, Role
 
 MARKETER = Principal(name="bench-marketing", role=Role.MARKETING)
 DUMMY_URL = "http://127.0.0.1:9/none"  # the publisher is not running here

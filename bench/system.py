@@ -29,9 +29,9 @@ from services.publisher.main import create_app as create_publisher
 from services.publisher.settings import PublisherSettings
 from services.router.main import create_app as create_router
 from services.router.settings import RouterSettings
-from shared.auth import generate_dev_tokens
-from shared.broker import EmbeddedBroker
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.devtools.broker import EmbeddedBroker
+from shared.web.auth import generate_dev_tokens
 from tests.peers import WebhookPeer, serve
 
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shared.events import (
+from shared.contract.events import (
     BadEvent,
     ChannelPaused,
     DeliveryPublished,
@@ -18,7 +18,7 @@ from shared.events import (
     parse_event,
 )
 
-FETCH_MAX_WAIT_MS = 50  # as the services' own consumers (shared/consumer.py)
+FETCH_MAX_WAIT_MS = 50  # as the services' own consumers (shared/runtime/consumer.py)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.broker import EmbeddedBroker
+from shared.devtools.broker import EmbeddedBroker
 from tests.databases import scratch_database
 
 

@@ -20,8 +20,8 @@ from typing import IO, Literal
 
 import httpx
 
-from shared.auth import generate_dev_tokens
-from shared.broker import free_port
+from shared.devtools.broker import free_port
+from shared.web.auth import generate_dev_tokens
 
 Service = Literal["ingest", "router", "publisher"]
 

@@ -17,10 +17,10 @@ from services.ingest import incidents
 from services.ingest.intake import Intake
 from services.ingest.models import AlertGroup, IncidentRecord
 from services.ingest.schemas import Accepted, IncidentCreate, IncidentUpdateIn
-from shared.auth import Principal
-from shared.db import lock_key
-from shared.events import Affected, IncidentUpdated, Instant, Severity, utcnow
-from shared.yamlconfig import load_yaml_model
+from shared.contract.config_files import load_yaml_model
+from shared.contract.events import Affected, IncidentUpdated, Instant, Severity, utcnow
+from shared.runtime.database import lock_key
+from shared.web.auth import Principal
 
 Labels = dict[str, str]
 

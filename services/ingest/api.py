@@ -15,7 +15,7 @@ from services.ingest.deps import (
 )
 from services.ingest.intake import Intake, Work, request_digest
 from services.ingest.schemas import Accepted, IncidentCreate, IncidentUpdateIn
-from shared.auth import Principal
+from shared.web.auth import Principal
 
 router = APIRouter(prefix="/v1")
 

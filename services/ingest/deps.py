@@ -10,8 +10,8 @@ from services.ingest.alertmanager import AlertMapping
 from services.ingest.intake import Intake
 from services.ingest.ratelimit import RateLimiter
 from services.ingest.settings import IngestSettings
-from shared.auth import Principal, Role, TokenStore
-from shared.web import authenticated, get_token_store, require_role
+from shared.web.auth import Principal, Role, TokenStore
+from shared.web.ops import authenticated, get_token_store, require_role
 
 _bearer = HTTPBearer(auto_error=False)
 ALERTMANAGER = Principal(name="alertmanager", role=Role.OPERATOR)

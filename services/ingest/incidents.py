@@ -5,8 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ingest.intake import Intake, new_incident_id
 from services.ingest.models import IncidentRecord
 from services.ingest.schemas import Accepted, IncidentCreate, IncidentUpdateIn
-from shared.auth import Principal
-from shared.events import (
+from shared.contract.events import (
     EventData,
     IncidentRaised,
     IncidentResolved,
@@ -14,6 +13,7 @@ from shared.events import (
     IncidentUpdated,
     utcnow,
 )
+from shared.web.auth import Principal
 
 
 async def raise_incident(

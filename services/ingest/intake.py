@@ -33,10 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ingest.metrics import IngestMetrics
 from services.ingest.models import IdempotencyRecord, IncidentRecord
 from services.ingest.schemas import Accepted, Outcome
-from shared.db import OutboxEntry
-from shared.events import CloudEvent, EventData, utcnow
-from shared.problems import Problem
-from shared.runtime import Runtime
+from shared.contract.events import CloudEvent, EventData, utcnow
+from shared.runtime.database import OutboxEntry
+from shared.runtime.service import Runtime
+from shared.web.problems import Problem
 
 log = logging.getLogger(__name__)
 

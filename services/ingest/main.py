@@ -14,8 +14,8 @@ from services.ingest.metrics import IngestMetrics
 from services.ingest.models import Base
 from services.ingest.ratelimit import RateLimiter
 from services.ingest.settings import IngestSettings, get_settings
-from shared.app import create_service_app
-from shared.runtime import Runtime
+from shared.runtime.service import Runtime
+from shared.web.app import create_service_app
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:

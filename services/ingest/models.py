@@ -1,5 +1,6 @@
 """Ingest's own tables: what it knows of incidents (to refuse updates to unknown or closed
-ones), idempotency keys, and Alertmanager groups. The outbox is shared (`shared.db`)."""
+ones), idempotency keys, and Alertmanager groups. The outbox is shared
+(`shared.runtime.database`)."""
 
 from datetime import datetime
 from typing import Any, ClassVar
@@ -7,7 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import UTCDateTime
+from shared.runtime.database import UTCDateTime
 
 
 class Base(DeclarativeBase):

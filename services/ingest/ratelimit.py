@@ -8,7 +8,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from shared.problems import Problem
+from shared.web.problems import Problem
 
 
 @dataclass

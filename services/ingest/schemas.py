@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events import Affected, IncidentStatus, Instant, Severity
+from shared.contract.events import Affected, IncidentStatus, Instant, Severity
 
 OpenStatus = Literal[
     IncidentStatus.INVESTIGATING, IncidentStatus.IDENTIFIED, IncidentStatus.MONITORING

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.events import utcnow
+from shared.contract.events import utcnow
 
 
 @dataclass

@@ -15,9 +15,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.models import Delivery, DeliveryState
-from shared.db import Database
-from shared.events import utcnow
-from shared.wakeup import wait_for_wakeup
+from shared.contract.events import utcnow
+from shared.runtime.database import Database
+from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
 

@@ -51,8 +51,7 @@ from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Delivery, DeliveryState
 from services.publisher.schedule import RetryPolicy
 from services.publisher.threads import advance_thread, thread_for
-from shared.db import Database, lock_key
-from shared.events import (
+from shared.contract.events import (
     DeliveryFailed,
     DeliveryHeld,
     DeliveryOutcome,
@@ -63,8 +62,9 @@ from shared.events import (
     derived_id,
     utcnow,
 )
-from shared.topics import Topics
-from shared.wakeup import wait_for_wakeup
+from shared.contract.topics import Topics
+from shared.runtime.database import Database, lock_key
+from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
 

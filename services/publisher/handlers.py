@@ -14,9 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.channels import ChannelError, ChannelRegistry
 from services.publisher.models import ChannelPause, Delivery, DeliveryState
-from shared.consumer import Handler, payload_of
-from shared.db import after_commit
-from shared.events import (
+from shared.contract.events import (
     ChannelPaused,
     ChannelResumed,
     CloudEvent,
@@ -29,8 +27,10 @@ from shared.events import (
     derived_id,
     utcnow,
 )
-from shared.outbox import add_to_outbox
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.runtime.consumer import Handler, payload_of
+from shared.runtime.database import after_commit
+from shared.runtime.outbox import add_to_outbox
 
 log = logging.getLogger(__name__)
 

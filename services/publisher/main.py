@@ -16,8 +16,8 @@ from services.publisher.models import Base
 from services.publisher.schedule import RetryPolicy
 from services.publisher.settings import PublisherSettings, get_settings
 from services.publisher.views import api_router, status_router
-from shared.app import create_service_app
-from shared.runtime import Runtime
+from shared.runtime.service import Runtime
+from shared.web.app import create_service_app
 
 
 def create_app(settings: PublisherSettings | None = None) -> FastAPI:

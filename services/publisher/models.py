@@ -7,12 +7,13 @@ from enum import StrEnum
 from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import UTCDateTime
-from shared.events import utcnow
+from shared.contract.events import utcnow
+from shared.runtime.database import UTCDateTime
 
 
 class Base(DeclarativeBase):
-    """Metadata of the publisher's tables (the inbox and outbox come from `shared.db`)."""
+    """Metadata of the publisher's tables (the inbox and outbox come from
+    `shared.runtime.database`)."""
 
 
 class DeliveryState(StrEnum):

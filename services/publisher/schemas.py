@@ -4,8 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.channels import ChannelType
-from shared.events import IncidentStatus, MessageKind, Severity
+from shared.contract.channels import ChannelType
+from shared.contract.events import IncidentStatus, MessageKind, Severity
 
 
 class StatusUpdateOut(BaseModel):

@@ -16,7 +16,7 @@ from services.publisher.schemas import (
     StatusBoard,
     StatusUpdateOut,
 )
-from shared.events import IncidentStatus, Severity, utcnow
+from shared.contract.events import IncidentStatus, Severity, utcnow
 
 
 async def status_board(

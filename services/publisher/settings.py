@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from shared.settings import CommonSettings
+from shared.runtime.settings import CommonSettings
 
 
 class PublisherSettings(CommonSettings):

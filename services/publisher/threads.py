@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.channels.http_types import Posted, ThreadRef
 from services.publisher.models import ChannelThread
-from shared.events import MessageKind, PublishRequested, utcnow
+from shared.contract.events import MessageKind, PublishRequested, utcnow
 
 
 async def thread_for(session: AsyncSession, message: PublishRequested) -> ThreadRef | None:

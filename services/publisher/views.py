@@ -9,7 +9,7 @@ from services.publisher import service
 from services.publisher.deps import ChannelsDep, DispatcherDep, SettingsDep
 from services.publisher.pages import render_atom, render_status_html
 from services.publisher.schemas import ChannelHealth, DeliveryOut, StatusBoard
-from shared.deps import AnyRoleDep, ReadSessionDep
+from shared.web.deps import AnyRoleDep, ReadSessionDep
 
 ATOM = "application/atom+xml; charset=utf-8"
 STATUS_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"

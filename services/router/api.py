@@ -24,7 +24,7 @@ from services.router.schemas import (
     IncidentOut,
     RejectIn,
 )
-from shared.problems import Problem
+from shared.web.problems import Problem
 
 router = APIRouter(prefix="/v1")
 

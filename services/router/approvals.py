@@ -9,8 +9,7 @@ from services.router.context import SOURCE, RouterContext
 from services.router.drafting import measure_fitting
 from services.router.four_eyes import check_four_eyes
 from services.router.models import Delivery, Draft, DraftText, Incident, TimelineEntry
-from shared.auth import Principal, Role
-from shared.events import (
+from shared.contract.events import (
     CloudEvent,
     IncidentRef,
     IncidentStatus,
@@ -19,8 +18,9 @@ from shared.events import (
     Severity,
     derived_id,
 )
-from shared.problems import Problem
-from shared.textlength import Measured
+from shared.contract.textlength import Measured
+from shared.web.auth import Principal, Role
+from shared.web.problems import Problem
 
 POLICY = Principal(name="policy", role=Role.DUTY_MANAGER)
 """Who approves a draft the policy approves by itself (`approval.auto_approve`)."""

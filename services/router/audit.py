@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.context import SOURCE, RouterContext
 from services.router.models import AuditEntry
-from shared.events import AuditRecorded, CloudEvent
+from shared.contract.events import AuditRecorded, CloudEvent
 
 
 def record_audit(

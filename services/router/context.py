@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.drafting import Drafter, builtin_drafter
 from services.router.policy import Policy
-from shared.channels import ChannelConfig
-from shared.events import CloudEvent, utcnow
-from shared.outbox import add_to_outbox
-from shared.topics import Topics
+from shared.contract.channels import ChannelConfig
+from shared.contract.events import CloudEvent, utcnow
+from shared.contract.topics import Topics
+from shared.runtime.outbox import add_to_outbox
 
 SOURCE = "/planb/router"
 

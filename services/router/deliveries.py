@@ -4,8 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.models import Delivery, DraftText, MarketingPost, TimelineEntry
-from shared.consumer import Handler, payload_of
-from shared.events import (
+from shared.contract.events import (
     CloudEvent,
     DeliveryFailed,
     DeliveryHeld,
@@ -13,6 +12,7 @@ from shared.events import (
     DeliveryPublished,
     DeliveryRetrying,
 )
+from shared.runtime.consumer import Handler, payload_of
 
 _STATES: dict[type[DeliveryOutcome], str] = {
     DeliveryPublished: "published",

@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.router.context import RouterContext
-from shared.auth import Principal, Role
-from shared.deps import AnyRoleDep, ReadSessionDep, WriteSessionDep
-from shared.web import require_role
+from shared.web.auth import Principal, Role
+from shared.web.deps import AnyRoleDep, ReadSessionDep, WriteSessionDep
+from shared.web.ops import require_role
 
 
 def get_context(request: Request) -> RouterContext:

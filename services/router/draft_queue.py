@@ -17,7 +17,7 @@ from sqlalchemy import select
 from services.router.context import RouterContext
 from services.router.incidents import draft_update, render_draft
 from services.router.models import Draft, Incident
-from shared.db import Database
+from shared.runtime.database import Database
 
 
 async def write_requested_drafts(ctx: RouterContext, database: Database) -> int:

@@ -28,11 +28,11 @@ from services.router.templates import (
     check_templates,
     template_folders,
 )
-from shared.channels import ChannelConfig
-from shared.events import Severity
-from shared.problems import Problem
-from shared.textlength import Measured, TextLimit, graphemes, limit_for
-from shared.yamlconfig import ConfigFileError
+from shared.contract.channels import ChannelConfig
+from shared.contract.config_files import ConfigFileError
+from shared.contract.events import Severity
+from shared.contract.textlength import Measured, TextLimit, graphemes, limit_for
+from shared.web.problems import Problem
 
 _LIST_ITEM = re.compile(r"^[-*\u2022] ")
 _GRAPHEME = regex.compile(r"\X")

@@ -24,8 +24,8 @@ from services.router.audit import record_audit
 from services.router.context import RouterContext
 from services.router.incidents import draft_update
 from services.router.models import Draft, Incident, TimelineEntry
-from shared.db import Database
-from shared.events import Severity, derived_id
+from shared.contract.events import Severity, derived_id
+from shared.runtime.database import Database
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ and is bound the same way.
 
 from services.router.models import DraftText, Incident
 from services.router.policy import ApprovalPolicy
-from shared.auth import Principal
-from shared.events import Severity
-from shared.problems import Problem
+from shared.contract.events import Severity
+from shared.web.auth import Principal
+from shared.web.problems import Problem
 
 
 def authorship(incident: Incident, texts: list[DraftText]) -> dict[str, list[str]]:

@@ -14,9 +14,7 @@ from services.router.context import RouterContext
 from services.router.drafting import Drafted, next_update_at
 from services.router.models import Draft, DraftText, Incident, TimelineEntry
 from services.router.pauses import pause_channels, release_pauses
-from shared.consumer import Handler, PermanentError, payload_of
-from shared.db import after_commit
-from shared.events import (
+from shared.contract.events import (
     CloudEvent,
     IncidentRaised,
     IncidentResolved,
@@ -25,6 +23,8 @@ from shared.events import (
     Severity,
     utcnow,
 )
+from shared.runtime.consumer import Handler, PermanentError, payload_of
+from shared.runtime.database import after_commit
 
 log = logging.getLogger(__name__)
 

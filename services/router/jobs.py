@@ -9,7 +9,7 @@ from services.router.marketing import emit_due_posts
 from services.router.resume import auto_resume
 from services.router.settings import RouterSettings
 from services.router.ticker import Ticker
-from shared.db import Database
+from shared.runtime.database import Database
 
 
 def periodic_jobs(ctx: RouterContext, database: Database, settings: RouterSettings) -> list[Ticker]:

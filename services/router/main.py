@@ -19,9 +19,9 @@ from services.router.marketing_api import router as marketing_router
 from services.router.models import Base
 from services.router.policy import load_policy
 from services.router.settings import RouterSettings, get_settings
-from shared.app import create_service_app
-from shared.channels import load_channels
-from shared.runtime import Runtime
+from shared.contract.channels import load_channels
+from shared.runtime.service import Runtime
+from shared.web.app import create_service_app
 
 
 def bootstrap(settings: RouterSettings, runtime: Runtime) -> RouterContext:

@@ -19,10 +19,10 @@ from services.router.drafting import measure_fitting
 from services.router.marketing_schemas import PostIn
 from services.router.models import MarketingPost
 from services.router.pauses import active_pauses, hold_scheduled_posts, paused_channel_ids
-from shared.auth import Principal
-from shared.db import Database
-from shared.events import CloudEvent, MessageKind, PublishRequested, derived_id
-from shared.problems import Problem
+from shared.contract.events import CloudEvent, MessageKind, PublishRequested, derived_id
+from shared.runtime.database import Database
+from shared.web.auth import Principal
+from shared.web.problems import Problem
 
 log = logging.getLogger(__name__)
 

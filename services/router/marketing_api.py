@@ -25,8 +25,8 @@ from services.router.marketing_schemas import (
     ResumeResult,
 )
 from services.router.models import MarketingPost
-from shared.events import Instant
-from shared.problems import Problem
+from shared.contract.events import Instant
+from shared.web.problems import Problem
 
 router = APIRouter(prefix="/v1/marketing", tags=["marketing"])
 

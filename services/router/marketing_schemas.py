@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.channels import ChannelId, ChannelTags
-from shared.events import Instant, Tag
+from shared.contract.channels import ChannelId, ChannelTags
+from shared.contract.events import Instant, Tag
 
 PostState = Literal["scheduled", "emitted", "published", "held", "cancelled", "failed"]
 

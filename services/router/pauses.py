@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.router.audit import record_audit
 from services.router.context import SOURCE, RouterContext
 from services.router.models import ChannelPause, MarketingPost
-from shared.events import ChannelPaused, ChannelResumed, CloudEvent, derived_id
+from shared.contract.events import ChannelPaused, ChannelResumed, CloudEvent, derived_id
 
 
 async def active_pauses(

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.channels import ChannelConfig, ChannelTags
-from shared.events import Severity, Tag
-from shared.yamlconfig import load_yaml_model
+from shared.contract.channels import ChannelConfig, ChannelTags
+from shared.contract.config_files import load_yaml_model
+from shared.contract.events import Severity, Tag
 
 
 class PauseScope(StrEnum):

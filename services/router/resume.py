@@ -27,10 +27,10 @@ from services.router.marketing_schemas import (
 )
 from services.router.models import MarketingPost
 from services.router.pauses import active_pauses, last_release, pause_channels, release_pauses
-from shared.auth import Principal
-from shared.channels import ChannelConfig
-from shared.db import Database
-from shared.problems import Problem
+from shared.contract.channels import ChannelConfig
+from shared.runtime.database import Database
+from shared.web.auth import Principal
+from shared.web.problems import Problem
 
 log = logging.getLogger(__name__)
 

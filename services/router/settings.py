@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 
-from shared.settings import CommonSettings
+from shared.runtime.settings import CommonSettings
 
 
 class RouterSettings(CommonSettings):

@@ -19,9 +19,9 @@ from jinja2 import (
     TemplateSyntaxError,
 )
 
-from shared.channels import ChannelConfig, ChannelType
-from shared.events import IncidentStatus
-from shared.yamlconfig import ConfigFileError
+from shared.contract.channels import ChannelConfig, ChannelType
+from shared.contract.config_files import ConfigFileError
+from shared.contract.events import IncidentStatus
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "config" / "templates"
 """The built-in set in a source checkout (an installed image has it under its CONFIG_DIR)."""

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from shared.wakeup import wait_for_wakeup
+from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
 

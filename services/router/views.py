@@ -25,7 +25,7 @@ from services.router.schemas import (
     PauseOut,
     TimelineOut,
 )
-from shared.events import utcnow
+from shared.contract.events import utcnow
 
 _COMPUTED = {"texts", "overdue", "age_seconds"}
 

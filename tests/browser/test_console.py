@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.broker import EmbeddedBroker
+from shared.devtools.broker import EmbeddedBroker
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.e2e.test_walking_skeleton import System, _planb_run
 from tests.peers import MastodonPeer, serve

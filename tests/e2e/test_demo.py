@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.broker import free_port
+from shared.devtools.broker import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ def _children(pid: int) -> list[int]:
 def test_demo_tells_a_true_story_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
     ports = [free_port() for _ in range(3)]
     data_dir = tmp_path / "demo"
-    command = [sys.executable, "-m", "shared.cli", "demo", "--fast", "--auto-approve"]
+    command = [sys.executable, "-m", "shared.devtools.cli", "demo", "--fast", "--auto-approve"]
     command += ["--data-dir", str(data_dir), "--sandbox-port", "0"]
     for flag, port in zip(
         ("--ingest-port", "--router-port", "--publisher-port"), ports, strict=True

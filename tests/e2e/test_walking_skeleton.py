@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.broker import free_port
+from shared.devtools.broker import free_port
 from tests.peers import MastodonPeer, serve
 from tests.support import eventually
 
@@ -77,7 +77,7 @@ def _planb_run(
         "CHANNELS_FILE": str(channels),
         "DATA_DIR": str(tmp_path / "data"),
     }
-    command = [sys.executable, "-m", "shared.cli", "run"]
+    command = [sys.executable, "-m", "shared.devtools.cli", "run"]
     for flag, port in zip(
         ("--ingest-port", "--router-port", "--publisher-port"), ports, strict=True
     ):

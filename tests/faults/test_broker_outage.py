@@ -28,9 +28,9 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.auth import generate_dev_tokens
-from shared.broker import EmbeddedBroker, free_port
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.devtools.broker import EmbeddedBroker, free_port
+from shared.web.auth import generate_dev_tokens
 from tests.databases import scratch_database
 from tests.faults.load import Load
 from tests.integration.ingest_harness import read_events

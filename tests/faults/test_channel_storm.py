@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.events import (
+from shared.contract.events import (
     CloudEvent,
     IncidentRef,
     IncidentStatus,
@@ -31,8 +31,8 @@ from shared.events import (
     PublishRequested,
     Severity,
 )
-from shared.kafka import EventProducer
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.runtime.kafka import EventProducer
 from tests.databases import scratch_database
 from tests.peers import MastodonPeer, serve
 from tests.peers.faults import Answer, Storm

@@ -9,7 +9,7 @@ there would reach no consumer and no dead-letter topic: it is left out.
 On each topic every kind of poison (POISON) comes just before a good record with the same
 key, so on the same partition: a tombstone, bytes that are not JSON, JSON that is not a
 CloudEvent, an unknown `type`, a known type at a schema version nobody speaks (the version
-is the `.vN` suffix of the CloudEvents `type`, shared/events.py), and a known type whose
+is the `.vN` suffix of the CloudEvents `type`, shared/contract/events.py), and a known type whose
 payload fails validation. The good records: an incident raised (the router must draft it),
 a status update requested (the platform peer must get it, once) and, on
 `planb.deliveries`, the publisher's own report of that update, which comes after the
@@ -28,7 +28,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.events import (
+from shared.contract.events import (
     CloudEvent,
     DeliveryPublished,
     IncidentRaised,
@@ -38,7 +38,7 @@ from shared.events import (
     PublishRequested,
     Severity,
 )
-from shared.topics import Topics
+from shared.contract.topics import Topics
 from tests.databases import scratch_database
 from tests.peers import MastodonPeer, serve
 from tests.processes import ServiceProcess, service_environment

@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from shared.events import PublishRequested
-from shared.topics import Topics
+from shared.contract.events import PublishRequested
+from shared.contract.topics import Topics
 from tests.databases import server_url
 from tests.faults.scale_cluster import (
     CHANNELS,

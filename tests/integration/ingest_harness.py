@@ -9,7 +9,7 @@ import httpx
 
 from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
-from shared.events import CloudEvent, parse_event
+from shared.contract.events import CloudEvent, parse_event
 from tests.support import read_records
 
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from services.ingest.alertmanager import AlertMapping, AmWebhook, incident_from
-from shared.auth import generate_dev_tokens
-from shared.events import IncidentRaised, IncidentResolved, IncidentUpdated, Severity
-from shared.topics import Topics
+from shared.contract.events import IncidentRaised, IncidentResolved, IncidentUpdated, Severity
+from shared.contract.topics import Topics
+from shared.web.auth import generate_dev_tokens
 from tests.integration.ingest_harness import read_events, running_ingest
 
 SECRET = "am-shared-secret-for-tests-0123456789"

@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from shared.auth import generate_dev_tokens
-from shared.broker import EmbeddedBroker
+from shared.devtools.broker import EmbeddedBroker
+from shared.web.auth import generate_dev_tokens
 from tests.databases import scratch_database
 from tests.processes import Service, ServiceProcess, service_environment
 from tests.support import eventually

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.consumer import ConsumerConfig, EventConsumer, PermanentError
-from shared.db import Database, InboxEntry
-from shared.events import AuditRecorded, CloudEvent
-from shared.kafka import EventProducer, ensure_topics
-from shared.topics import Topics
+from shared.contract.events import AuditRecorded, CloudEvent
+from shared.contract.topics import Topics
+from shared.runtime.consumer import ConsumerConfig, EventConsumer, PermanentError
+from shared.runtime.database import Database, InboxEntry
+from shared.runtime.kafka import EventProducer, ensure_topics
 from tests.support import eventually, read_records
 
 NOW = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)

@@ -28,8 +28,7 @@ from services.router.main import create_app as create_router
 from services.router.marketing import schedule_post
 from services.router.marketing_schemas import PostIn
 from services.router.settings import RouterSettings
-from shared.auth import Principal, Role, generate_dev_tokens
-from shared.events import (
+from shared.contract.events import (
     Affected,
     ChannelPaused,
     ChannelResumed,
@@ -40,8 +39,9 @@ from shared.events import (
     Severity,
     parse_event,
 )
-from shared.kafka import EventProducer
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.runtime.kafka import EventProducer
+from shared.web.auth import Principal, Role, generate_dev_tokens
 from tests.databases import scratch_database
 from tests.peers import WebhookPeer, serve
 from tests.support import eventually, read_records

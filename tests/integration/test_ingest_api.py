@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.auth import generate_dev_tokens
-from shared.events import IncidentRaised, IncidentResolved
-from shared.topics import Topics
+from shared.contract.events import IncidentRaised, IncidentResolved
+from shared.contract.topics import Topics
+from shared.web.auth import generate_dev_tokens
 from tests.integration.ingest_harness import read_events, running_ingest
 
 OK = {"title": "Lifts out of order", "severity": "sev3"}

@@ -5,23 +5,25 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from shared import migrations
-from shared.db import Database
+from shared.runtime import migrations
+from shared.runtime.database import Database
+from shared.runtime.registry import registered_services
 
+SERVICES = list(registered_services())
 FIX = "add a revision: make migration SERVICE={service} MSG='what changed' (README, Development)"
 
 
-@pytest.mark.parametrize("service", migrations.SERVICES)
+@pytest.mark.parametrize("service", SERVICES)
 def test_each_history_has_one_head(service: str) -> None:
     script = ScriptDirectory.from_config(migrations.alembic_config(service))
     heads = script.get_heads()
     assert len(heads) == 1, (
         f"{service} has {len(heads)} migration heads {heads}: two revisions share a parent; "
-        f"merge them: .venv/bin/python -m shared.migrations merge {service}"
+        f"merge them: .venv/bin/python -m shared.devtools.migrate merge {service}"
     )
 
 
-@pytest.mark.parametrize("service", migrations.SERVICES)
+@pytest.mark.parametrize("service", SERVICES)
 async def test_models_and_migrations_agree(service: str, database_url: str) -> None:
     await migrations.upgrade(database_url, service)
     differences = await migrations.differences(database_url, service)
@@ -30,7 +32,7 @@ async def test_models_and_migrations_agree(service: str, database_url: str) -> N
     )
 
 
-@pytest.mark.parametrize("service", migrations.SERVICES)
+@pytest.mark.parametrize("service", SERVICES)
 async def test_history_goes_down_and_up_again(service: str, database_url: str) -> None:
     await migrations.upgrade(database_url, service)
     await migrations.downgrade(database_url, service, "base")

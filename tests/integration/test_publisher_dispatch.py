@@ -19,9 +19,8 @@ from services.publisher.dispatch import Dispatcher
 from services.publisher.handlers import publisher_handlers
 from services.publisher.models import Base, Delivery
 from services.publisher.schedule import RetryPolicy
-from shared.channels import ChannelConfig, ChannelType
-from shared.db import Database, OutboxEntry
-from shared.events import (
+from shared.contract.channels import ChannelConfig, ChannelType
+from shared.contract.events import (
     ChannelPaused,
     CloudEvent,
     DeliveryFailed,
@@ -36,7 +35,8 @@ from shared.events import (
     Severity,
     parse_event,
 )
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.runtime.database import Database, OutboxEntry
 from tests.peers import MastodonPeer, XPeer, serve
 from tests.support import eventually
 

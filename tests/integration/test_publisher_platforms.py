@@ -17,9 +17,8 @@ from services.publisher.dispatch import Dispatcher
 from services.publisher.handlers import publisher_handlers
 from services.publisher.models import Base, Delivery
 from services.publisher.schedule import RetryPolicy
-from shared.channels import ChannelConfig, ChannelType
-from shared.db import Database
-from shared.events import (
+from shared.contract.channels import ChannelConfig, ChannelType
+from shared.contract.events import (
     CloudEvent,
     IncidentRef,
     IncidentStatus,
@@ -27,7 +26,8 @@ from shared.events import (
     PublishRequested,
     Severity,
 )
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.runtime.database import Database
 from tests.peers import (
     BlueskyPeer,
     MastodonPeer,

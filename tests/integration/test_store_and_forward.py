@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 
-from shared.auth import generate_dev_tokens
-from shared.broker import EmbeddedBroker, free_port
-from shared.events import CloudEvent
-from shared.topics import Topics
+from shared.contract.events import CloudEvent
+from shared.contract.topics import Topics
+from shared.devtools.broker import EmbeddedBroker, free_port
+from shared.web.auth import generate_dev_tokens
 from tests.integration.ingest_harness import read_events, running_ingest
 from tests.support import eventually
 

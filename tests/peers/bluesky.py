@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from shared.textlength import graphemes
+from shared.contract.textlength import graphemes
 from tests.peers.base import Peer, RecordedPost
 
 POST = "app.bsky.feed.post"

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from shared.textlength import URL_LENGTH, mastodon_length
+from shared.contract.textlength import URL_LENGTH, mastodon_length
 from tests.peers.base import Peer, RecordedPost
 
 VISIBILITIES = frozenset({"public", "unlisted", "private", "direct"})

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from shared.textlength import utf16_length
+from shared.contract.textlength import utf16_length
 from tests.peers.base import Peer, RecordedPost
 
 

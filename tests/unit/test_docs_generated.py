@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared import asyncapi, configdoc
-from shared.events import EVENT_TYPES
+from shared.contract.events import EVENT_TYPES
+from shared.devtools import asyncapi, configdoc
 
 ROOT = Path(__file__).resolve().parents[2]
 REGENERATE = "stale: run `make docs` and commit the result"

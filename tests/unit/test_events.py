@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.events import (
+from shared.contract.events import (
     EVENT_TYPES,
     BadEvent,
     CloudEvent,

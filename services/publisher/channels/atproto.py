@@ -3,7 +3,7 @@
 import hashlib
 from typing import Any
 
-from shared.textlength import find_urls, utf8_offsets
+from shared.contract.textlength import find_urls, utf8_offsets
 
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 _TID_BASE_MICROS = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z

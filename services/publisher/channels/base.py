@@ -10,7 +10,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.events import PublishRequested
+from shared.contract.events import PublishRequested
 
 
 class Sent(BaseModel):

@@ -43,8 +43,8 @@ from services.publisher.channels.http_types import (
     Posted,
     RetryableChannelError,
 )
-from shared.channels import ChannelConfig
-from shared.textlength import graphemes
+from shared.contract.channels import ChannelConfig
+from shared.contract.textlength import graphemes
 
 logger = logging.getLogger(__name__)
 

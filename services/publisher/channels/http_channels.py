@@ -18,7 +18,7 @@ from services.publisher.channels.slack import SlackChannel
 from services.publisher.channels.telegram import TelegramChannel
 from services.publisher.channels.webhook import WebhookChannel
 from services.publisher.channels.x import XChannel
-from shared.channels import ChannelConfig, ChannelType
+from shared.contract.channels import ChannelConfig, ChannelType
 
 HttpChannelFactory = Callable[[ChannelConfig, Mapping[str, str], httpx.AsyncClient], HttpChannel]
 

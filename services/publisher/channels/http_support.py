@@ -18,7 +18,7 @@ from services.publisher.channels.http_types import (
     RetryableChannelError,
     ThreadRef,
 )
-from shared.channels import ChannelConfig
+from shared.contract.channels import ChannelConfig
 
 logger = logging.getLogger(__name__)
 

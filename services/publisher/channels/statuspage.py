@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.channels.base import ChannelError, Sent
 from services.publisher.models import StatusEntry
-from shared.events import PublishRequested, utcnow
+from shared.contract.events import PublishRequested, utcnow
 
 
 def status_page_url(public_base_url: str, incident_id: str | None = None) -> str:

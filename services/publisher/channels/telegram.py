@@ -32,8 +32,8 @@ from services.publisher.channels.http_types import (
     Posted,
     RetryableChannelError,
 )
-from shared.channels import ChannelConfig
-from shared.textlength import utf16_length
+from shared.contract.channels import ChannelConfig
+from shared.contract.textlength import utf16_length
 
 logger = logging.getLogger(__name__)
 

@@ -50,7 +50,7 @@ from services.publisher.channels.http_support import (
     thread_after,
 )
 from services.publisher.channels.http_types import OutgoingPost, Posted
-from shared.channels import ChannelConfig
+from shared.contract.channels import ChannelConfig
 
 logger = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from services.publisher.channels.http_support import (
     thread_after,
 )
 from services.publisher.channels.http_types import OutgoingPost, Posted, RetryableChannelError
-from shared.channels import ChannelConfig
-from shared.textlength import X_MAX_WEIGHTED_LENGTH, x_weighted_length
+from shared.contract.channels import ChannelConfig
+from shared.contract.textlength import X_MAX_WEIGHTED_LENGTH, x_weighted_length
 
 logger = logging.getLogger(__name__)
 

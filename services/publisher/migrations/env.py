@@ -1,6 +1,6 @@
 """Alembic environment of the publisher: its tables plus the shared inbox and outbox."""
 
 from services.publisher.models import Base
-from shared.migrations import run_env
+from shared.runtime.migrations import run_env
 
 run_env(Base.metadata)

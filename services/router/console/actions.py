@@ -32,7 +32,7 @@ from services.router.console.web import (
     viewer,
 )
 from services.router.marketing_schemas import Choice, PauseIn, PostChoice, ResumeIn
-from shared.problems import Problem
+from shared.web.problems import Problem
 
 router = APIRouter()
 

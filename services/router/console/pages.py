@@ -20,7 +20,7 @@ from services.router.console.web import (
     viewer,
 )
 from services.router.models import Draft, Incident
-from shared.auth import Principal
+from shared.web.auth import Principal
 
 router = APIRouter()
 

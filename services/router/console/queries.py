@@ -19,8 +19,8 @@ from services.router.models import (
     MarketingPost,
 )
 from services.router.schemas import ChannelOut, DraftOut, IncidentDetailOut
-from shared.auth import Principal
-from shared.textlength import find_urls
+from shared.contract.textlength import find_urls
+from shared.web.auth import Principal
 
 SEVERITY_WORDS = {"sev1": "critical", "sev2": "major", "sev3": "minor", "sev4": "low"}
 FINAL_DELIVERY = {"published", "failed", "held"}

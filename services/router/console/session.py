@@ -21,7 +21,7 @@ from pathlib import Path
 from fastapi import Request, Response
 
 from services.router.settings import RouterSettings
-from shared.auth import Principal, TokenStore
+from shared.web.auth import Principal, TokenStore
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from services.router.console.web import (
     signer_of,
     viewer,
 )
-from shared.auth import TokenStore, digest
+from shared.web.auth import TokenStore, digest
 
 router = APIRouter()
 

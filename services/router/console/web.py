@@ -27,9 +27,9 @@ from services.router.console.session import (
 )
 from services.router.context import RouterContext
 from services.router.settings import RouterSettings
-from shared.auth import Principal, Role
-from shared.problems import Problem
-from shared.runtime import Runtime
+from shared.runtime.service import Runtime
+from shared.web.auth import Principal, Role
+from shared.web.problems import Problem
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"

@@ -1,1 +1,1 @@
-"""Alembic history of the router's tables (`python -m shared.migrations --help`)."""
+"""Alembic history of the router's tables (`python -m shared.runtime.migrations --help`)."""

@@ -12,7 +12,7 @@ from services.publisher.channels.http_types import (
 )
 from services.publisher.channels.mastodon import MastodonChannel
 from services.publisher.channels.retrying import post_with_retries
-from shared.channels import ChannelConfig, ChannelType
+from shared.contract.channels import ChannelConfig, ChannelType
 from tests.integration.channels.conftest import RecordedSleeps
 from tests.peers import MastodonPeer, Peer
 

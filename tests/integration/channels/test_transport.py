@@ -8,7 +8,7 @@ import pytest
 from services.publisher.channels.http_channels import HTTP_CHANNEL_FACTORIES, build_http_channel
 from services.publisher.channels.http_types import OutgoingPost, RetryableChannelError
 from services.publisher.channels.x import XChannel
-from shared.channels import ChannelConfig, ChannelType
+from shared.contract.channels import ChannelConfig, ChannelType
 
 CREDENTIALS: dict[ChannelType, dict[str, str]] = {
     ChannelType.MASTODON: {"access_token": "T_MASTODON"},

@@ -11,8 +11,8 @@ from services.publisher.channels import ChannelAdapter, ChannelRegistry
 from services.publisher.channels.statuspage import StatusPageAdapter
 from services.publisher.models import Base
 from services.publisher.settings import PublisherSettings
-from shared.db import Database
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.runtime.database import Database
 
 
 @pytest.fixture

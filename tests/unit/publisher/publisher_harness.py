@@ -6,10 +6,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.publisher.channels import ChannelError, ChannelRegistry, Sent
 from services.publisher.channels.statuspage import StatusPageAdapter
 from services.publisher.handlers import publisher_handlers
-from shared.channels import ChannelConfig, ChannelType
-from shared.db import Database, OutboxEntry
-from shared.events import CloudEvent, EventData, PublishRequested, parse_event
-from shared.topics import Topics
+from shared.contract.channels import ChannelConfig, ChannelType
+from shared.contract.events import CloudEvent, EventData, PublishRequested, parse_event
+from shared.contract.topics import Topics
+from shared.runtime.database import Database, OutboxEntry
 
 CHANNELS = [
     ChannelConfig(id="status", type=ChannelType.STATUSPAGE, name="Status page"),

@@ -13,8 +13,7 @@ from services.publisher.main import create_app
 from services.publisher.models import Base
 from services.publisher.schedule import RetryPolicy
 from services.publisher.settings import PublisherSettings
-from shared.auth import TokenStore, generate_dev_tokens
-from shared.events import (
+from shared.contract.events import (
     ChannelPaused,
     IncidentRef,
     IncidentStatus,
@@ -23,7 +22,8 @@ from shared.events import (
     Severity,
     utcnow,
 )
-from shared.runtime import Runtime
+from shared.runtime.service import Runtime
+from shared.web.auth import TokenStore, generate_dev_tokens
 
 CHANNELS_YAML = """
 channels:

@@ -9,8 +9,7 @@ from sqlalchemy import func, select
 from services.publisher.channels import ChannelRegistry
 from services.publisher.models import ChannelPause, Delivery, StatusEntry
 from services.publisher.settings import PublisherSettings
-from shared.db import Database
-from shared.events import (
+from shared.contract.events import (
     ChannelPaused,
     ChannelResumed,
     CloudEvent,
@@ -24,7 +23,8 @@ from shared.events import (
     Severity,
     derived_id,
 )
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.runtime.database import Database
 
 AT = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 INCIDENT = IncidentRef(

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from services.publisher.pages import render_atom, render_status_html
 from services.publisher.schemas import IncidentOut, StatusBoard, StatusUpdateOut
-from shared.events import IncidentStatus, Severity
+from shared.contract.events import IncidentStatus, Severity
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 HOSTILE_TITLE = '<script>alert("title")</script> & friends'

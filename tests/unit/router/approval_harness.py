@@ -12,9 +12,8 @@ from services.router.draft_queue import write_requested_drafts
 from services.router.incidents import incident_handlers
 from services.router.models import AuditEntry, Draft, Incident, TimelineEntry
 from services.router.policy import Policy
-from shared.channels import ChannelConfig, ChannelType
-from shared.db import Database
-from shared.events import (
+from shared.contract.channels import ChannelConfig, ChannelType
+from shared.contract.events import (
     Affected,
     CloudEvent,
     EventData,
@@ -24,7 +23,8 @@ from shared.events import (
     IncidentUpdated,
     Severity,
 )
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.runtime.database import Database
 
 CHANNELS = [
     ChannelConfig(id="status", type=ChannelType.STATUSPAGE, name="Status"),

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.router.models import Base
-from shared.db import Database
+from shared.runtime.database import Database
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from services.router.context import RouterContext
 from services.router.models import Delivery
 from services.router.policy import ApprovalPolicy, Policy, load_policy
-from shared.db import Database, OutboxEntry
-from shared.events import PublishRequested, Severity, parse_event
-from shared.yamlconfig import ConfigFileError
+from shared.contract.config_files import ConfigFileError
+from shared.contract.events import PublishRequested, Severity, parse_event
+from shared.runtime.database import Database, OutboxEntry
 from tests.unit.router.approval_harness import (
     CHANNELS,
     Clock,

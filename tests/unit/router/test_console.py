@@ -12,10 +12,10 @@ from sqlalchemy import select
 from services.router.main import create_app
 from services.router.models import Base, ChannelPause, DraftText
 from services.router.settings import RouterSettings
-from shared.auth import TokenStore, generate_dev_tokens
-from shared.db import Database
-from shared.events import Severity
-from shared.runtime import Runtime
+from shared.contract.events import Severity
+from shared.runtime.database import Database
+from shared.runtime.service import Runtime
+from shared.web.auth import TokenStore, generate_dev_tokens
 from tests.unit.router.approval_harness import (
     Clock,
     deliver,

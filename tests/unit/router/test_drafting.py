@@ -20,14 +20,14 @@ from services.router.main import create_app
 from services.router.models import Base, Draft, DraftText, Incident
 from services.router.policy import Policy
 from services.router.settings import RouterSettings
-from shared.auth import Principal, Role, TokenStore, generate_dev_tokens
-from shared.channels import ChannelConfig, ChannelType
-from shared.db import Database
-from shared.events import CloudEvent, IncidentRaised, Severity
-from shared.problems import Problem
-from shared.runtime import Runtime
-from shared.textlength import graphemes, limit_for, x_weighted_length
-from shared.topics import Topics
+from shared.contract.channels import ChannelConfig, ChannelType
+from shared.contract.events import CloudEvent, IncidentRaised, Severity
+from shared.contract.textlength import graphemes, limit_for, x_weighted_length
+from shared.contract.topics import Topics
+from shared.runtime.database import Database
+from shared.runtime.service import Runtime
+from shared.web.auth import Principal, Role, TokenStore, generate_dev_tokens
+from shared.web.problems import Problem
 
 NOW = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
 LINK = "https://status.example/status#inc_long"

@@ -11,9 +11,9 @@ from services.router import approvals
 from services.router.escalation import escalate
 from services.router.jobs import periodic_jobs
 from services.router.settings import RouterSettings
-from shared.auth import Principal, Role
-from shared.db import Database
-from shared.events import Severity
+from shared.contract.events import Severity
+from shared.runtime.database import Database
+from shared.web.auth import Principal, Role
 from tests.unit.router.approval_harness import (
     Clock,
     audit_actions,

@@ -11,10 +11,10 @@ from services.router import approvals
 from services.router.context import RouterContext
 from services.router.models import AuditEntry
 from services.router.policy import ApprovalPolicy, Policy
-from shared.auth import Principal, Role
-from shared.db import Database, OutboxEntry
-from shared.events import AuditRecorded, Severity, parse_event
-from shared.problems import Problem
+from shared.contract.events import AuditRecorded, Severity, parse_event
+from shared.runtime.database import Database, OutboxEntry
+from shared.web.auth import Principal, Role
+from shared.web.problems import Problem
 from tests.unit.router.approval_harness import (
     Clock,
     audit_actions,

@@ -24,10 +24,8 @@ from services.router.models import AuditEntry, MarketingPost
 from services.router.policy import Policy, ResumePolicy
 from services.router.resume import auto_resume, pause_by_hand, resume_by_hand
 from services.router.views import channel_views
-from shared.auth import Principal, Role
-from shared.channels import ChannelConfig, ChannelTags, ChannelType
-from shared.db import Database, OutboxEntry
-from shared.events import (
+from shared.contract.channels import ChannelConfig, ChannelTags, ChannelType
+from shared.contract.events import (
     Affected,
     ChannelPaused,
     ChannelResumed,
@@ -42,7 +40,9 @@ from shared.events import (
     Severity,
     parse_event,
 )
-from shared.problems import Problem
+from shared.runtime.database import Database, OutboxEntry
+from shared.web.auth import Principal, Role
+from shared.web.problems import Problem
 from tests.unit.router.approval_harness import Clock, deliver, router_context
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from services.router.policy import Policy, load_policy
-from shared.channels import ChannelConfig, ChannelTags, ChannelType
-from shared.events import Severity
-from shared.yamlconfig import ConfigFileError
+from shared.contract.channels import ChannelConfig, ChannelTags, ChannelType
+from shared.contract.config_files import ConfigFileError
+from shared.contract.events import Severity
 
 
 def channel(id_: str, regions: list[str], marketing: bool = True) -> ChannelConfig:

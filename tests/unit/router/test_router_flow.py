@@ -14,10 +14,8 @@ from services.router.draft_queue import write_requested_drafts
 from services.router.incidents import incident_handlers
 from services.router.models import ChannelPause, Draft
 from services.router.policy import Policy
-from shared.auth import Principal, Role
-from shared.channels import ChannelConfig, ChannelTags, ChannelType
-from shared.db import Database, OutboxEntry
-from shared.events import (
+from shared.contract.channels import ChannelConfig, ChannelTags, ChannelType
+from shared.contract.events import (
     Affected,
     ChannelPaused,
     ChannelResumed,
@@ -31,8 +29,10 @@ from shared.events import (
     Severity,
     parse_event,
 )
-from shared.problems import Problem
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.runtime.database import Database, OutboxEntry
+from shared.web.auth import Principal, Role
+from shared.web.problems import Problem
 
 NOW = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
 DUTY = Principal(name="dm", role=Role.DUTY_MANAGER)

@@ -12,10 +12,10 @@ from services.router.main import bootstrap
 from services.router.models import Base, Incident
 from services.router.settings import RouterSettings
 from services.router.templates import BUILTIN_DIR
-from shared.channels import ChannelConfig, ChannelType
-from shared.events import IncidentStatus
-from shared.runtime import Runtime
-from shared.yamlconfig import ConfigFileError
+from shared.contract.channels import ChannelConfig, ChannelType
+from shared.contract.config_files import ConfigFileError
+from shared.contract.events import IncidentStatus
+from shared.runtime.service import Runtime
 
 NOW = datetime(2026, 7, 1, 14, 0, tzinfo=UTC)
 LONDON = ZoneInfo("Europe/London")  # BST in July: 14:30 UTC reads 15:30

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
-from shared.web import install_common
+from shared.web.ops import install_common
 
 
 class Note(BaseModel):

@@ -3,7 +3,7 @@ and each channel type's limit."""
 
 import pytest
 
-from shared.textlength import (
+from shared.contract.textlength import (
     Measured,
     find_urls,
     graphemes,

@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-from shared.validation import summarise
+from shared.contract.validation import summarise
 
 Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
 

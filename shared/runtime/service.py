@@ -11,14 +11,14 @@ from typing import Any
 
 from sqlalchemy import MetaData
 
-from shared import migrations
-from shared.consumer import ConsumerConfig, EventConsumer, Handler
-from shared.db import Database
-from shared.kafka import EventProducer, ensure_topics
-from shared.outbox import OutboxRelay
-from shared.settings import CommonSettings
-from shared.topics import Topics
-from shared.web import ReadinessCheck
+from shared.contract.topics import Topics
+from shared.runtime import migrations
+from shared.runtime.consumer import ConsumerConfig, EventConsumer, Handler
+from shared.runtime.database import Database
+from shared.runtime.health import ReadinessCheck
+from shared.runtime.kafka import EventProducer, ensure_topics
+from shared.runtime.outbox import OutboxRelay
+from shared.runtime.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from shared.wakeup import wait_for_wakeup
+from shared.runtime.wakeup import wait_for_wakeup
 
 PR_SET_PDEATHSIG = 1
 

@@ -10,11 +10,11 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
-from shared.auth import TokenStore
-from shared.logs import configure_logging
-from shared.runtime import Runtime
-from shared.settings import CommonSettings
-from shared.web import install_common
+from shared.runtime.logs import configure_logging
+from shared.runtime.service import Runtime
+from shared.runtime.settings import CommonSettings
+from shared.web.auth import TokenStore
+from shared.web.ops import install_common
 
 Setup = Callable[[FastAPI, Runtime], Awaitable[None]]
 

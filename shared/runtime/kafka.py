@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.structs import RecordMetadata
 
-from shared.events import CloudEvent
+from shared.contract.events import CloudEvent
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ What runs: the embedded broker and the three services exactly as `planb run` sta
 (child processes in their own session that die with us), on SQLite in a demo data folder
 that is reset at each start; and, in this process, loopback servers that speak Mastodon's
 and Bluesky's APIs (the peers from `tests/peers`, each with a read-only timeline page at
-`/`). The story itself is in `shared/demo_story.py`.
+`/`). The story itself is in `shared/devtools/demo/story.py`.
 
 The peers stay in `tests/peers`: they are test fixtures first (fault scripting, request
 records), the demo only needs them from a source checkout (`make demo`), and one copy
@@ -20,18 +20,18 @@ import shutil
 import sys
 import textwrap
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.auth import generate_dev_tokens
-from shared.broker import EmbeddedBroker, free_port, port_open
-from shared.kafka import ensure_topics
-from shared.supervisor import ServiceSpec, Supervisor
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.devtools.broker import EmbeddedBroker, free_port, port_open
+from shared.devtools.demo.timing import Timing
+from shared.devtools.supervisor import ServiceSpec, Supervisor
+from shared.runtime.kafka import ensure_topics
+from shared.web.auth import generate_dev_tokens
 
 if TYPE_CHECKING:
-    from shared.demo_story import Story
+    from shared.devtools.demo.story import Story
 
 MARKER = ".planb-demo"  # only a folder carrying it is ever wiped
 
@@ -67,20 +67,6 @@ channels:
     tags: {{departments: [trains]}}
     credentials_env: {{access_token: DEMO_TRAINS_MASTODON_TOKEN}}
 """
-
-
-@dataclass(frozen=True)
-class Timing:
-    """How fast the story goes: `--fast` for tests, the default for people watching."""
-
-    promo_every: float
-    promos_per_channel: int
-    wait: float  # the longest any step of the story may take
-    beat: float  # the pause between chapters
-
-    @classmethod
-    def pick(cls, fast: bool) -> "Timing":
-        return cls(2.0, 60, 30.0, 1.0) if fast else cls(20.0, 90, 600.0, 15.0)
 
 
 def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -137,8 +123,8 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def main(args: argparse.Namespace) -> int:
     """Run the demo until Ctrl-C (or until the story fails)."""
     # Both import tests.peers, so only here: `planb run` works without a source checkout.
-    from shared.demo_sandbox import Sandbox
-    from shared.demo_story import Story
+    from shared.devtools.demo.story import Story
+    from shared.devtools.sandbox.accounts import Sandbox
 
     data_dir: Path = args.data_dir
     if not _reset(data_dir):

@@ -23,10 +23,10 @@ from aiokafka.errors import KafkaError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Database, InboxEntry
-from shared.events import BadEvent, CloudEvent, EventData, parse_event, utcnow
-from shared.kafka import EventProducer
-from shared.topics import Topics
+from shared.contract.events import BadEvent, CloudEvent, EventData, parse_event, utcnow
+from shared.contract.topics import Topics
+from shared.runtime.database import Database, InboxEntry
+from shared.runtime.kafka import EventProducer
 
 log = logging.getLogger(__name__)
 

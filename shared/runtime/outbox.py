@@ -17,10 +17,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from shared.db import Database, OutboxEntry
-from shared.events import CloudEvent, utcnow
-from shared.kafka import EventProducer
-from shared.wakeup import wait_for_wakeup
+from shared.contract.events import CloudEvent, utcnow
+from shared.runtime.database import Database, OutboxEntry
+from shared.runtime.kafka import EventProducer
+from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
 

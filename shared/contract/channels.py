@@ -10,9 +10,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.events import Tag
-from shared.textlength import Counting
-from shared.yamlconfig import load_yaml_model
+from shared.contract.config_files import load_yaml_model
+from shared.contract.events import Tag
+from shared.contract.textlength import Counting
 
 ChannelId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 

@@ -12,13 +12,13 @@ import os
 import sys
 from pathlib import Path
 
-from shared import demo
-from shared.auth import generate_dev_tokens
-from shared.broker import EmbeddedBroker, free_port, port_open
-from shared.kafka import ensure_topics
-from shared.settings import CommonSettings
-from shared.supervisor import ServiceSpec, Supervisor
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.devtools.broker import EmbeddedBroker, free_port, port_open
+from shared.devtools.demo import command as demo
+from shared.devtools.supervisor import ServiceSpec, Supervisor
+from shared.runtime.kafka import ensure_topics
+from shared.runtime.settings import CommonSettings
+from shared.web.auth import generate_dev_tokens
 
 DEFAULT_BROKER_PORT = 9092
 

@@ -7,7 +7,7 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from shared.validation import summarise
+from shared.contract.validation import summarise
 
 M = TypeVar("M", bound=BaseModel)
 

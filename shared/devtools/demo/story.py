@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from shared.demo import Timing
-from shared.demo_sandbox import Account, Sandbox
+from shared.devtools.demo.timing import Timing
+from shared.devtools.sandbox.accounts import Account, Sandbox
 from tests.peers import RecordedPost
 
 T = TypeVar("T")

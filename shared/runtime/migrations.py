@@ -5,21 +5,11 @@ calls `run_env` with the service's metadata; the shared inbox and outbox are add
 A service upgrades its database to `head` in its lifespan, so a fresh database and an old
 one both end up on the schema its code expects. On PostgreSQL the upgrade holds an advisory
 lock, so replicas starting together migrate once; SQLite's `BEGIN IMMEDIATE` does the same.
-
-    python -m shared.migrations upgrade [SERVICE ...]      # DATABASE_URL or data/<svc>.db
-    python -m shared.migrations revision SERVICE -m "add drafts.channel_group"
-    python -m shared.migrations check [SERVICE ...]        # exit 1 when models and history differ
-    python -m shared.migrations history SERVICE
-    python -m shared.migrations merge SERVICE              # two revisions on one parent
+Services are found through their registrations (`shared.runtime.registry`); the command line
+is `python -m shared.devtools.migrate`.
 """
 
-import argparse
 import asyncio
-import importlib
-import os
-import sys
-import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,21 +18,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, MetaData
-from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 
-from shared.db import SharedBase, create_engine_for
+from shared.runtime import registry
+from shared.runtime.database import SharedBase, create_engine_for
 
-SERVICES = ("ingest", "router", "publisher")
-SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 # One lock id for every Plan B migration; services have their own databases anyway.
 ADVISORY_LOCK_ID = 0x706C616E62  # "planb"
 
 
 def script_location(service: str) -> Path:
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
-    return SERVICES_DIR / service / "migrations"
+    return registry.service(service).migrations_dir
 
 
 def alembic_config(service: str, url: str | None = None) -> Config:
@@ -71,9 +57,7 @@ def alembic_config(service: str, url: str | None = None) -> Config:
 
 def service_metadata(service: str) -> list[MetaData]:
     """The tables a service's history must produce: its own and the shared inbox/outbox."""
-    script_location(service)
-    models = importlib.import_module(f"services.{service}.models")
-    return [SharedBase.metadata, models.Base.metadata]
+    return [SharedBase.metadata, registry.service(service).metadata]
 
 
 # --- env.py ------------------------------------------------------------------------------
@@ -174,99 +158,3 @@ async def _with_connection(url: str, service: str, action: Any, *args: Any) -> N
             await conn.run_sync(run)
     finally:
         await engine.dispose()
-
-
-def _service_url(service: str) -> str:
-    """The URL the service itself would use (its settings class reads the environment)."""
-    script_location(service)
-    settings = importlib.import_module(f"services.{service}.settings").get_settings()
-    return str(settings.resolved_database_url())
-
-
-def _revision(service: str, message: str) -> None:
-    """Autogenerate a revision against a scratch SQLite database brought to head."""
-    with tempfile.TemporaryDirectory() as scratch:
-        url = f"sqlite+aiosqlite:///{Path(scratch) / 'scratch.db'}"
-        asyncio.run(upgrade(url, service))
-        config = alembic_config(service, url)
-        engine = create_engine_for(url, migrations=True)
-
-        async def generate() -> None:
-            try:
-                async with engine.begin() as conn:
-
-                    def run(sync: Connection) -> None:
-                        config.attributes["connection"] = sync
-                        command.revision(config, message=message, autogenerate=True)
-
-                    await conn.run_sync(run)
-            finally:
-                await engine.dispose()
-
-        asyncio.run(generate())
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.migrations", description=__doc__)
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("upgrade", help="upgrade services' databases to head")
-    up.add_argument("services", nargs="*", metavar="SERVICE", help="default: all three")
-    up.add_argument("--revision", default="head")
-    rev = commands.add_parser("revision", help="autogenerate a revision from the models")
-    rev.add_argument("service", choices=SERVICES)
-    rev.add_argument("-m", "--message", required=True)
-    check = commands.add_parser("check", help="exit 1 when models and migrations differ")
-    check.add_argument("services", nargs="*", metavar="SERVICE", help="default: all three")
-    merge = commands.add_parser("merge", help="join two heads (revisions on one parent)")
-    merge.add_argument("service", choices=SERVICES)
-    hist = commands.add_parser("history", help="list a service's revisions")
-    hist.add_argument("service", choices=SERVICES)
-    args = parser.parse_args(argv)
-
-    if args.command == "revision":
-        _revision(args.service, args.message)
-        return 0
-    if args.command == "merge":
-        command.merge(alembic_config(args.service), "heads", message="merge heads")
-        return 0
-    if args.command == "history":
-        command.history(alembic_config(args.service))
-        return 0
-    services = args.services or list(SERVICES)
-    unknown = sorted(set(services) - set(SERVICES))
-    if unknown:
-        parser.error(f"unknown service {', '.join(unknown)}; one of {', '.join(SERVICES)}")
-    if args.command == "upgrade":
-        if os.environ.get("DATABASE_URL") and len(services) > 1:
-            print(
-                "DATABASE_URL is set: each service needs its own database, so name one "
-                "service (make migrate SERVICE=router)",
-                file=sys.stderr,
-            )
-            return 2
-        for service in services:
-            url = _service_url(service)
-            asyncio.run(upgrade(url, service, args.revision))
-            print(f"{service}: {_safe(url)} at {args.revision}")
-        return 0
-    failed = False
-    for service in services:
-        with tempfile.TemporaryDirectory() as scratch:
-            url = f"sqlite+aiosqlite:///{Path(scratch) / 'check.db'}"
-            asyncio.run(upgrade(url, service))
-            diff = asyncio.run(differences(url, service))
-        if diff:
-            failed = True
-            print(f"{service}: models and migrations differ: {diff}", file=sys.stderr)
-        else:
-            print(f"{service}: models and migrations agree")
-    return 1 if failed else 0
-
-
-def _safe(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -6,9 +6,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal
-from shared.runtime import Runtime
-from shared.web import authenticated
+from shared.runtime.service import Runtime
+from shared.web.auth import Principal
+from shared.web.ops import authenticated
 
 
 def get_runtime(request: Request) -> Runtime:

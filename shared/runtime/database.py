@@ -32,8 +32,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from shared.events import utcnow
-from shared.wakeup import wait_for_wakeup
+from shared.contract.events import utcnow
+from shared.runtime.wakeup import wait_for_wakeup
 
 READ_ONLY = "planb_read_only"
 
@@ -116,7 +116,8 @@ class Database:
         )
 
     async def create_all(self, *metadatas: MetaData) -> None:
-        """Create missing tables: a shortcut for tests; services migrate (`shared.migrations`)."""
+        """Create missing tables: a shortcut for tests; services migrate
+        (`shared.runtime.migrations`)."""
         async with self.engine.begin() as conn:
             for metadata in (SharedBase.metadata, *metadatas):
                 await conn.run_sync(metadata.create_all)

@@ -1,7 +1,7 @@
 """What every service's FastAPI app has: auth dependencies, /healthz, /readyz, /metrics."""
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -16,11 +16,10 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import Principal, Role, TokenStore
-from shared.guards import BodyGuard, NulGuard
-from shared.problems import Problem
-
-ReadinessCheck = Callable[[], Awaitable[tuple[bool, Any]]]
+from shared.runtime.health import ReadinessCheck
+from shared.web.auth import Principal, Role, TokenStore
+from shared.web.guards import BodyGuard, NulGuard
+from shared.web.problems import Problem
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -170,7 +169,7 @@ def install_common(
 ) -> HttpMetrics:
     """Metrics middleware and the operations routes on `app`; paths under `form_prefixes`
     take HTML form bodies as well as JSON."""
-    from shared.problems import install_problem_handlers
+    from shared.web.problems import install_problem_handlers
 
     metrics = HttpMetrics(service)
     app.state.metrics = metrics

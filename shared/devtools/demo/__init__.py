@@ -1,0 +1,1 @@
+"""`planb demo`: the command, its timing and the narrated story."""

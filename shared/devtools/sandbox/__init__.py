@@ -1,0 +1,1 @@
+"""Loopback servers that speak the platforms' APIs, for the demo, `planb run` and the tests."""

@@ -1,0 +1,2 @@
+"""What a service runs on: settings, database, Kafka, consumer, outbox relay, retries, loops,
+logging and migrations. Builds on `shared.contract` only."""
