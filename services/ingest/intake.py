@@ -33,10 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ingest.metrics import IngestMetrics
 from services.ingest.models import IdempotencyRecord, IncidentRecord
 from services.ingest.schemas import Accepted, Outcome
+from shared.contract.errors import Conflict, NotFound, Rejected
 from shared.contract.events import CloudEvent, EventData, utcnow
 from shared.runtime.database import OutboxEntry
 from shared.runtime.service import Runtime
-from shared.web.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class Intake:
                 self.metrics.outbox_depth.inc()  # the relay sets the true depth as it drains
             self.metrics.events.labels(answer.status).inc()
             return answer, False
-        raise Problem(409, "Conflict", "The request conflicted with a concurrent one; retry it.")
+        raise Conflict("Conflict", "The request conflicted with a concurrent one; retry it.")
 
     async def submit(
         self, session: AsyncSession, incident_id: str, data: EventData
@@ -230,20 +230,19 @@ class Intake:
             await session.flush()  # concurrent twins block here, then fail: no second event
             return record
         if record.request_digest != digest:
-            raise Problem(
-                422,
+            raise Rejected(
                 "Idempotency key reused",
                 "This Idempotency-Key was used for a different request; use a new key.",
             )
         return Accepted.model_validate(record.response)
 
     async def open_record(self, session: AsyncSession, incident_id: str) -> IncidentRecord:
-        """The incident if it can still be updated; 404 or 409 otherwise."""
+        """The incident if it can still be updated; `NotFound` or `Conflict` otherwise."""
         record = await session.get(IncidentRecord, incident_id, with_for_update=True)
         if record is None:
-            raise Problem(404, "Incident not found", f"No incident {incident_id} was raised here.")
+            raise NotFound("Incident not found", f"No incident {incident_id} was raised here.")
         if not record.open:
-            raise Problem(
-                409, "Incident resolved", f"Incident {incident_id} is resolved; raise a new one."
+            raise Conflict(
+                "Incident resolved", f"Incident {incident_id} is resolved; raise a new one."
             )
         return record

@@ -30,9 +30,9 @@ from services.router.templates import (
 )
 from shared.contract.channels import ChannelConfig
 from shared.contract.config_files import ConfigFileError
+from shared.contract.errors import Rejected
 from shared.contract.events import Severity
 from shared.contract.textlength import Measured, TextLimit, graphemes, limit_for
-from shared.web.problems import Problem
 
 _LIST_ITEM = re.compile(r"^[-*\u2022] ")
 _GRAPHEME = regex.compile(r"\X")
@@ -58,8 +58,7 @@ def measure_fitting(channel: ChannelConfig, text: str) -> Measured:
     so an edited draft and a scheduled post are refused in the same words."""
     measured = channel_limit(channel).measure(text)
     if not measured.fits:
-        raise Problem(
-            422,
+        raise Rejected(
             "Text too long",
             f"The text is {measured.length} {measured.unit} as {channel.id} ({channel.type}) "
             f"counts it; the limit is {measured.limit}, so it is {measured.over} over. "

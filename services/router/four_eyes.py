@@ -9,9 +9,9 @@ and is bound the same way.
 
 from services.router.models import DraftText, Incident
 from services.router.policy import ApprovalPolicy
+from shared.contract.errors import NotAllowed
 from shared.contract.events import Severity
 from shared.web.auth import Principal
-from shared.web.problems import Problem
 
 
 def authorship(incident: Incident, texts: list[DraftText]) -> dict[str, list[str]]:
@@ -36,8 +36,7 @@ def check_four_eyes(
     deeds = authorship(incident, texts).get(by.name)
     if not deeds:
         return
-    raise Problem(
-        403,
+    raise NotAllowed(
         "Four-eyes rule",
         f"four-eyes rule for {severity.value}: {by.name} {_and(deeds)}; "
         "another duty manager must approve.",

@@ -19,10 +19,10 @@ from services.router.drafting import measure_fitting
 from services.router.marketing_schemas import PostIn
 from services.router.models import MarketingPost
 from services.router.pauses import active_pauses, hold_scheduled_posts, paused_channel_ids
+from shared.contract.errors import Conflict, NotFound, Rejected
 from shared.contract.events import CloudEvent, MessageKind, PublishRequested, derived_id
 from shared.runtime.database import Database
 from shared.web.auth import Principal
-from shared.web.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +38,16 @@ async def schedule_post(
     channel = ctx.channel(body.channel_id)
     if channel is None:
         known = [c.id for c in ctx.channels if c.marketing]
-        raise Problem(
-            422, "Unknown channel", f"No channel {body.channel_id!r}.", marketing_channels=known
+        raise Rejected(
+            "Unknown channel", f"No channel {body.channel_id!r}.", marketing_channels=known
         )
     if not channel.marketing:
-        raise Problem(
-            422,
+        raise Rejected(
             "Channel takes no marketing",
             f"Channel {channel.id!r} is not open to marketing posts (marketing: false).",
         )
     if body.publish_at < now - PAST_GRACE:
-        raise Problem(
-            422,
+        raise Rejected(
             "publish_at is in the past",
             f"publish_at {body.publish_at.isoformat()} is more than "
             f"{int(PAST_GRACE.total_seconds() // 60)} minutes ago.",
@@ -81,12 +79,11 @@ async def cancel_post(
     """Cancel a scheduled or held post; one already handed to the publisher is a 409."""
     post = await session.get(MarketingPost, post_id, with_for_update=True)
     if post is None:
-        raise Problem(404, "Post not found", f"No marketing post {post_id}.")
+        raise NotFound("Post not found", f"No marketing post {post_id}.")
     if post.state == "cancelled":
         return post
     if post.state not in ("scheduled", "held"):
-        raise Problem(
-            409,
+        raise Conflict(
             "Post cannot be cancelled",
             f"Post {post_id} is {post.state}; only scheduled or held posts can be cancelled.",
             state=post.state,

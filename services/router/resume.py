@@ -28,9 +28,9 @@ from services.router.marketing_schemas import (
 from services.router.models import MarketingPost
 from services.router.pauses import active_pauses, last_release, pause_channels, release_pauses
 from shared.contract.channels import ChannelConfig
+from shared.contract.errors import Conflict, Rejected
 from shared.runtime.database import Database
 from shared.web.auth import Principal
-from shared.web.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ async def pause_by_hand(
             if regions & set(c.tags.regions) or departments & set(c.tags.departments)
         ]
         if not channels:
-            raise Problem(422, "No channel matches", "No marketing channel carries those tags.")
+            raise Rejected("No channel matches", "No marketing channel carries those tags.")
     targets = [c.id for c in channels]
     paused = await pause_channels(
         ctx,
@@ -75,8 +75,7 @@ async def resume_by_hand(
     }
     still_paused = [StillPaused(channel_id=c, incident_ids=i) for c, i in by_incident.items() if i]
     if body.channels is not None and still_paused:
-        raise Problem(
-            409,
+        raise Conflict(
             "Channel still paused by an incident",
             "; ".join(f"{s.channel_id}: {', '.join(s.incident_ids)}" for s in still_paused)
             + ". Resolve the incident first.",
@@ -165,8 +164,7 @@ def _choices_for(
     own = {choice.post_id: choice for choice in body.posts}
     unknown = sorted(set(own) - set(by_id))
     if unknown:
-        raise Problem(
-            422,
+        raise Rejected(
             "Post not held",
             "These posts are not held on a channel being resumed: " + ", ".join(unknown[:20]),
             posts=unknown[:100],
@@ -235,8 +233,7 @@ def _marketing_channels(ctx: RouterContext, channel_ids: list[str] | None) -> li
         return list(marketing.values())
     unknown = [c for c in dict.fromkeys(channel_ids) if c not in marketing]
     if unknown:
-        raise Problem(
-            422,
+        raise Rejected(
             "Unknown channel",
             "Not marketing channels: " + ", ".join(unknown),
             marketing_channels=list(marketing),

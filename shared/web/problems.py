@@ -1,7 +1,9 @@
 """RFC 9457 problem details for every error a service returns.
 
-Validation errors name each offending field and the rule it broke; unexpected errors are
-500s that reveal nothing internal (and are logged), so input can never produce one silently.
+Validation errors name each offending field and the rule it broke; the domain's refusals
+(`shared.contract.errors`) are mapped to their status here, in one place; unexpected errors
+are 500s that reveal nothing internal (and are logged), so input can never produce one
+silently. `Problem` is for the HTTP edge itself (routes, guards, rate limits).
 """
 
 import logging
@@ -12,10 +14,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.contract.errors import Conflict, DomainError, NotAllowed, NotFound, Rejected
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://planb.dev/problems/"
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    NotAllowed: 403,
+    Conflict: 409,
+    Rejected: 422,
+}
 
 
 class Problem(Exception):
@@ -38,6 +48,14 @@ class Problem(Exception):
         self.type = type_ or TYPE_BASE + title.lower().replace(" ", "-")
         self.headers = headers
         self.extensions = extensions
+
+
+def domain_status(error: DomainError) -> int:
+    """The HTTP status of a domain refusal (422 for a kind this table does not know)."""
+    for kind, status in DOMAIN_STATUS.items():
+        if isinstance(error, kind):
+            return status
+    return 422
 
 
 def problem_response(
@@ -82,6 +100,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             type_=exc.type,
             headers=exc.headers,
             **exc.extensions,
+        )
+
+    @app.exception_handler(DomainError)
+    async def _refused(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(
+            request,
+            domain_status(exc),
+            exc.title,
+            exc.detail,
+            type_=TYPE_BASE + exc.slug,
+            **exc.facts,
         )
 
     @app.exception_handler(RequestValidationError)

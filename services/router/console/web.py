@@ -27,9 +27,10 @@ from services.router.console.session import (
 )
 from services.router.context import RouterContext
 from services.router.settings import RouterSettings
+from shared.contract.errors import DomainError
 from shared.runtime.service import Runtime
 from shared.web.auth import Principal, Role
-from shared.web.problems import Problem
+from shared.web.problems import Problem, domain_status
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -148,11 +149,14 @@ class Refusal:
 async def in_transaction(
     request: Request, work: Callable[[AsyncSession], Awaitable[T]]
 ) -> T | Refusal:
-    """Run `work` in one transaction; a domain refusal (`Problem`, invalid input) rolls it
+    """Run `work` in one transaction; a refusal (`DomainError`, `Problem`, invalid input) rolls it
     back and comes back as a sentence for the page, never as JSON."""
     try:
         async with runtime_of(request).database.transaction() as session:
             return await work(session)
+    except DomainError as refused:
+        text = f"{refused.title}: {refused.detail}" if refused.detail else refused.title
+        return Refusal(text, domain_status(refused))
     except Problem as problem:
         text = f"{problem.title}: {problem.detail}" if problem.detail else problem.title
         return Refusal(text, problem.status)

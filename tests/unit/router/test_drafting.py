@@ -21,13 +21,13 @@ from services.router.models import Base, Draft, DraftText, Incident
 from services.router.policy import Policy
 from services.router.settings import RouterSettings
 from shared.contract.channels import ChannelConfig, ChannelType
+from shared.contract.errors import Rejected
 from shared.contract.events import CloudEvent, IncidentRaised, Severity
 from shared.contract.textlength import graphemes, limit_for, x_weighted_length
 from shared.contract.topics import Topics
 from shared.runtime.database import Database
 from shared.runtime.service import Runtime
 from shared.web.auth import Principal, Role, TokenStore, generate_dev_tokens
-from shared.web.problems import Problem
 
 NOW = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
 LINK = "https://status.example/status#inc_long"
@@ -170,7 +170,9 @@ async def test_an_edit_over_the_limit_is_refused_with_the_figures(db: Database) 
     ctx = router_context()
     draft_id = await raise_incident(ctx, db, "inc_edit", "Lifts out of order")
 
-    with pytest.raises(Problem, match=r"290 weighted characters .* limit is 280, so it is 10 over"):
+    with pytest.raises(
+        Rejected, match=r"290 weighted characters .* limit is 280, so it is 10 over"
+    ):
         async with db.transaction() as session:
             await approvals.edit_text(ctx, session, draft_id, "x", "運" * 145, DUTY)
     async with db.transaction() as session:

@@ -11,10 +11,10 @@ from services.router import approvals
 from services.router.context import RouterContext
 from services.router.models import AuditEntry
 from services.router.policy import ApprovalPolicy, Policy
+from shared.contract.errors import NotAllowed
 from shared.contract.events import AuditRecorded, Severity, parse_event
 from shared.runtime.database import Database, OutboxEntry
 from shared.web.auth import Principal, Role
-from shared.web.problems import Problem
 from tests.unit.router.approval_harness import (
     Clock,
     audit_actions,
@@ -50,8 +50,8 @@ async def edit(
         await approvals.edit_text(ctx, session, draft_id, channel, "Trains are held.", by)
 
 
-async def refusal(ctx: RouterContext, db: Database, draft_id: str, by: Principal) -> Problem:
-    with pytest.raises(Problem) as caught:
+async def refusal(ctx: RouterContext, db: Database, draft_id: str, by: Principal) -> NotAllowed:
+    with pytest.raises(NotAllowed) as caught:
         await approve(ctx, db, draft_id, by, None)
     return caught.value
 
@@ -60,11 +60,11 @@ async def test_the_raiser_of_a_sev1_cannot_approve_alone(ctx: RouterContext, db:
     await deliver(ctx, db, raised("inc_1", Severity.SEV1, by="alice"))
     draft = await pending(db, "inc_1")
     problem = await refusal(ctx, db, draft.id, ALICE)
-    assert problem.status == 403
+    assert problem.slug == "four-eyes-rule"
     assert problem.detail == (
         "four-eyes rule for sev1: alice raised this incident; another duty manager must approve."
     )
-    assert problem.extensions == {"severity": "sev1", "authors": ["alice"]}
+    assert problem.facts == {"severity": "sev1", "authors": ["alice"]}
     assert (await pending(db, "inc_1")).id == draft.id  # nothing changed
     assert await approve(ctx, db, draft.id, BOB, None) == "approved"
     assert ("draft.approved", "bob") in await audit_actions(db, draft.id)
@@ -80,7 +80,7 @@ async def test_whoever_edited_a_sev2_text_cannot_approve_it(
     assert problem.detail == (
         "four-eyes rule for sev2: bob edited the status text; another duty manager must approve."
     )
-    assert problem.extensions["authors"] == ["bob", "op"]
+    assert problem.facts["authors"] == ["bob", "op"]
     assert await approve(ctx, db, draft.id, ALICE, None) == "approved"
     assert await audit_actions(db, draft.id) == [
         ("draft.edited", "bob"),
@@ -121,7 +121,7 @@ async def test_an_admin_is_bound_too(ctx: RouterContext, db: Database) -> None:
     await deliver(ctx, db, raised("inc_5", Severity.SEV2, by="root"))
     draft = await pending(db, "inc_5")
     problem = await refusal(ctx, db, draft.id, ROOT)
-    assert problem.status == 403
+    assert problem.slug == "four-eyes-rule"
     assert await approve(ctx, db, draft.id, ALICE, None) == "approved"
 
 

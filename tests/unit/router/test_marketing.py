@@ -25,6 +25,7 @@ from services.router.policy import Policy, ResumePolicy
 from services.router.resume import auto_resume, pause_by_hand, resume_by_hand
 from services.router.views import channel_views
 from shared.contract.channels import ChannelConfig, ChannelTags, ChannelType
+from shared.contract.errors import DomainError
 from shared.contract.events import (
     Affected,
     ChannelPaused,
@@ -42,7 +43,6 @@ from shared.contract.events import (
 )
 from shared.runtime.database import Database, OutboxEntry
 from shared.web.auth import Principal, Role
-from shared.web.problems import Problem
 from tests.unit.router.approval_harness import Clock, deliver, router_context
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -151,7 +151,7 @@ async def states(db: Database) -> dict[str, str]:
 async def test_a_post_that_cannot_go_out_is_refused_with_the_reason(
     ctx: RouterContext, db: Database, channel_id: str, text: str, at: datetime, match: str
 ) -> None:
-    with pytest.raises(Problem, match=match):
+    with pytest.raises(DomainError, match=match):
         await schedule(ctx, db, channel_id, at, text)
 
 
@@ -189,7 +189,7 @@ async def test_cancel_a_scheduled_post_but_not_one_with_the_publisher(
     await emit_due_posts(ctx, db)
     async with db.transaction() as session:
         assert (await cancel_post(ctx, session, waiting, MARKETER)).state == "cancelled"
-    with pytest.raises(Problem, match="is emitted; only scheduled or held"):
+    with pytest.raises(DomainError, match="is emitted; only scheduled or held"):
         async with db.transaction() as session:
             await cancel_post(ctx, session, sent, MARKETER)
 
@@ -325,7 +325,7 @@ async def test_a_channel_an_open_incident_pauses_cannot_be_resumed(
 ) -> None:
     await deliver(ctx, db, raised("inc_o", Severity.SEV3, ["north"]))
     body = ResumeIn(channels=["north"], all_posts=Choice(action=ResumeAction.SEND_NOW))
-    with pytest.raises(Problem, match=r"north: inc_o\. Resolve the incident first"):
+    with pytest.raises(DomainError, match=r"north: inc_o\. Resolve the incident first"):
         async with db.transaction() as session:
             await resume_by_hand(ctx, session, body, DUTY)
     async with db.transaction() as session:

@@ -15,6 +15,7 @@ from services.router.incidents import incident_handlers
 from services.router.models import ChannelPause, Draft
 from services.router.policy import Policy
 from shared.contract.channels import ChannelConfig, ChannelTags, ChannelType
+from shared.contract.errors import DomainError
 from shared.contract.events import (
     Affected,
     ChannelPaused,
@@ -32,7 +33,6 @@ from shared.contract.events import (
 from shared.contract.topics import Topics
 from shared.runtime.database import Database, OutboxEntry
 from shared.web.auth import Principal, Role
-from shared.web.problems import Problem
 
 NOW = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
 DUTY = Principal(name="dm", role=Role.DUTY_MANAGER)
@@ -131,7 +131,7 @@ async def test_a_newer_event_supersedes_the_pending_draft(ctx: RouterContext, db
     await deliver(ctx, db, update)
     (second,) = await pending_drafts(db, "inc_b")
     assert second.id != first.id
-    with pytest.raises(Problem, match="superseded; only pending drafts"):
+    with pytest.raises(DomainError, match="superseded; only pending drafts"):
         async with db.transaction() as session:
             await approvals.approve(ctx, session, first.id, None, DUTY)
 
@@ -148,7 +148,7 @@ async def test_approval_requests_publication_on_the_chosen_channels(
     assert sorted((r.channel_id, r.text) for r in requests)[1] == ("status", "Edited by hand.")
     assert {r.channel_id for r in requests} == {"status", "north"}
     assert all(r.incident and r.incident.incident_id == "inc_c" for r in requests)
-    with pytest.raises(Problem, match="approved; only pending drafts"):
+    with pytest.raises(DomainError, match="approved; only pending drafts"):
         async with db.transaction() as session:
             await approvals.approve(ctx, session, draft.id, None, DUTY)
 
@@ -156,7 +156,7 @@ async def test_approval_requests_publication_on_the_chosen_channels(
 async def test_unknown_channel_in_approval_is_refused(ctx: RouterContext, db: Database) -> None:
     await deliver(ctx, db, raised("inc_d", Severity.SEV4, []))
     (draft,) = await pending_drafts(db, "inc_d")
-    with pytest.raises(Problem, match="no text for: mars"):
+    with pytest.raises(DomainError, match="no text for: mars"):
         async with db.transaction() as session:
             await approvals.approve(ctx, session, draft.id, ["status", "mars"], DUTY)
 
