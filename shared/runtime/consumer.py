@@ -22,11 +22,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from tenacity import AsyncRetrying, RetryCallState, stop_when_event_set
 
 from shared.contract.events import BadEvent, CloudEvent, EventData, parse_event, utcnow
 from shared.contract.topics import Topics
 from shared.runtime.database import Database, InboxEntry
 from shared.runtime.kafka import EventProducer
+from shared.runtime.retry import Backoff, retrying
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,13 @@ class EventConsumer:
         self.stats = ConsumerStats()
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
+        self._backoff = Backoff(config.retry_base_seconds, config.retry_max_seconds)
+        self._connection = retrying(
+            backoff=self._backoff,
+            retry_on=INFRASTRUCTURE_ERRORS,
+            stop=stop_when_event_set(self._stopping),  # type: ignore[arg-type]
+            on_retry=self._note_trouble,
+        )
 
     def request_stop(self) -> None:
         """Finish the batch in hand (its offsets committed), then leave the group and return:
@@ -111,26 +120,32 @@ class EventConsumer:
 
     async def run(self) -> None:
         """Consume until stopped (`request_stop`) or cancelled; reconnects after broker trouble."""
-        delay = self.config.retry_base_seconds
         while not self._stopping.is_set():
-            consumer = self._make_consumer()
             try:
-                await consumer.start()
-                self._consumer = consumer
-                delay = self.config.retry_base_seconds
+                consumer = await self._connection(self._connected_consumer)
+            except INFRASTRUCTURE_ERRORS:
+                return  # stopped while the broker was away
+            self._consumer = consumer
+            try:
                 await self._consume(consumer)
-            except asyncio.CancelledError:
-                raise
             except INFRASTRUCTURE_ERRORS as exc:
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("consumer %s: %s; retrying in %.1fs", self.config.group_id, exc, delay)
+                self._note_trouble(exc, 0.0)
             finally:
                 self._consumer = None
                 await _stop_quietly(consumer)
-            if self._stopping.is_set():
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.config.retry_max_seconds)
+
+    async def _connected_consumer(self) -> AIOKafkaConsumer:
+        consumer = self._make_consumer()
+        try:
+            await consumer.start()
+        except BaseException:
+            await _stop_quietly(consumer)
+            raise
+        return consumer
+
+    def _note_trouble(self, exc: BaseException, wait: float) -> None:
+        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("consumer %s: %s; retrying in %.1fs", self.config.group_id, exc, wait)
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping.is_set():
@@ -151,26 +166,40 @@ class EventConsumer:
         if handler is None:
             self.stats.ignored += 1
             return
-        attempt = 0
-        delay = self.config.retry_base_seconds
-        while True:
-            attempt += 1
-            try:
-                await self._handle_once(event, record.topic, handler)
-                return
-            except PermanentError as exc:
-                await self._dead_letter(record, str(exc), event)
-                return
-            except INFRASTRUCTURE_ERRORS as exc:
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("event %s: infrastructure error %s; retrying", event.id, exc)
-            except Exception as exc:
-                log.exception("event %s (%s) failed, attempt %d", event.id, event.type, attempt)
-                if attempt >= self.config.max_attempts:
-                    await self._dead_letter(record, f"{type(exc).__name__}: {exc}", event)
-                    return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.config.retry_max_seconds)
+        try:
+            await self._record_policy(event)(self._handle_once, event, record.topic, handler)
+        except PermanentError as exc:
+            await self._dead_letter(record, str(exc), event)
+        except INFRASTRUCTURE_ERRORS:
+            raise  # only when the policy stops for good, which it never does for these
+        except Exception as exc:
+            await self._dead_letter(record, f"{type(exc).__name__}: {exc}", event)
+
+    def _record_policy(self, event: CloudEvent) -> AsyncRetrying:
+        """Infrastructure errors: retried for as long as it takes. The record's own errors:
+        `max_attempts` tries. `PermanentError`: none."""
+        max_attempts = self.config.max_attempts
+
+        def gives_up(state: RetryCallState) -> bool:
+            error = state.outcome.exception() if state.outcome is not None else None
+            return not isinstance(error, INFRASTRUCTURE_ERRORS) and (
+                state.attempt_number >= max_attempts
+            )
+
+        def tell(error: BaseException, _wait: float) -> None:
+            if isinstance(error, INFRASTRUCTURE_ERRORS):
+                self.stats.last_error = f"{type(error).__name__}: {error}"
+                log.warning("event %s: infrastructure error %s; retrying", event.id, error)
+            else:
+                log.error("event %s (%s) failed", event.id, event.type, exc_info=error)
+
+        return retrying(
+            backoff=self._backoff,
+            retry_on=(Exception,),
+            never_on=(PermanentError,),
+            stop=gives_up,
+            on_retry=tell,
+        )
 
     async def _handle_once(self, event: CloudEvent, topic: str, handler: Handler) -> None:
         try:
@@ -203,17 +232,14 @@ class EventConsumer:
             ("planb-failed-at", utcnow().isoformat().encode()),
         ]
         key = record.key.decode(errors="replace") if record.key else ""
-        delay = self.config.retry_base_seconds
-        while True:
-            try:
-                await self.dlq_producer.send_raw(
-                    Topics.dlq(record.topic), key, record.value or b"", headers
-                )
-                break
-            except KafkaError as exc:
-                log.warning("dead-lettering failed (%s); retrying", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.config.retry_max_seconds)
+        until_acked = retrying(
+            backoff=self._backoff,
+            retry_on=(KafkaError,),
+            on_retry=lambda exc, _wait: log.warning("dead-lettering failed (%s); retrying", exc),
+        )
+        await until_acked(
+            self.dlq_producer.send_raw, Topics.dlq(record.topic), key, record.value or b"", headers
+        )
         self.stats.dead_lettered += 1
         log.error(
             "dead-lettered record %s/%d@%d event_id=%s: %s",

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from shared.contract.events import CloudEvent, utcnow
 from shared.runtime.database import Database, OutboxEntry
 from shared.runtime.kafka import EventProducer
+from shared.runtime.retry import Backoff, retrying
 from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ def _waker(session: AsyncSession, wake: Callable[[], None]) -> Callable[[object]
     return after_commit
 
 
+RELAY_BACKOFF = Backoff(base_seconds=0.2, max_seconds=10.0)
+
+
 class OutboxRelay:
     """Drains the outbox to Kafka; `wake()` after a commit makes it send at once."""
 
@@ -86,6 +90,7 @@ class OutboxRelay:
         idle_poll_seconds: float = 1.0,
         before_drain: Callable[[], Awaitable[None]] | None = None,
         missing_topics: Callable[[set[str]], Awaitable[set[str]]] | None = None,
+        backoff: Backoff = RELAY_BACKOFF,
     ) -> None:
         self.database = database
         self.producer = producer
@@ -100,6 +105,11 @@ class OutboxRelay:
         self._held: dict[int, str] = {}
         self._blocked: set[str] = set()
         """Keys whose rows the last drain left behind a held row."""
+        self._until_done = retrying(
+            backoff=backoff,
+            retry_on=(KafkaError, OperationalError, OSError, TimeoutError),
+            on_retry=self._trouble,
+        )
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -132,28 +142,27 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay until cancelled; backs off while Kafka or the database is unreachable."""
-        delay = 0.2
         while True:
-            try:
-                if self._suspect_broker and self.before_drain is not None:
-                    await self.before_drain()
-                sent = await self.drain_once()
-                self.last_error = None
-                self._suspect_broker = False
-                delay = 0.2
-            except (KafkaError, OperationalError, OSError, TimeoutError) as exc:
-                # After broker trouble, check its topics before sending again: a restarted
-                # memory broker comes back empty, and would auto-create them wrongly.
-                self._suspect_broker = True
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("outbox relay: %s; retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-                continue
+            sent = await self._until_done(self._round)
             if sent:
                 continue
             await wait_for_wakeup(self._wakeup, self.idle_poll_seconds)
             self._wakeup.clear()
+
+    async def _round(self) -> int:
+        if self._suspect_broker and self.before_drain is not None:
+            await self.before_drain()
+        sent = await self.drain_once()
+        self.last_error = None
+        self._suspect_broker = False
+        return sent
+
+    def _trouble(self, exc: BaseException, wait: float) -> None:
+        # After broker trouble, check its topics before sending again: a restarted memory
+        # broker comes back empty, and would auto-create them wrongly.
+        self._suspect_broker = True
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("outbox relay: %s; retrying in %.1fs", exc, wait)
 
     async def drain_once(self) -> int:
         """Send one batch in id order; rows are deleted only after every ack.

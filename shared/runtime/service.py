@@ -18,6 +18,7 @@ from shared.runtime.database import Database
 from shared.runtime.health import ReadinessCheck
 from shared.runtime.kafka import EventProducer, ensure_topics
 from shared.runtime.outbox import OutboxRelay
+from shared.runtime.retry import Backoff, retrying
 from shared.runtime.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -71,17 +72,16 @@ class Runtime:
         await self.producer.start()
 
     async def _connect_kafka_forever(self) -> None:
-        delay = 0.5
-        while True:
-            await asyncio.sleep(delay)
-            try:
-                await self._connect_kafka()
-                log.info("connected to Kafka at %s", self.settings.kafka_bootstrap_servers)
-                self.relay.wake()
-                return
-            except Exception as exc:
-                log.warning("Kafka still unreachable (%s)", exc)
-                delay = min(delay * 2, 5.0)
+        until_connected = retrying(
+            backoff=Backoff(base_seconds=0.5, max_seconds=5.0),
+            retry_on=(Exception,),
+            on_retry=lambda exc, wait: log.warning(
+                "Kafka still unreachable (%s); trying again in %.1fs", exc, wait
+            ),
+        )
+        await until_connected(self._connect_kafka)
+        log.info("connected to Kafka at %s", self.settings.kafka_bootstrap_servers)
+        self.relay.wake()
 
     def add_consumer(
         self, group_id: str, topics: list[str], handlers: Mapping[str, Handler]
