@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create Plan B's topics (DESIGN.md, "Kafka") with explicit partitions and replication, once,
+# Create Plan B's topics (docs/design.md, "Topics") with explicit partitions and replication, once,
 # before the services start; existing topics are left alone. Used by docker-compose.yml's
 # `kafka-topics` step and the Kubernetes Job in deploy/k8s/topics-job.yaml.
 #   BOOTSTRAP (kafka:9092)  TOPIC_PREFIX (planb)  PARTITIONS (8)  DLQ_PARTITIONS (1)

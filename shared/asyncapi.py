@@ -2,7 +2,7 @@
 
     python -m shared.asyncapi > docs/asyncapi.yaml        (`make docs`)
 
-Topics, keys, producers and consumers are DESIGN.md's table (`TOPICS` below); payload
+Topics, keys, producers and consumers are docs/design.md's table (`TOPICS` below); payload
 schemas come from the pydantic models, so `tests/unit/test_docs_generated.py` fails when a
 model changes and the document was not regenerated.
 """

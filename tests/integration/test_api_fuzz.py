@@ -50,7 +50,7 @@ channels:
     tags: {regions: [north]}
 """
 
-# Who may call what (DESIGN.md, "HTTP contract"); any other operation takes any role.
+# Who may call what (docs/design.md, "HTTP API"); any other operation takes any role.
 CALLERS: dict[tuple[str, str], str] = {
     ("POST", "/v1/incidents"): "operator",
     ("POST", "/v1/incidents/{incident_id}/updates"): "operator",
