@@ -98,7 +98,8 @@ CLOUDEVENT_ATTRIBUTES: dict[str, Any] = {
             "type": "string",
             "minLength": 1,
             "maxLength": 200,
-            "description": "The producing service, e.g. `planb/ingest`, `planb/router`.",
+            "description": "The producing service: `/planb/ingest`, `/planb/router` or "
+            "`/planb/publisher`.",
         },
         "type": {
             "type": "string",
