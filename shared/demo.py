@@ -4,12 +4,11 @@ and a narrated incident from first promotion to the resume decision.
 What runs: the embedded broker and the three services exactly as `planb run` starts them
 (child processes in their own session that die with us), on SQLite in a demo data folder
 that is reset at each start; and, in this process, loopback servers that speak Mastodon's
-and Bluesky's APIs (the peers from `tests/peers`, each with a read-only timeline page at
-`/`). The story itself is in `shared/demo_story.py`.
+and Bluesky's APIs (the peers of `shared.devtools.sandbox`, each with a read-only timeline
+page at `/`). The story itself is in `shared/demo_story.py`.
 
-The peers stay in `tests/peers`: they are test fixtures first (fault scripting, request
-records), the demo only needs them from a source checkout (`make demo`), and one copy
-means the demo shows exactly what the tests check.
+The peers are part of the installed package (the tests use the same ones), so the demo
+shows exactly what the tests check and runs from `.venv/bin/planb` outside the source tree.
 """
 
 import argparse
@@ -136,7 +135,6 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def main(args: argparse.Namespace) -> int:
     """Run the demo until Ctrl-C (or until the story fails)."""
-    # Both import tests.peers, so only here: `planb run` works without a source checkout.
     from shared.demo_sandbox import Sandbox
     from shared.demo_story import Story
 

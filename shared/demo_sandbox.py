@@ -1,14 +1,14 @@
 """The sandbox of `planb demo`: Mastodon- and Bluesky-compatible servers on loopback.
 
-They are the peers from `tests/peers` (real HTTP servers speaking the platforms' APIs, each
-with a read-only timeline page at `/` and `/timeline.json`), run in this process's threads,
-so they end with it.
+They are the peers of `shared.devtools.sandbox` (real HTTP servers speaking the platforms'
+APIs, each with a read-only timeline page at `/` and `/timeline.json`), run in this
+process's threads, so they end with it.
 """
 
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from tests.peers import BlueskyPeer, MastodonPeer, Peer, serve
+from shared.devtools.sandbox import BlueskyPeer, MastodonPeer, Peer, serve
 
 
 @dataclass

@@ -20,7 +20,7 @@ import httpx
 
 from shared.demo import Timing
 from shared.demo_sandbox import Account, Sandbox
-from tests.peers import RecordedPost
+from shared.devtools.sandbox import RecordedPost
 
 T = TypeVar("T")
 DONE = "The story is complete."

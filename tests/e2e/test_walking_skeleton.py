@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from shared.broker import free_port
-from tests.peers import MastodonPeer, serve
+from shared.devtools.sandbox import MastodonPeer, serve
 from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
