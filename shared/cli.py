@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 def _tokens(data_dir: Path) -> int:
     tokens = generate_dev_tokens(data_dir)
     for role, token in tokens.items():
-        print(f"{role:13} {token}")
+        print(f"{role:15} {token}")
     print(f"(stored in {data_dir / 'dev-tokens.json'}, mode 0600)")
     return 0
 
@@ -161,7 +161,7 @@ def _print_ready(
         f"  status page {base}:{args.publisher_port}/status",
         "",
         f"Tokens ({data_dir / 'dev-tokens.json'}):",
-        *[f"  {role:13} {token}" for role, token in tokens.items()],
+        *[f"  {role:15} {token}" for role, token in tokens.items()],
         "",
         "Raise an incident:",
         f"  curl -s -X POST {base}:{args.ingest_port}/v1/incidents \\",
