@@ -34,39 +34,6 @@ if TYPE_CHECKING:
 
 MARKER = ".planb-demo"  # only a folder carrying it is ever wiped
 
-CHANNELS_YAML = """\
-# Written by `planb demo`; rewritten at each start.
-channels:
-  - id: status
-    type: statuspage
-    name: Public status page
-    marketing: false
-    tags: {{regions: [all]}}
-  - id: north-mastodon
-    type: mastodon
-    name: North (Mastodon)
-    url: {north}
-    marketing: true
-    tags: {{regions: [north]}}
-    credentials_env: {{access_token: DEMO_NORTH_MASTODON_TOKEN}}
-  - id: south-bluesky
-    type: bluesky
-    name: South (Bluesky)
-    url: {south}
-    marketing: true
-    tags: {{regions: [south]}}
-    credentials_env:
-      identifier: DEMO_SOUTH_BLUESKY_IDENTIFIER
-      app_password: DEMO_SOUTH_BLUESKY_PASSWORD
-  - id: trains-mastodon
-    type: mastodon
-    name: Trains department (Mastodon)
-    url: {trains}
-    marketing: false
-    tags: {{departments: [trains]}}
-    credentials_env: {{access_token: DEMO_TRAINS_MASTODON_TOKEN}}
-"""
-
 
 @dataclass(frozen=True)
 class Timing:
@@ -157,7 +124,7 @@ def main(args: argparse.Namespace) -> int:
                 f"planb demo: sandbox port taken ({error}); try --sandbox-port 0", file=sys.stderr
             )
             return 1
-        (data_dir / "channels.yaml").write_text(CHANNELS_YAML.format(**sandbox.urls))
+        sandbox.write_channels(data_dir / "channels.yaml", by="planb demo")
         (data_dir / "sandbox.json").write_text(json.dumps(sandbox.urls, indent=2) + "\n")
         broker = EmbeddedBroker(
             args.broker_port or free_port(),
