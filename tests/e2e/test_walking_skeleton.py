@@ -65,7 +65,8 @@ def _planb_run(
     broker_port: int | None = None,
     channels_yaml: str = CHANNELS,
 ) -> Iterator[System]:
-    """`planb run` exactly as `make run` starts it, on free ports and a temporary data dir."""
+    """`.venv/bin/planb run` as `make run` starts it (the installed script, not the source
+    tree), on free ports and a temporary data dir; CHANNELS_FILE turns the sandbox off."""
     channels = tmp_path / "channels.yaml"
     channels.write_text(channels_yaml)
     ports = [free_port() for _ in range(3)]
@@ -77,7 +78,7 @@ def _planb_run(
         "CHANNELS_FILE": str(channels),
         "DATA_DIR": str(tmp_path / "data"),
     }
-    command = [sys.executable, "-m", "shared.cli", "run"]
+    command = [str(Path(sys.executable).with_name("planb")), "run"]  # .venv/bin/planb
     for flag, port in zip(
         ("--ingest-port", "--router-port", "--publisher-port"), ports, strict=True
     ):
