@@ -30,6 +30,7 @@ from shared.topics import Topics
 
 DEFAULT_BROKER_PORT = 9092
 SAMPLE_PROMOTIONS = 60  # per marketing channel, one a minute: an hour of them
+SAMPLE_CAMPAIGN = "planb-run-sample"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -210,11 +211,26 @@ async def _supervise(
 
 
 async def _schedule_samples(router: str, tokens: dict[str, str]) -> None:
-    """A promotion a minute on north and south for the next hour, so a pause holds some."""
+    """A promotion a minute on north and south for the next hour, so a pause holds some;
+    none while an earlier start's samples still wait (scheduled or held), so restarts do
+    not pile them up."""
     start = datetime.now(UTC) + timedelta(minutes=1)
-    posts = promotions(start, every=60, per_channel=SAMPLE_PROMOTIONS)
+    posts = [
+        post | {"campaign": SAMPLE_CAMPAIGN}
+        for post in promotions(start, every=60, per_channel=SAMPLE_PROMOTIONS)
+    ]
+    auth = {"Authorization": f"Bearer {tokens['marketing']}"}
     try:
         async with httpx.AsyncClient(timeout=10) as http:
+            for state in ("scheduled", "held"):
+                waiting = await http.get(
+                    f"{router}/v1/marketing/posts",
+                    params={"campaign": SAMPLE_CAMPAIGN, "state": state, "limit": 1},
+                    headers=auth,
+                )
+                if waiting.raise_for_status().json():
+                    print(f"[planb] sample promotions of an earlier start are {state}", flush=True)
+                    return
             await schedule(http, router, tokens["marketing"], posts)
     except httpx.HTTPError as error:  # the system still runs; say so and go on
         print(f"[planb] could not schedule the sample promotions: {error}", flush=True)

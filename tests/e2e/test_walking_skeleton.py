@@ -89,6 +89,9 @@ def _planb_run(
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         _wait_for_line(tmp_path / "planb.log", "Plan B is running", process)
+        # CHANNELS_FILE names the channels, so no sandbox is started or written
+        assert "Sandbox timelines" not in (tmp_path / "planb.log").read_text()
+        assert not (tmp_path / "data" / "channels.yaml").exists()
         tokens = json.loads((tmp_path / "data" / "dev-tokens.json").read_text())
         yield System(
             ingest=f"http://127.0.0.1:{ports[0]}",
