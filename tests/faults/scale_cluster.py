@@ -26,9 +26,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from shared.devtools.sandbox import MastodonPeer, Peer, RecordedPost, WebhookPeer
 from shared.events import CloudEvent, parse_event
 from tests.databases import scratch_database
-from tests.peers import MastodonPeer, Peer, RecordedPost, WebhookPeer
 from tests.processes import ServiceProcess, service_environment
 from tests.support import read_records
 

@@ -45,8 +45,8 @@ from services.router.models import Delivery as RouterDelivery
 from services.router.models import Draft, DraftText, Incident, TimelineEntry
 from shared.auth import generate_dev_tokens
 from shared.db import Database
+from shared.devtools.sandbox import MastodonPeer, Peer, RecordedPost, WebhookPeer, serve
 from tests.databases import scratch_database
-from tests.peers import MastodonPeer, Peer, RecordedPost, WebhookPeer, serve
 from tests.processes import ServiceProcess, service_environment
 from tests.support import eventually
 

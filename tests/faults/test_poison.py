@@ -28,6 +28,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from shared.devtools.sandbox import MastodonPeer, serve
 from shared.events import (
     CloudEvent,
     DeliveryPublished,
@@ -40,7 +41,6 @@ from shared.events import (
 )
 from shared.topics import Topics
 from tests.databases import scratch_database
-from tests.peers import MastodonPeer, serve
 from tests.processes import ServiceProcess, service_environment
 from tests.support import eventually, read_records
 

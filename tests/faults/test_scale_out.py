@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
+from shared.devtools.sandbox import Peer, serve
 from shared.events import PublishRequested
 from shared.topics import Topics
 from tests.databases import server_url
@@ -49,7 +50,6 @@ from tests.faults.scale_cluster import (
     topic_records,
 )
 from tests.faults.scale_load import Load, approve_everything, raise_incidents, schedule_posts
-from tests.peers import Peer, serve
 from tests.processes import ServiceProcess
 from tests.support import eventually
 

@@ -29,6 +29,7 @@ from services.router.marketing import schedule_post
 from services.router.marketing_schemas import PostIn
 from services.router.settings import RouterSettings
 from shared.auth import Principal, Role, generate_dev_tokens
+from shared.devtools.sandbox import WebhookPeer, serve
 from shared.events import (
     Affected,
     ChannelPaused,
@@ -43,7 +44,6 @@ from shared.events import (
 from shared.kafka import EventProducer
 from shared.topics import Topics
 from tests.databases import scratch_database
-from tests.peers import WebhookPeer, serve
 from tests.support import eventually, read_records
 
 REGIONS = {"fr": range(0, 4), "uk": range(4, 7), "be": range(7, 10)}

@@ -21,6 +21,7 @@ from services.publisher.models import Base, Delivery
 from services.publisher.schedule import RetryPolicy
 from shared.channels import ChannelConfig, ChannelType
 from shared.db import Database, OutboxEntry
+from shared.devtools.sandbox import MastodonPeer, XPeer, serve
 from shared.events import (
     ChannelPaused,
     CloudEvent,
@@ -37,7 +38,6 @@ from shared.events import (
     parse_event,
 )
 from shared.topics import Topics
-from tests.peers import MastodonPeer, XPeer, serve
 from tests.support import eventually
 
 INCIDENT = IncidentRef(

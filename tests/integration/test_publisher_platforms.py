@@ -19,6 +19,15 @@ from services.publisher.models import Base, Delivery
 from services.publisher.schedule import RetryPolicy
 from shared.channels import ChannelConfig, ChannelType
 from shared.db import Database
+from shared.devtools.sandbox import (
+    BlueskyPeer,
+    MastodonPeer,
+    Peer,
+    TelegramPeer,
+    WebhookPeer,
+    XPeer,
+    serve,
+)
 from shared.events import (
     CloudEvent,
     IncidentRef,
@@ -28,15 +37,6 @@ from shared.events import (
     Severity,
 )
 from shared.topics import Topics
-from tests.peers import (
-    BlueskyPeer,
-    MastodonPeer,
-    Peer,
-    TelegramPeer,
-    WebhookPeer,
-    XPeer,
-    serve,
-)
 
 INCIDENT = IncidentRef(
     incident_id="inc_00000000000000000007",

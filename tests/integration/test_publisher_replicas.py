@@ -27,6 +27,7 @@ from services.publisher.models import Base, Delivery
 from services.publisher.schedule import RetryPolicy
 from shared.channels import ChannelConfig, ChannelType
 from shared.db import Database
+from shared.devtools.sandbox import MastodonPeer, serve
 from shared.events import (
     CloudEvent,
     IncidentRef,
@@ -36,7 +37,6 @@ from shared.events import (
     Severity,
 )
 from shared.topics import Topics
-from tests.peers import MastodonPeer, serve
 from tests.support import eventually
 
 CHANNEL = ChannelConfig(id="masto", type=ChannelType.MASTODON, name="Mastodon")

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from services.publisher.channels.webhook import verify_signature
-from tests.peers.base import Peer, RecordedPost
+from shared.devtools.sandbox.base import Peer, RecordedPost
 
 FIELDS = ("message_id", "channel_id", "text", "reply_to", "sent_at")
 

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from shared.devtools.sandbox.base import Peer, RecordedPost
 from shared.textlength import utf16_length
-from tests.peers.base import Peer, RecordedPost
 
 
 class TelegramPeer(Peer):

@@ -26,8 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from shared.devtools.sandbox.base import Peer, RecordedPost
 from shared.textlength import graphemes
-from tests.peers.base import Peer, RecordedPost
 
 POST = "app.bsky.feed.post"
 TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")

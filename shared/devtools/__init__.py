@@ -1,0 +1,1 @@
+"""developer tooling: the loopback platform sandbox of `planb demo`, `planb run` and the tests."""
