@@ -17,10 +17,10 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-run: $(STAMP) ## Run broker, ingest, router and publisher on embedded defaults
-	$(BIN)/planb run
+run: $(STAMP) ## Broker, services and a loopback Mastodon/Bluesky sandbox (RUN_ARGS="--no-sandbox")
+	$(BIN)/planb run $(RUN_ARGS)
 
-demo: $(STAMP) ## The system + a Mastodon/Bluesky sandbox and a narrated incident (DEMO_ARGS=--fast)
+demo: $(STAMP) ## The system + the sandbox and a narrated incident (DEMO_ARGS=--fast)
 	$(BIN)/planb demo $(DEMO_ARGS)
 
 test: $(STAMP) ## Run the whole test suite (unit, integration, e2e, faults)

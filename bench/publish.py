@@ -1,10 +1,10 @@
 """Approve → published: a duty manager's approval (the POST) → a `published` report on
 planb.deliveries for every channel, the peers answering after a fixed delay.
 
-Ingest, router and publisher run; 10 webhook channels on a loopback peer (tests/peers) that
-accepts each post, then answers `PEER_DELAY` later. The second variant sends one channel to
-a peer that answers far beyond the publisher's channel timeout: the other channels' figures
-should not move.
+Ingest, router and publisher run; 10 webhook channels on a loopback peer
+(shared/devtools/sandbox) that accepts each post, then answers `PEER_DELAY` later. The second
+variant sends one channel to a peer that answers far beyond the publisher's channel timeout:
+the other channels' figures should not move.
 """
 
 import time

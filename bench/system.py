@@ -4,7 +4,7 @@ Each service is its real FastAPI app with its real lifespan (database, producer,
 consumers), reached through `httpx.ASGITransport`, as in tests/integration/test_eurostar.py.
 All three and the load generator share one event loop: figures include that contention,
 so they are an upper bound for the services run as separate processes. Channel peers are
-real HTTP servers on loopback (tests/peers), each in its own thread.
+real HTTP servers on loopback (shared/devtools/sandbox), each in its own thread.
 """
 
 import asyncio
@@ -31,8 +31,8 @@ from services.router.main import create_app as create_router
 from services.router.settings import RouterSettings
 from shared.contract.topics import Topics
 from shared.devtools.broker import EmbeddedBroker
+from shared.devtools.sandbox import WebhookPeer, serve
 from shared.web.auth import generate_dev_tokens
-from tests.peers import WebhookPeer, serve
 
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789"
 ALERTMANAGER_TOKEN = "bench-alertmanager-token-0123456789"

@@ -11,7 +11,7 @@ hung broker costs each request at most the wait, and never blocks the others' co
 While the request sends a row, the relay leaves it (and later rows of its incident) alone.
 A row whose send outlives the wait is settled in the background when Kafka answers; if
 another ingest replica's relay sends it meanwhile, the copy carries the same event id, which
-consumers' inboxes drop (at least once, as DESIGN.md says).
+consumers' inboxes drop (at least once, as docs/design.md says).
 """
 
 import asyncio

@@ -158,5 +158,5 @@ class Policy(BaseModel):
 
 
 def load_policy(path: Path) -> Policy:
-    """The policy in `path`, or the default policy of DESIGN.md when the file is absent."""
+    """The policy in `path`, or the default policy (docs/design.md) when the file is absent."""
     return load_yaml_model(path, Policy, default=Policy())

@@ -1,4 +1,4 @@
-"""Topic names of DESIGN.md, with a configurable prefix so tests and tenants don't collide."""
+"""Topic names of docs/design.md, with a prefix so tests and tenants don't collide."""
 
 from dataclasses import dataclass
 

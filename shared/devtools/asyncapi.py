@@ -2,7 +2,7 @@
 
     python -m shared.devtools.asyncapi > docs/asyncapi.yaml        (`make docs`)
 
-Topics, keys, producers and consumers are DESIGN.md's table (`TOPICS` below); payload
+Topics, keys, producers and consumers are docs/design.md's table (`TOPICS` below); payload
 schemas come from the pydantic models, so `tests/unit/test_docs_generated.py` fails when a
 model changes and the document was not regenerated.
 """
@@ -98,7 +98,8 @@ CLOUDEVENT_ATTRIBUTES: dict[str, Any] = {
             "type": "string",
             "minLength": 1,
             "maxLength": 200,
-            "description": "The producing service, e.g. `planb/ingest`, `planb/router`.",
+            "description": "The producing service: `/planb/ingest`, `/planb/router` or "
+            "`/planb/publisher`.",
         },
         "type": {
             "type": "string",

@@ -74,20 +74,30 @@ class TokenStore:
         return found
 
 
+# The dev tokens' keys in dev-tokens.json and their roles: one per role, and a second duty
+# manager so the four-eyes rule (an editor may not approve their own edit) can be shown
+# locally without an admin.
+DEV_TOKEN_ROLES: dict[str, Role] = {role.value: role for role in Role} | {
+    "duty_manager_2": Role.DUTY_MANAGER
+}
+
+
 def generate_dev_tokens(data_dir: Path) -> dict[str, str]:
-    """Create one token per role: plain ones in `dev-tokens.json` (0600), digests in
-    `tokens.json` for the services. Existing files are reused so tokens survive restarts."""
+    """Create the dev tokens (`DEV_TOKEN_ROLES`): plain ones in `dev-tokens.json` (0600),
+    digests in `tokens.json` for the services. Existing tokens are kept so they survive
+    restarts; a key missing from an older file is added."""
     plain_path = data_dir / "dev-tokens.json"
     hashed_path = data_dir / "tokens.json"
     data_dir.mkdir(parents=True, exist_ok=True)
-    if plain_path.exists():
-        plain: dict[str, str] = json.loads(plain_path.read_text())
-    else:
-        plain = {role.value: f"pb_{role.value}_{secrets.token_urlsafe(24)}" for role in Role}
+    plain: dict[str, str] = json.loads(plain_path.read_text()) if plain_path.exists() else {}
+    missing = [key for key in DEV_TOKEN_ROLES if key not in plain]
+    if missing:
+        plain |= {key: f"pb_{key}_{secrets.token_urlsafe(24)}" for key in missing}
         _write_private(plain_path, json.dumps(plain, indent=2) + "\n")
     entries = [
-        TokenEntry(name=f"dev-{role}", role=Role(role), sha256=digest(token))
-        for role, token in plain.items()
+        TokenEntry(name=f"dev-{key}", role=DEV_TOKEN_ROLES[key], sha256=digest(token))
+        for key, token in plain.items()
+        if key in DEV_TOKEN_ROLES
     ]
     _write_private(hashed_path, _ENTRIES.dump_json(entries, indent=2).decode() + "\n")
     return plain

@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from shared.devtools.broker import EmbeddedBroker
+from shared.devtools.sandbox import MastodonPeer, serve
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.e2e.test_walking_skeleton import System, _planb_run
-from tests.peers import MastodonPeer, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -1,12 +1,9 @@
-"""`planb demo --fast --auto-approve` end to end, as `make demo` runs it: what the narration
-claims is checked against the sandbox timelines and the router, then Ctrl-C leaves nothing."""
+"""`make demo DEMO_ARGS="--fast --auto-approve ..."` end to end, started as the README says:
+what the narration claims is checked against the sandbox timelines and the router, then
+Ctrl-C leaves nothing."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +11,7 @@ import httpx
 import pytest
 
 from shared.devtools.broker import free_port
+from tests.e2e import make_target
 
 pytestmark = pytest.mark.e2e
 
@@ -29,38 +27,18 @@ def _descendants(timeline: list[dict[str, Any]], root: str) -> list[dict[str, An
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _children(pid: int) -> list[int]:
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
-    return [int(p) for p in found.stdout.split()]
-
-
 def test_demo_tells_a_true_story_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
     ports = [free_port() for _ in range(3)]
     data_dir = tmp_path / "demo"
-    command = [sys.executable, "-m", "shared.devtools.cli", "demo", "--fast", "--auto-approve"]
-    command += ["--data-dir", str(data_dir), "--sandbox-port", "0"]
+    args = ["--fast", "--auto-approve", "--data-dir", str(data_dir), "--sandbox-port", "0"]
     for flag, port in zip(
         ("--ingest-port", "--router-port", "--publisher-port"), ports, strict=True
     ):
-        command += [flag, str(port)]
-    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+        args += [flag, str(port)]
     log_path = tmp_path / "demo.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = make_target.start("demo", {"DEMO_ARGS": " ".join(args)}, log_path)
     try:
-        deadline = time.monotonic() + 90
-        while DONE not in log_path.read_text():
-            assert process.poll() is None, f"demo exited early:\n{log_path.read_text()}"
-            assert time.monotonic() < deadline, f"demo incomplete:\n{log_path.read_text()}"
-            time.sleep(0.2)
+        make_target.wait_for(log_path, DONE, process, within=120)
         narration = log_path.read_text()
         sandbox = json.loads((data_dir / "sandbox.json").read_text())
         tokens = json.loads((data_dir / "dev-tokens.json").read_text())
@@ -107,11 +85,11 @@ def test_demo_tells_a_true_story_and_ctrl_c_leaves_nothing(tmp_path: Path) -> No
         assert "/v1/marketing/resume" in narration
         assert tokens["duty_manager"] in narration
 
-        children = _children(process.pid)
-        assert len(children) == 4  # tansu + ingest + router + publisher
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
-        assert [pid for pid in children if _alive(pid)] == []
+        below = make_target.descendants(process.pid)
+        # planb (perhaps under a sh), and under it tansu + ingest + router + publisher
+        assert len(below) >= 5, below
+        assert make_target.ctrl_c(process) == -signal.SIGINT  # make re-raises it once planb ends
+        assert [pid for pid in below if make_target.alive(pid)] == []
         tail = log_path.read_text()[len(narration) :]
         assert "embedded broker stopped" in tail
         assert "ERROR" not in tail
@@ -119,6 +97,4 @@ def test_demo_tells_a_true_story_and_ctrl_c_leaves_nothing(tmp_path: Path) -> No
         print(log_path.read_text())  # pytest shows it with the failure
         raise
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        make_target.kill(process)

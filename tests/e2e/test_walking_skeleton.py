@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from shared.devtools.broker import free_port
-from tests.peers import MastodonPeer, serve
+from shared.devtools.sandbox import MastodonPeer, serve
 from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
@@ -65,7 +65,8 @@ def _planb_run(
     broker_port: int | None = None,
     channels_yaml: str = CHANNELS,
 ) -> Iterator[System]:
-    """`planb run` exactly as `make run` starts it, on free ports and a temporary data dir."""
+    """`.venv/bin/planb run` as `make run` starts it (the installed script, not the source
+    tree), on free ports and a temporary data dir; CHANNELS_FILE turns the sandbox off."""
     channels = tmp_path / "channels.yaml"
     channels.write_text(channels_yaml)
     ports = [free_port() for _ in range(3)]
@@ -77,7 +78,7 @@ def _planb_run(
         "CHANNELS_FILE": str(channels),
         "DATA_DIR": str(tmp_path / "data"),
     }
-    command = [sys.executable, "-m", "shared.devtools.cli", "run"]
+    command = [str(Path(sys.executable).with_name("planb")), "run"]  # .venv/bin/planb
     for flag, port in zip(
         ("--ingest-port", "--router-port", "--publisher-port"), ports, strict=True
     ):
@@ -88,6 +89,9 @@ def _planb_run(
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         _wait_for_line(tmp_path / "planb.log", "Plan B is running", process)
+        # CHANNELS_FILE names the channels, so no sandbox is started or written
+        assert "Sandbox timelines" not in (tmp_path / "planb.log").read_text()
+        assert not (tmp_path / "data" / "channels.yaml").exists()
         tokens = json.loads((tmp_path / "data" / "dev-tokens.json").read_text())
         yield System(
             ingest=f"http://127.0.0.1:{ports[0]}",

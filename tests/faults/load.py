@@ -2,7 +2,7 @@
 
 Open loop: a slow answer never delays the next request, as with real monitoring and
 operators. Each request has a client timeout; a request that times out is retried with
-the same `Idempotency-Key`, as DESIGN.md tells clients to, so the first answer comes back
+the same `Idempotency-Key`, as docs/design.md tells clients to, so the first answer comes back
 and the test's oracle still knows every incident id. Timed-out attempts are counted and
 reported with the latencies, per phase of the scenario (between `mark`s).
 """

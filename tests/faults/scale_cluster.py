@@ -27,8 +27,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.contract.events import CloudEvent, parse_event
+from shared.devtools.sandbox import MastodonPeer, Peer, RecordedPost, WebhookPeer
 from tests.databases import scratch_database
-from tests.peers import MastodonPeer, Peer, RecordedPost, WebhookPeer
 from tests.processes import ServiceProcess, service_environment
 from tests.support import read_records
 

@@ -5,7 +5,7 @@ test's own on a fixed port (the session broker is shared, and this one gets stop
 operator's client raises incidents at 10/s (tests/faults/load.py) before, during and after
 the outage; every request must be answered 202 (`accepted` or `queued`) within the client's
 10 s timeout (ingest waits at most ACCEPT_WAIT_MS for Kafka, then queues). Two outages,
-because the embedded tansu broker keeps everything in memory (BROKER.md):
+because the embedded tansu broker keeps everything in memory (docs/broker.md):
 
 - hung (SIGSTOP, then SIGCONT): connections stay open and nothing answers, the nastier
   case for clients; the broker keeps its records, so every incident reaches the router;

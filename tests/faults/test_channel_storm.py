@@ -2,7 +2,7 @@
 with a Retry-After, while a second platform stays healthy. The publisher runs as a real
 process; approved messages stream in on `planb.outbound` throughout the storm.
 
-Oracles, all kept by the peers (the peer is the clock, see tests/peers/faults.py):
+Oracles, all kept by the peers (the peer is the clock, see shared/devtools/sandbox/faults.py):
 - afterwards every message was accepted by its platform exactly once (one 2xx per
   Idempotency-Key), the storm channel's status updates threaded in the order sent;
 - no request reached the stormy platform before the instant its last Retry-After named;
@@ -32,10 +32,10 @@ from shared.contract.events import (
     Severity,
 )
 from shared.contract.topics import Topics
+from shared.devtools.sandbox import MastodonPeer, serve
+from shared.devtools.sandbox.faults import Answer, Storm
 from shared.runtime.kafka import EventProducer
 from tests.databases import scratch_database
-from tests.peers import MastodonPeer, serve
-from tests.peers.faults import Answer, Storm
 from tests.processes import ServiceProcess, service_environment
 from tests.support import eventually
 

@@ -43,10 +43,10 @@ from sqlalchemy import func, select
 from services.publisher.models import Delivery as PublisherDelivery
 from services.router.models import Delivery as RouterDelivery
 from services.router.models import Draft, DraftText, Incident, TimelineEntry
+from shared.devtools.sandbox import MastodonPeer, Peer, RecordedPost, WebhookPeer, serve
 from shared.runtime.database import Database
 from shared.web.auth import generate_dev_tokens
 from tests.databases import scratch_database
-from tests.peers import MastodonPeer, Peer, RecordedPost, WebhookPeer, serve
 from tests.processes import ServiceProcess, service_environment
 from tests.support import eventually
 

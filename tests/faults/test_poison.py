@@ -39,8 +39,8 @@ from shared.contract.events import (
     Severity,
 )
 from shared.contract.topics import Topics
+from shared.devtools.sandbox import MastodonPeer, serve
 from tests.databases import scratch_database
-from tests.peers import MastodonPeer, serve
 from tests.processes import ServiceProcess, service_environment
 from tests.support import eventually, read_records
 

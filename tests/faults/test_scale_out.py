@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 
 from shared.contract.events import PublishRequested
 from shared.contract.topics import Topics
+from shared.devtools.sandbox import Peer, serve
 from tests.databases import server_url
 from tests.faults.scale_cluster import (
     CHANNELS,
@@ -49,7 +50,6 @@ from tests.faults.scale_cluster import (
     topic_records,
 )
 from tests.faults.scale_load import Load, approve_everything, raise_incidents, schedule_posts
-from tests.peers import Peer, serve
 from tests.processes import ServiceProcess
 from tests.support import eventually
 

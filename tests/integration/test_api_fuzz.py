@@ -30,7 +30,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from shared.devtools.broker import EmbeddedBroker
-from shared.web.auth import generate_dev_tokens
+from shared.web.auth import DEV_TOKEN_ROLES, generate_dev_tokens
 from tests.databases import scratch_database
 from tests.processes import Service, ServiceProcess, service_environment
 from tests.support import eventually
@@ -50,7 +50,7 @@ channels:
     tags: {regions: [north]}
 """
 
-# Who may call what (DESIGN.md, "HTTP contract"); any other operation takes any role.
+# Who may call what (docs/design.md, "HTTP API"); any other operation takes any role.
 CALLERS: dict[tuple[str, str], str] = {
     ("POST", "/v1/incidents"): "operator",
     ("POST", "/v1/incidents/{incident_id}/updates"): "operator",
@@ -250,7 +250,7 @@ def callers(operation: Any, tokens: dict[str, str]) -> st.SearchStrategy[dict[st
     """Mostly the token of a role that may call it, sometimes admin's, another role's, a
     made-up one or none at all."""
     role = CALLERS.get((operation.method.upper(), operation.path), "duty_manager")
-    roles = [r for r in tokens if r not in (role, "admin", "alertmanager")]
+    roles = [r for r in tokens if DEV_TOKEN_ROLES.get(r) not in (role, "admin", None)]
     tried = [role] * 4 + ["admin", *roles]
     return st.sampled_from(
         [{"Authorization": f"Bearer {tokens[r]}"} for r in tried]

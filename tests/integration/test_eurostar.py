@@ -40,10 +40,10 @@ from shared.contract.events import (
     parse_event,
 )
 from shared.contract.topics import Topics
+from shared.devtools.sandbox import WebhookPeer, serve
 from shared.runtime.kafka import EventProducer
 from shared.web.auth import Principal, Role, generate_dev_tokens
 from tests.databases import scratch_database
-from tests.peers import WebhookPeer, serve
 from tests.support import eventually, read_records
 
 REGIONS = {"fr": range(0, 4), "uk": range(4, 7), "be": range(7, 10)}

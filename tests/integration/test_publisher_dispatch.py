@@ -36,8 +36,8 @@ from shared.contract.events import (
     parse_event,
 )
 from shared.contract.topics import Topics
+from shared.devtools.sandbox import MastodonPeer, XPeer, serve
 from shared.runtime.database import Database, OutboxEntry
-from tests.peers import MastodonPeer, XPeer, serve
 from tests.support import eventually
 
 INCIDENT = IncidentRef(

@@ -27,8 +27,7 @@ from shared.contract.events import (
     Severity,
 )
 from shared.contract.topics import Topics
-from shared.runtime.database import Database
-from tests.peers import (
+from shared.devtools.sandbox import (
     BlueskyPeer,
     MastodonPeer,
     Peer,
@@ -37,6 +36,7 @@ from tests.peers import (
     XPeer,
     serve,
 )
+from shared.runtime.database import Database
 
 INCIDENT = IncidentRef(
     incident_id="inc_00000000000000000007",

@@ -35,8 +35,8 @@ from shared.contract.events import (
     Severity,
 )
 from shared.contract.topics import Topics
+from shared.devtools.sandbox import MastodonPeer, serve
 from shared.runtime.database import Database
-from tests.peers import MastodonPeer, serve
 from tests.support import eventually
 
 CHANNEL = ChannelConfig(id="masto", type=ChannelType.MASTODON, name="Mastodon")

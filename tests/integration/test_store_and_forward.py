@@ -33,7 +33,7 @@ async def raise_some(
 
 def assert_each_once_by_id(events: list[CloudEvent], answers: list[dict[str, str]]) -> None:
     """Every queued event arrived. A broker that answers "unknown error" to a record it may
-    have stored forces a resend, so a copy can repeat (at least once, per DESIGN.md): it
+    have stored forces a resend, so a copy can repeat (at least once, per docs/design.md): it
     carries the same event id, which consumers' inboxes drop, and stays in its key's order."""
     assert {e.id for e in events} == {a["event_id"] for a in answers}
     first_seen = list(dict.fromkeys(e.id for e in events))

@@ -12,7 +12,8 @@ What a receiver gets::
      "reply_to": null | {"root_id": "<first message id>", "parent_id": "<previous id>"},
      "sent_at": "2026-01-01T00:00:00Z"}
 
-How a receiver verifies it (`verify_signature` below does exactly this):
+How a receiver verifies it (`shared.contract.webhook_signature.verify_signature` does exactly
+this):
 
 1. Take the raw request body as bytes, before any JSON parsing.
 2. Compute HMAC-SHA256 with the shared secret over `f"{timestamp}.".encode() + body`,
@@ -27,8 +28,6 @@ used); 429 or 5xx to be retried (a `Retry-After` is honoured); any other 4xx ref
 message for good, with the body as the reason.
 """
 
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -51,37 +50,11 @@ from services.publisher.channels.http_support import (
 )
 from services.publisher.channels.http_types import OutgoingPost, Posted
 from shared.contract.channels import ChannelConfig
+from shared.contract.webhook_signature import sign
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_LENGTH = 100_000
-SIGNATURE_PREFIX = "sha256="
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256 of "{timestamp}.{body}">`, the `X-PlanB-Signature` value."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return SIGNATURE_PREFIX + digest.hexdigest()
-
-
-def verify_signature(
-    secret: str,
-    timestamp: str,
-    body: bytes | str,
-    signature: str,
-    tolerance: float = 300,
-    *,
-    now: float | None = None,
-) -> bool:
-    """True if `signature` signs `body` at `timestamp` with `secret`, within `tolerance` s."""
-    try:
-        signed_at = int(timestamp)
-    except (TypeError, ValueError):
-        return False
-    if abs((time.time() if now is None else now) - signed_at) > tolerance:
-        return False
-    raw = body.encode() if isinstance(body, str) else body
-    return hmac.compare_digest(sign(secret, timestamp, raw), signature)
 
 
 class WebhookChannel:

@@ -4,12 +4,11 @@ and a narrated incident from first promotion to the resume decision.
 What runs: the embedded broker and the three services exactly as `planb run` starts them
 (child processes in their own session that die with us), on SQLite in a demo data folder
 that is reset at each start; and, in this process, loopback servers that speak Mastodon's
-and Bluesky's APIs (the peers from `tests/peers`, each with a read-only timeline page at
-`/`). The story itself is in `shared/devtools/demo/story.py`.
+and Bluesky's APIs (the peers of `shared.devtools.sandbox`, each with a read-only timeline
+page at `/`). The story itself is in `shared/devtools/demo/story.py`.
 
-The peers stay in `tests/peers`: they are test fixtures first (fault scripting, request
-records), the demo only needs them from a source checkout (`make demo`), and one copy
-means the demo shows exactly what the tests check.
+The peers are part of the installed package (the tests use the same ones), so the demo
+shows exactly what the tests check and runs from `.venv/bin/planb` outside the source tree.
 """
 
 import argparse
@@ -34,39 +33,6 @@ if TYPE_CHECKING:
     from shared.devtools.demo.story import Story
 
 MARKER = ".planb-demo"  # only a folder carrying it is ever wiped
-
-CHANNELS_YAML = """\
-# Written by `planb demo`; rewritten at each start.
-channels:
-  - id: status
-    type: statuspage
-    name: Public status page
-    marketing: false
-    tags: {{regions: [all]}}
-  - id: north-mastodon
-    type: mastodon
-    name: North (Mastodon)
-    url: {north}
-    marketing: true
-    tags: {{regions: [north]}}
-    credentials_env: {{access_token: DEMO_NORTH_MASTODON_TOKEN}}
-  - id: south-bluesky
-    type: bluesky
-    name: South (Bluesky)
-    url: {south}
-    marketing: true
-    tags: {{regions: [south]}}
-    credentials_env:
-      identifier: DEMO_SOUTH_BLUESKY_IDENTIFIER
-      app_password: DEMO_SOUTH_BLUESKY_PASSWORD
-  - id: trains-mastodon
-    type: mastodon
-    name: Trains department (Mastodon)
-    url: {trains}
-    marketing: false
-    tags: {{departments: [trains]}}
-    credentials_env: {{access_token: DEMO_TRAINS_MASTODON_TOKEN}}
-"""
 
 
 def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -122,7 +88,6 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def main(args: argparse.Namespace) -> int:
     """Run the demo until Ctrl-C (or until the story fails)."""
-    # Both import tests.peers, so only here: `planb run` works without a source checkout.
     from shared.devtools.demo.story import Story
     from shared.devtools.sandbox.accounts import Sandbox
 
@@ -145,7 +110,7 @@ def main(args: argparse.Namespace) -> int:
                 f"planb demo: sandbox port taken ({error}); try --sandbox-port 0", file=sys.stderr
             )
             return 1
-        (data_dir / "channels.yaml").write_text(CHANNELS_YAML.format(**sandbox.urls))
+        sandbox.write_channels(data_dir / "channels.yaml", by="planb demo")
         (data_dir / "sandbox.json").write_text(json.dumps(sandbox.urls, indent=2) + "\n")
         broker = EmbeddedBroker(
             args.broker_port or free_port(),

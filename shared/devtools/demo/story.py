@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 import httpx
 
 from shared.devtools.demo.timing import Timing
-from shared.devtools.sandbox.accounts import Account, Sandbox
-from tests.peers import RecordedPost
+from shared.devtools.sandbox import RecordedPost
+from shared.devtools.sandbox.accounts import Account, Sandbox, promotions, schedule
 
 T = TypeVar("T")
 DONE = "The story is complete."
@@ -40,10 +40,6 @@ FOLLOW_UP = {
     "should move within 20 minutes.",
 }
 RESOLVED = {"status": "resolved", "message": "Trains are moving again. Thank you for waiting."}
-OFFERS = {
-    "north-mastodon": "Highland weekends: two for one on northern day returns",
-    "south-bluesky": "South coast summer: kids travel free on every beach train",
-}
 
 
 def say(message: str = "") -> None:
@@ -117,25 +113,10 @@ class Story:
         every = self.timing.promo_every
         say(f"1. Marketing schedules promotions: north and south, one every {every:.0f} s each")
         start = datetime.now(UTC) + timedelta(seconds=1)
-        posts = []
-        for offset, (channel_id, offer) in enumerate(OFFERS.items()):
-            for n in range(self.timing.promos_per_channel):
-                text = f"{offer} (offer #{n + 1})"
-                self.promos.add(text)
-                at = start + timedelta(seconds=n * every + offset * every / 2)
-                posts.append({"channel_id": channel_id, "text": text, "publish_at": at.isoformat()})
+        posts = promotions(start, every, self.timing.promos_per_channel)
+        self.promos.update(post["text"] for post in posts)
         show(curl("POST", f"{self.router}/v1/marketing/posts", self.tokens["marketing"], posts[0]))
-        for chunk in range(0, len(posts), 20):
-            answers = await asyncio.gather(
-                *(
-                    self.http.post(
-                        f"{self.router}/v1/marketing/posts", headers=self.auth("marketing"), json=p
-                    )
-                    for p in posts[chunk : chunk + 20]
-                )
-            )
-            for answer in answers:
-                answer.raise_for_status()
+        await schedule(self.http, self.router, self.tokens["marketing"], posts)
         say(f"   {len(posts)} promotions scheduled; watch them go out:")
         await self.until(
             lambda: self._promos_on(self.sandbox.north, self.sandbox.south), "promotion north+south"

@@ -7,7 +7,7 @@ import pytest
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tests.peers import (
+from shared.devtools.sandbox import (
     BlueskyPeer,
     MastodonPeer,
     Peer,

@@ -13,8 +13,8 @@ from services.publisher.channels.http_types import (
     RetryableChannelError,
 )
 from services.publisher.channels.retrying import post_with_retries
+from shared.devtools.sandbox import BlueskyPeer, Peer
 from tests.integration.channels.conftest import RecordedSleeps
-from tests.peers import BlueskyPeer, Peer
 
 CREATE = "/xrpc/com.atproto.repo.createRecord"
 SESSION = "/xrpc/com.atproto.server.createSession"

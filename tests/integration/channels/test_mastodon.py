@@ -13,8 +13,8 @@ from services.publisher.channels.http_types import (
 from services.publisher.channels.mastodon import MastodonChannel
 from services.publisher.channels.retrying import post_with_retries
 from shared.contract.channels import ChannelConfig, ChannelType
+from shared.devtools.sandbox import MastodonPeer, Peer
 from tests.integration.channels.conftest import RecordedSleeps
-from tests.peers import MastodonPeer, Peer
 
 STATUSES = "/api/v1/statuses"
 

@@ -12,9 +12,10 @@ from services.publisher.channels.http_types import (
 )
 from services.publisher.channels.retrying import post_with_retries
 from services.publisher.channels.slack import SlackChannel
-from services.publisher.channels.webhook import WebhookChannel, verify_signature
+from services.publisher.channels.webhook import WebhookChannel
+from shared.contract.webhook_signature import verify_signature
+from shared.devtools.sandbox import SlackPeer, WebhookPeer
 from tests.integration.channels.conftest import RecordedSleeps
-from tests.peers import SlackPeer, WebhookPeer
 
 SLACK_PATH = "/services/T0PLANB00/B0PLANB00/planbLoopbackSecret"
 

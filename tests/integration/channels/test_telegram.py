@@ -13,8 +13,8 @@ from services.publisher.channels.http_types import (
 )
 from services.publisher.channels.retrying import post_with_retries
 from services.publisher.channels.telegram import TelegramChannel
+from shared.devtools.sandbox import Peer, TelegramPeer
 from tests.integration.channels.conftest import RecordedSleeps
-from tests.peers import Peer, TelegramPeer
 
 TOKEN = "123456789:AAplanb-loopback-test-token"
 SEND = f"/bot{TOKEN}/sendMessage"

@@ -12,8 +12,8 @@ from services.publisher.channels.http_types import (
 )
 from services.publisher.channels.retrying import post_with_retries
 from services.publisher.channels.x import XChannel
+from shared.devtools.sandbox import Peer, XPeer
 from tests.integration.channels.conftest import RecordedSleeps
-from tests.peers import Peer, XPeer
 
 TWEETS = "/2/tweets"
 

@@ -1,4 +1,4 @@
-"""The default pause policy of DESIGN.md, and a policy file that is wrong."""
+"""The default pause policy (docs/design.md, "Policy"), and a policy file that is wrong."""
 
 from pathlib import Path
 

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-LAYERS = {"shared.contract": 0, "shared.runtime": 1, "shared.web": 2, "shared.devtools": 3}
+LAYERS = {
+    "shared.contract": 0,
+    "shared.runtime": 1,
+    "shared.web": 2,
+    "shared.devtools": 3,
+}
 SERVICES_RANK = 4
 
 

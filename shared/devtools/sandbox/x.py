@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from shared.contract.textlength import X_MAX_WEIGHTED_LENGTH, x_weighted_length
-from tests.peers.base import Peer, RecordedPost
+from shared.devtools.sandbox.base import Peer, RecordedPost
 
 INVALID_REQUEST = "https://api.twitter.com/2/problems/invalid-request"
 TOO_LONG = (

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from shared.contract.textlength import graphemes
-from tests.peers.base import Peer, RecordedPost
+from shared.devtools.sandbox.base import Peer, RecordedPost
 
 POST = "app.bsky.feed.post"
 TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")

@@ -1,6 +1,6 @@
 """The demo sandbox: every platform peer on one loopback port, each under its own prefix.
 
-    python -m tests.peers [--port 9100]
+    python -m shared.devtools.sandbox [--port 9100]
 
 prints the base URLs and the credentials to put in the environment, and serves until
 interrupted; `GET /<platform>/` lists what was posted there.
@@ -15,7 +15,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 
-from tests.peers import BlueskyPeer, MastodonPeer, Peer, SlackPeer, TelegramPeer, WebhookPeer, XPeer
+from shared.devtools.sandbox import (
+    BlueskyPeer,
+    MastodonPeer,
+    Peer,
+    SlackPeer,
+    TelegramPeer,
+    WebhookPeer,
+    XPeer,
+)
 
 
 @dataclass

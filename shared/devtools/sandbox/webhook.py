@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from services.publisher.channels.webhook import verify_signature
-from tests.peers.base import Peer, RecordedPost
+from shared.contract.webhook_signature import verify_signature
+from shared.devtools.sandbox.base import Peer, RecordedPost
 
 FIELDS = ("message_id", "channel_id", "text", "reply_to", "sent_at")
 

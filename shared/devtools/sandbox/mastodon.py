@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from shared.contract.textlength import URL_LENGTH, mastodon_length
-from tests.peers.base import Peer, RecordedPost
+from shared.devtools.sandbox.base import Peer, RecordedPost
 
 VISIBILITIES = frozenset({"public", "unlisted", "private", "direct"})
 

@@ -7,7 +7,7 @@ sandbox) script it between requests:
     peer.fail_next(429, headers={"Retry-After": "1"}, times=2)
     peer.rate_limit(2)                           a 429 with this platform's own retry hint
     peer.delay = 0.5                             accept the post, then answer this late
-    peer.storm(30)                               refuse everything for 30 s (tests/peers/faults.py)
+    peer.storm(30)                               refuse everything for 30 s (faults.py)
 
 and read what happened: `peer.posts` (accepted posts, in order), `peer.requests` (every
 API call, including refused ones) and `peer.answers` (every request with the peer's
@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from tests.peers.faults import Answer, AnswerRecorder, Storm
+from shared.devtools.sandbox.faults import Answer, AnswerRecorder, Storm
 
 
 @dataclass(frozen=True)

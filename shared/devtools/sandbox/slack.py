@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from tests.peers.base import Peer, RecordedPost
+from shared.devtools.sandbox.base import Peer, RecordedPost
 
 
 class SlackPeer(Peer):
