@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db import Database, InboxEntry
 from shared.events import BadEvent, CloudEvent, EventData, parse_event, utcnow
 from shared.kafka import EventProducer
+from shared.kafka_security import PLAINTEXT, KafkaSecurity
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class ConsumerConfig:
     max_attempts: int = 3
     retry_base_seconds: float = 0.2
     retry_max_seconds: float = 10.0
+    security: KafkaSecurity = PLAINTEXT
 
 
 class EventConsumer:
@@ -107,6 +109,7 @@ class EventConsumer:
             heartbeat_interval_ms=max(100, self.config.session_timeout_ms // 10),
             fetch_max_wait_ms=50,
             max_poll_records=200,
+            **self.config.security.client_options(),
         )
 
     async def run(self) -> None:
