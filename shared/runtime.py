@@ -9,6 +9,7 @@ import logging
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from sqlalchemy import MetaData
 
 from shared import migrations
@@ -23,23 +24,44 @@ from shared.web import ReadinessCheck
 log = logging.getLogger(__name__)
 
 
+class MissingTopics(KafkaError):
+    """The cluster lacks topics the service needs; a Kafka error, so callers retry."""
+
+    def __init__(self, missing: set[str]) -> None:
+        self.missing = sorted(missing)
+        super().__init__(self.explanation)
+
+    @property
+    def explanation(self) -> str:
+        return (
+            f"missing topics {', '.join(self.missing)}: run `planb topics create` "
+            "(services create topics only when ENVIRONMENT is local or test)"
+        )
+
+
 class Runtime:
     def __init__(self, settings: CommonSettings, *, metadata: MetaData) -> None:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         self.database = Database(settings.resolved_database_url())
         self.metadata = metadata
+        self.security = settings.kafka_security()
         self.producer = EventProducer(
             settings.kafka_bootstrap_servers,
             client_id=f"planb-{settings.service_name}",
             request_timeout_ms=settings.kafka_request_timeout_ms,
+            security=self.security,
         )
         self.relay = OutboxRelay(
             self.database,
             self.producer,
-            before_drain=self._ensure_topics,
+            before_drain=self._ensure_topics if settings.creates_topics else self._require_topics,
             missing_topics=self.producer.missing_topics,
         )
+        if not settings.creates_topics:
+            # check before the first send too: a cluster that auto-creates topics would
+            # otherwise make them with its defaults, not `planb topics create`'s
+            self.relay.suspect_broker()
         self.kafka_optional = False
         self.consumers: list[EventConsumer] = []
         self._consumer_tasks: list[asyncio.Task[None]] = []
@@ -60,14 +82,22 @@ class Runtime:
         self.spawn(self.relay.run(), "outbox-relay")
 
     async def _ensure_topics(self) -> None:
+        """Development and tests only: create the missing topics (one replica)."""
         await ensure_topics(
             self.settings.kafka_bootstrap_servers,
             self.topics.all(),
             self.settings.topic_partitions,
+            security=self.security,
         )
 
+    async def _require_topics(self) -> None:
+        """Outside development the topics are `planb topics create`'s to make: wait for them."""
+        if missing := await self.producer.missing_topics(set(self.topics.all())):
+            raise MissingTopics(missing)
+
     async def _connect_kafka(self) -> None:
-        await self._ensure_topics()
+        if self.settings.creates_topics:
+            await self._ensure_topics()
         await self.producer.start()
 
     async def _connect_kafka_forever(self) -> None:
@@ -92,6 +122,7 @@ class Runtime:
                 group_id=group_id,
                 topics=topics,
                 session_timeout_ms=self.settings.kafka_session_timeout_ms,
+                security=self.security,
             ),
             handlers=handlers,
             database=self.database,
@@ -140,6 +171,8 @@ class Runtime:
             "kafka": self._kafka_ready,
             "outbox": self._outbox_ready,
         }
+        if not self.settings.creates_topics:
+            checks["topics"] = self._topics_ready
         for consumer in self.consumers:
             checks[f"consumer:{consumer.config.group_id}"] = _consumer_check(consumer)
         return checks
@@ -154,6 +187,16 @@ class Runtime:
         if self.kafka_optional:
             return True, "degraded: Kafka unreachable, events wait in the outbox"
         return False, "unreachable"
+
+    async def _topics_ready(self) -> tuple[bool, Any]:
+        """Not ready while any topic is missing (production waits for `planb topics create`):
+        even ingest, whose outbox could hold incidents, since nothing would ever send them."""
+        if not await self.producer.is_connected():
+            return True, "unknown while Kafka is unreachable (see kafka)"
+        missing = await self.producer.missing_topics(set(self.topics.all()))
+        if missing:
+            return False, MissingTopics(missing).explanation
+        return True, f"{len(self.topics.all())} topics present"
 
     async def _outbox_ready(self) -> tuple[bool, Any]:
         depth = await self.relay.depth()

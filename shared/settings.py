@@ -76,6 +76,12 @@ class CommonSettings(BaseSettings):
             raise ValueError("; ".join(problems)) from None
         return self
 
+    @property
+    def creates_topics(self) -> bool:
+        """Only in development and tests do services create missing topics; elsewhere
+        `planb topics create` does, with the cluster's replication, before they start."""
+        return self.environment in ("local", "test")
+
     def kafka_security(self) -> KafkaSecurity:
         return KafkaSecurity(
             protocol=self.kafka_security_protocol,
