@@ -63,8 +63,14 @@ class CommonSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_local_defaults_in_production(self) -> "CommonSettings":
-        if self.environment == "production" and self.database_url is None:
-            raise ValueError("DATABASE_URL must be set when ENVIRONMENT=production")
+        if self.environment == "production":
+            if self.database_url is None:
+                raise ValueError("DATABASE_URL must be set when ENVIRONMENT=production")
+            if self.tokens_file is None:
+                raise ValueError(
+                    "TOKENS_FILE must be set when ENVIRONMENT=production (the hashed bearer "
+                    "tokens; `DATA_DIR/tokens.json` is the local dev tokens' place)"
+                )
         return self
 
     @model_validator(mode="after")
