@@ -22,6 +22,21 @@ CONTENT_TYPE_HEADER = ("content-type", b"application/cloudevents+json")
 TOPIC_EXISTS = 36
 
 
+class MissingTopics(KafkaError):
+    """The cluster lacks topics the service needs; a Kafka error, so callers retry."""
+
+    def __init__(self, missing: set[str]) -> None:
+        self.missing = sorted(missing)
+        super().__init__(self.explanation)
+
+    @property
+    def explanation(self) -> str:
+        return (
+            f"missing topics {', '.join(self.missing)}: run `planb topics create` "
+            "(services create topics only when ENVIRONMENT is local or test)"
+        )
+
+
 @dataclass(frozen=True)
 class TopicsReport:
     created: list[str]

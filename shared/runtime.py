@@ -9,34 +9,18 @@ import logging
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from aiokafka.errors import KafkaError
 from sqlalchemy import MetaData
 
 from shared import migrations
 from shared.consumer import ConsumerConfig, EventConsumer, Handler
 from shared.db import Database
-from shared.kafka import EventProducer, ensure_topics
+from shared.kafka import EventProducer, MissingTopics, ensure_topics
 from shared.outbox import OutboxRelay
 from shared.settings import CommonSettings
 from shared.topics import Topics
 from shared.web import ReadinessCheck
 
 log = logging.getLogger(__name__)
-
-
-class MissingTopics(KafkaError):
-    """The cluster lacks topics the service needs; a Kafka error, so callers retry."""
-
-    def __init__(self, missing: set[str]) -> None:
-        self.missing = sorted(missing)
-        super().__init__(self.explanation)
-
-    @property
-    def explanation(self) -> str:
-        return (
-            f"missing topics {', '.join(self.missing)}: run `planb topics create` "
-            "(services create topics only when ENVIRONMENT is local or test)"
-        )
 
 
 class Runtime:
@@ -123,6 +107,7 @@ class Runtime:
                 topics=topics,
                 session_timeout_ms=self.settings.kafka_session_timeout_ms,
                 security=self.security,
+                require_existing_topics=not self.settings.creates_topics,
             ),
             handlers=handlers,
             database=self.database,

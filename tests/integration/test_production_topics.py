@@ -7,10 +7,14 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import cli
 from shared.auth import generate_dev_tokens
-from shared.kafka import missing_topics
+from shared.consumer import ConsumerConfig, EventConsumer
+from shared.db import Database
+from shared.events import AuditRecorded, CloudEvent, utcnow
+from shared.kafka import EventProducer, ensure_topics, missing_topics
 from shared.topics import Topics
 from tests.integration.ingest_harness import read_events, running_ingest
 from tests.support import eventually
@@ -106,3 +110,61 @@ async def test_topics_create_refuses_a_malformed_config(
     code, output = await planb(capsys, "topics", "create", "--config", "min.insync.replicas")
     assert code == 2
     assert "'min.insync.replicas' is not KEY=VALUE" in output
+
+
+async def test_a_production_consumer_waits_for_its_topic_without_creating_it(
+    tmp_path: Path, bootstrap_servers: str, topic_prefix: str
+) -> None:
+    """tansu, like a Kafka with auto.create.topics.enable, creates a topic a consumer asks
+    metadata for: the consumer must not subscribe before `planb topics create` ran."""
+    topic = Topics(topic_prefix).audit
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}")
+    await database.create_all()
+    producer = EventProducer(bootstrap_servers, client_id="tests")
+    await producer.start()
+    handled: list[str] = []
+
+    async def on_audit(event: CloudEvent, _session: AsyncSession) -> None:
+        handled.append(event.id)
+
+    consumer = EventConsumer(
+        ConsumerConfig(
+            bootstrap_servers,
+            f"{topic_prefix}-g",
+            [topic],
+            retry_max_seconds=0.5,
+            require_existing_topics=True,
+        ),
+        handlers={AuditRecorded.event_type: on_audit},
+        database=database,
+        dlq_producer=producer,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+
+        async def waiting() -> str | None:
+            error = consumer.stats.last_error
+            return error if error and "missing topics" in error else None
+
+        assert topic in await eventually(waiting, what="the consumer waiting for its topic")
+        assert await missing_topics(bootstrap_servers, [topic]) == [topic]
+
+        await ensure_topics(bootstrap_servers, [topic], 2)
+        event = CloudEvent.wrap(
+            AuditRecorded(
+                actor="t", action="poke", entity_type="thing", entity_id="1", at=utcnow()
+            ),
+            source="/tests",
+        )
+        await producer.publish(topic, "1", event)
+        await eventually(lambda: _some(handled), what="the event handled once the topic exists")
+        assert handled == [event.id]
+    finally:
+        consumer.request_stop()
+        await task
+        await producer.stop()
+        await database.dispose()
+
+
+async def _some(items: list[str]) -> list[str] | None:
+    return items or None
