@@ -1,6 +1,7 @@
 """KAFKA_SECURITY_PROTOCOL and friends: refused when incomplete, mapped to aiokafka's 0.14
-keyword arguments when not. (SASL is tested here only: tansu 0.6 offers SCRAM, but its
-users are created with AlterUserScramCredentials, which aiokafka cannot send.)"""
+keyword arguments when not. (SASL is tested here only: tansu 0.6 offers SCRAM only with
+`--authentication`, and then refuses `tansu user create` itself, unauthenticated, so no
+first user can be made on its memory storage; without it, it offers no SASL mechanism.)"""
 
 import ssl
 from pathlib import Path
