@@ -47,8 +47,12 @@ class EmbeddedBroker:
         *,
         log_file: Path | None = None,
         die_with_parent: bool = False,
+        advertised_url: str | None = None,
     ) -> None:
         self.port = port or free_port()
+        # clients connect to the address in the broker's metadata: a TLS-terminating proxy
+        # in front of tansu (the tests') advertises its own
+        self.advertised_url = advertised_url
         self.log_file = log_file
         # Linux PR_SET_PDEATHSIG: the broker gets SIGTERM if its parent (thread) dies, so
         # `kill -9 planb demo` leaves no broker behind. Off by default: test fixtures may
@@ -75,7 +79,7 @@ class EmbeddedBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                self.advertised_url or url,
                 "--storage-engine",
                 "memory://tansu/",
             ],

@@ -4,6 +4,7 @@ planb run      broker (unless KAFKA_BOOTSTRAP_SERVERS is set) + ingest + router 
                and a loopback Mastodon/Bluesky sandbox as their channels (unless CHANNELS_FILE)
 planb broker   only the embedded Kafka-compatible broker
 planb tokens   (re)print the local dev tokens, creating them if needed
+planb topics   create or check the Kafka topics (production: before the services)
 planb demo     the system, a Mastodon/Bluesky sandbox and a narrated incident
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from shared import demo
+from shared import demo, topics_cli
 from shared.auth import generate_dev_tokens
 from shared.broker import EmbeddedBroker, free_port, port_open
 from shared.demo_sandbox import Sandbox, promotions, schedule
@@ -100,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     tokens = commands.add_parser("tokens", help="print the local dev tokens (created if missing)")
     tokens.add_argument("--data-dir", type=Path, default=None, help="default: DATA_DIR or ./data")
     demo.add_parser(commands)
+    topics_cli.add_parser(commands)
     return parser
 
 
@@ -111,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         return _broker(args.port)
     if args.command == "demo":
         return demo.main(args)
+    if args.command == "topics":
+        return topics_cli.main(args)
     return _tokens(args.data_dir or CommonSettings().data_dir)
 
 
@@ -168,7 +172,14 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print(f"[planb] using Kafka at {bootstrap}", flush=True)
         topics = Topics(settings.topic_prefix)
-        asyncio.run(ensure_topics(bootstrap, topics.all(), settings.topic_partitions))
+        asyncio.run(
+            ensure_topics(
+                bootstrap,
+                topics.all(),
+                settings.topic_partitions,
+                security=settings.kafka_security(),
+            )
+        )
         print(f"[planb] topics ready: {', '.join(topics.all()[:4])} (+ .dlq)", flush=True)
         tokens = generate_dev_tokens(data_dir)
         env = {

@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Database, InboxEntry
 from shared.events import BadEvent, CloudEvent, EventData, parse_event, utcnow
-from shared.kafka import EventProducer
+from shared.kafka import EventProducer, MissingTopics
+from shared.kafka_security import PLAINTEXT, KafkaSecurity
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,10 @@ class ConsumerConfig:
     max_attempts: int = 3
     retry_base_seconds: float = 0.2
     retry_max_seconds: float = 10.0
+    security: KafkaSecurity = PLAINTEXT
+    require_existing_topics: bool = False
+    """Subscribe only once the topics exist: a consumer's metadata request makes a broker
+    that auto-creates topics create them with its defaults (production)."""
 
 
 class EventConsumer:
@@ -107,6 +112,7 @@ class EventConsumer:
             heartbeat_interval_ms=max(100, self.config.session_timeout_ms // 10),
             fetch_max_wait_ms=50,
             max_poll_records=200,
+            **self.config.security.client_options(),
         )
 
     async def run(self) -> None:
@@ -115,6 +121,8 @@ class EventConsumer:
         while not self._stopping.is_set():
             consumer = self._make_consumer()
             try:
+                if self.config.require_existing_topics:
+                    await self._require_topics()
                 await consumer.start()
                 self._consumer = consumer
                 delay = self.config.retry_base_seconds
@@ -131,6 +139,11 @@ class EventConsumer:
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.config.retry_max_seconds)
+
+    async def _require_topics(self) -> None:
+        """By the producer's metadata request for all topics, which creates none."""
+        if missing := await self.dlq_producer.missing_topics(set(self.config.topics)):
+            raise MissingTopics(missing)
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping.is_set():
