@@ -38,6 +38,18 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
+def busy_port(command: str, ports: list[tuple[str, int]], hint: str) -> str | None:
+    """A message naming the first of `ports` ((flag, port) pairs) that something already
+    listens on, and the flag that moves it; None when every one is free."""
+    for flag, port in ports:
+        if port and port_open("127.0.0.1", port):
+            return (
+                f"{command}: port {port} is already in use ({hint}); "
+                f"choose another with {flag}, e.g. {flag} {port + 100}"
+            )
+    return None
+
+
 class EmbeddedBroker:
     """A tansu process on loopback; `start()` returns once the port accepts connections."""
 

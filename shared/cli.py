@@ -10,6 +10,7 @@ planb demo     the system, a Mastodon/Bluesky sandbox and a narrated incident
 
 import argparse
 import asyncio
+import importlib.metadata
 import os
 import sys
 import textwrap
@@ -22,7 +23,7 @@ import httpx
 
 from shared import demo, topics_cli
 from shared.auth import generate_dev_tokens
-from shared.broker import EmbeddedBroker, free_port, port_open
+from shared.broker import EmbeddedBroker, busy_port, free_port, port_open
 from shared.demo_sandbox import Sandbox, promotions, schedule
 from shared.kafka import ensure_topics
 from shared.settings import CommonSettings
@@ -41,7 +42,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Configuration comes from environment variables; see README, 'Configuration'.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
         "run",
@@ -105,8 +109,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("planb")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout not installed
+        return "unknown (not installed: run make)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     if args.command == "run":
         return _run(args)
     if args.command == "broker":
@@ -141,10 +156,19 @@ def _run(args: argparse.Namespace) -> int:
     settings = CommonSettings()
     data_dir: Path = args.data_dir or settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    for port in (args.ingest_port, args.router_port, args.publisher_port):
-        if port_open("127.0.0.1", port):
-            print(f"planb: port {port} is already in use (another `make run`?)", file=sys.stderr)
-            return 1
+    ports = [
+        ("--ingest-port", args.ingest_port),
+        ("--router-port", args.router_port),
+        ("--publisher-port", args.publisher_port),
+    ]
+    if not args.no_sandbox and "CHANNELS_FILE" not in os.environ and args.sandbox_port:
+        ports += [("--sandbox-port", args.sandbox_port + offset) for offset in range(3)]
+    busy = busy_port("planb run", ports, "another `make run` or `make demo`?")
+    if busy is not None:
+        print(
+            busy + ' (with make: make run RUN_ARGS="..."; --help lists every flag)', file=sys.stderr
+        )
+        return 1
     broker: EmbeddedBroker | None = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     with ExitStack() as stack:
