@@ -96,8 +96,11 @@ async def _run_all(bench: Bench, names: list[str]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     names = list(SCENARIOS) if not args.only else ["floor", *[n for n in args.only if n != "floor"]]
-    with broker() as (bootstrap, kind), tempfile.TemporaryDirectory(prefix="planb-bench-") as root:
-        bench = Bench(bootstrap, kind, Path(root), args.quick)
+    with (
+        broker() as (bootstrap, kind, security),
+        tempfile.TemporaryDirectory(prefix="planb-bench-") as root,
+    ):
+        bench = Bench(bootstrap, kind, Path(root), args.quick, security)
         bench.progress(f"broker: {kind} at {bootstrap}; load average {_load()}")
         load_before = _load()
         scenarios = asyncio.run(_run_all(bench, names))

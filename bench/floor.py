@@ -35,13 +35,19 @@ def sample_record() -> bytes:
     return CloudEvent.wrap(data, source="/planb/ingest").to_bytes()
 
 
-def producer(bootstrap_servers: str) -> AIOKafkaProducer:
-    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=0)
+def producer(bench: Bench) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bench.bootstrap_servers,
+        acks="all",
+        linger_ms=0,
+        **bench.security.client_options(),
+    )
 
 
-async def assigned_consumer(bootstrap_servers: str, topic: str) -> AIOKafkaConsumer:
+async def assigned_consumer(bench: Bench, topic: str) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        bootstrap_servers=bench.bootstrap_servers,
+        **bench.security.client_options(),
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         auto_offset_reset="latest",
         enable_auto_commit=False,
@@ -58,15 +64,15 @@ async def assigned_consumer(bootstrap_servers: str, topic: str) -> AIOKafkaConsu
 async def run(bench: Bench) -> dict[str, Any]:
     prefix = f"floor{uuid.uuid4().hex[:8]}"
     first, second = f"{prefix}.a", f"{prefix}.b"
-    await ensure_topics(bench.bootstrap_servers, [first, second], 8)
+    await ensure_topics(bench.bootstrap_servers, [first, second], 8, security=bench.security)
     samples = bench.samples(500, 200)
     record = sample_record()
-    out = producer(bench.bootstrap_servers)
-    relay = producer(bench.bootstrap_servers)
+    out = producer(bench)
+    relay = producer(bench)
     await out.start()
     await relay.start()
-    middle = await assigned_consumer(bench.bootstrap_servers, first)
-    end = await assigned_consumer(bench.bootstrap_servers, second)
+    middle = await assigned_consumer(bench, first)
+    end = await assigned_consumer(bench, second)
     stop = asyncio.Event()
 
     async def forward() -> None:  # the second hop's "router": consume, then produce again

@@ -80,9 +80,9 @@ async def _sustained(system: System, duration: float) -> int:
 async def _bare_producer(bench: Bench, prefix: str, duration: float, concurrency: int) -> int:
     """`send_and_wait` of the same record size from `concurrency` tasks (ingest's way)."""
     topic = f"{prefix}.bare"
-    await ensure_topics(bench.bootstrap_servers, [topic], 8)
+    await ensure_topics(bench.bootstrap_servers, [topic], 8, security=bench.security)
     record = sample_record()
-    client = producer(bench.bootstrap_servers)
+    client = producer(bench)
     await client.start()
     counts = [0] * concurrency
     try:

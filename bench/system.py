@@ -32,6 +32,8 @@ from services.router.settings import RouterSettings
 from shared.contract.topics import Topics
 from shared.devtools.broker import EmbeddedBroker
 from shared.devtools.sandbox import WebhookPeer, serve
+from shared.runtime.kafka_security import PLAINTEXT, KafkaSecurity
+from shared.runtime.settings import CommonSettings
 from shared.web.auth import generate_dev_tokens
 
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789"
@@ -48,6 +50,7 @@ class Bench:
     broker_kind: str
     root: Path
     quick: bool
+    security: KafkaSecurity = PLAINTEXT
 
     def progress(self, message: str) -> None:
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
@@ -57,14 +60,15 @@ class Bench:
 
 
 @contextmanager
-def broker() -> Iterator[tuple[str, str]]:
-    """KAFKA_BOOTSTRAP_SERVERS if set, else an embedded tansu broker for the run."""
+def broker() -> Iterator[tuple[str, str, KafkaSecurity]]:
+    """KAFKA_BOOTSTRAP_SERVERS (with the KAFKA_SECURITY_* settings) if set, else an embedded
+    tansu broker for the run."""
     given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if given:
-        yield given, "external"
+        yield given, "external", CommonSettings().kafka_security()
         return
     with EmbeddedBroker() as embedded:
-        yield embedded.bootstrap_servers, "embedded tansu"
+        yield embedded.bootstrap_servers, "embedded tansu", PLAINTEXT
 
 
 @dataclass
@@ -216,7 +220,9 @@ async def running_system(
             system.clients[service] = await stack.enter_async_context(_serving(app, service))
             await _ready(system.clients[service], service)
         system.watcher = await stack.enter_async_context(
-            Watcher.running(bench.bootstrap_servers, [getattr(topics, t) for t in watch])
+            Watcher.running(
+                bench.bootstrap_servers, [getattr(topics, t) for t in watch], bench.security
+            )
         )
         yield system
 

@@ -17,6 +17,7 @@ from shared.contract.events import (
     PublishRequested,
     parse_event,
 )
+from shared.runtime.kafka_security import KafkaSecurity
 
 FETCH_MAX_WAIT_MS = 50  # as the services' own consumers (shared/runtime/consumer.py)
 
@@ -36,9 +37,12 @@ class Watcher:
 
     @classmethod
     @asynccontextmanager
-    async def running(cls, bootstrap_servers: str, topics: list[str]) -> AsyncIterator["Watcher"]:
+    async def running(
+        cls, bootstrap_servers: str, topics: list[str], security: KafkaSecurity
+    ) -> AsyncIterator["Watcher"]:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
+            **security.client_options(),
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             max_poll_records=5000,
             auto_offset_reset="earliest",

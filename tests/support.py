@@ -7,6 +7,8 @@ from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from shared.runtime.kafka_security import PLAINTEXT, KafkaSecurity
+
 T = TypeVar("T")
 
 
@@ -35,6 +37,7 @@ async def read_records(
     *,
     within: float = 30.0,
     quiet_ms: int = 300,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record on `topic` from its start, in partition order: once at least `count` have
     arrived, and then whatever comes until none has for `quiet_ms` (so a test can assert
@@ -45,6 +48,7 @@ async def read_records(
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         fetch_max_wait_ms=50,
+        **security.client_options(),
     )
     await consumer.start()
     found: list[ConsumerRecord[bytes, bytes]] = []

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.runtime.settings import CommonSettings
 
@@ -28,7 +28,8 @@ class RouterSettings(CommonSettings):
     console_secret: SecretStr | None = Field(
         default=None,
         description="Signs the web console's session cookies and CSRF tokens (at least 32 "
-        "characters); when unset, a random one is generated into DATA_DIR/console-secret",
+        "characters), the same on every router replica; required in production; elsewhere, "
+        "when unset, a random one is generated into DATA_DIR/console-secret",
     )
     console_session_hours: float = Field(
         default=12, gt=0, le=168, description="How long a console sign-in lasts"
@@ -46,6 +47,15 @@ class RouterSettings(CommonSettings):
                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _console_secret_in_production(self) -> "RouterSettings":
+        if self.environment == "production" and self.console_secret is None:
+            raise ValueError(
+                "CONSOLE_SECRET must be set when ENVIRONMENT=production (one value for every "
+                "router replica, or a console sign-in works on one pod only)"
+            )
+        return self
 
     def resolved_policy_file(self) -> Path:
         return self.policy_file or self.config_dir / "policy.yaml"

@@ -38,6 +38,18 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
+def busy_port(command: str, ports: list[tuple[str, int]], hint: str) -> str | None:
+    """A message naming the first of `ports` ((flag, port) pairs) that something already
+    listens on, and the flag that moves it; None when every one is free."""
+    for flag, port in ports:
+        if port and port_open("127.0.0.1", port):
+            return (
+                f"{command}: port {port} is already in use ({hint}); "
+                f"choose another with {flag}, e.g. {flag} {port + 100}"
+            )
+    return None
+
+
 class EmbeddedBroker:
     """A tansu process on loopback; `start()` returns once the port accepts connections."""
 
@@ -47,8 +59,12 @@ class EmbeddedBroker:
         *,
         log_file: Path | None = None,
         die_with_parent: bool = False,
+        advertised_url: str | None = None,
     ) -> None:
         self.port = port or free_port()
+        # clients connect to the address in the broker's metadata: a TLS-terminating proxy
+        # in front of tansu (the tests') advertises its own
+        self.advertised_url = advertised_url
         self.log_file = log_file
         # Linux PR_SET_PDEATHSIG: the broker gets SIGTERM if its parent (thread) dies, so
         # `kill -9 planb demo` leaves no broker behind. Off by default: test fixtures may
@@ -75,7 +91,7 @@ class EmbeddedBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                self.advertised_url or url,
                 "--storage-engine",
                 "memory://tansu/",
             ],

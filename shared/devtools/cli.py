@@ -4,11 +4,13 @@ planb run      broker (unless KAFKA_BOOTSTRAP_SERVERS is set) + ingest + router 
                and a loopback Mastodon/Bluesky sandbox as their channels (unless CHANNELS_FILE)
 planb broker   only the embedded Kafka-compatible broker
 planb tokens   (re)print the local dev tokens, creating them if needed
+planb topics   create or check the Kafka topics (production: before the services)
 planb demo     the system, a Mastodon/Bluesky sandbox and a narrated incident
 """
 
 import argparse
 import asyncio
+import importlib.metadata
 import os
 import sys
 import textwrap
@@ -20,7 +22,8 @@ from pathlib import Path
 import httpx
 
 from shared.contract.topics import Topics
-from shared.devtools.broker import EmbeddedBroker, free_port, port_open
+from shared.devtools import topics_cli
+from shared.devtools.broker import EmbeddedBroker, busy_port, free_port, port_open
 from shared.devtools.demo import command as demo
 from shared.devtools.sandbox.accounts import Sandbox, promotions, schedule
 from shared.devtools.supervisor import ServiceSpec, Supervisor
@@ -40,7 +43,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Configuration comes from environment variables; see README, 'Configuration'.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
         "run",
@@ -100,17 +106,31 @@ def _parser() -> argparse.ArgumentParser:
     tokens = commands.add_parser("tokens", help="print the local dev tokens (created if missing)")
     tokens.add_argument("--data-dir", type=Path, default=None, help="default: DATA_DIR or ./data")
     demo.add_parser(commands)
+    topics_cli.add_parser(commands)
     return parser
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("planb")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout not installed
+        return "unknown (not installed: run make)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     if args.command == "run":
         return _run(args)
     if args.command == "broker":
         return _broker(args.port)
     if args.command == "demo":
         return demo.main(args)
+    if args.command == "topics":
+        return topics_cli.main(args)
     return _tokens(args.data_dir or CommonSettings().data_dir)
 
 
@@ -137,10 +157,19 @@ def _run(args: argparse.Namespace) -> int:
     settings = CommonSettings()
     data_dir: Path = args.data_dir or settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    for port in (args.ingest_port, args.router_port, args.publisher_port):
-        if port_open("127.0.0.1", port):
-            print(f"planb: port {port} is already in use (another `make run`?)", file=sys.stderr)
-            return 1
+    ports = [
+        ("--ingest-port", args.ingest_port),
+        ("--router-port", args.router_port),
+        ("--publisher-port", args.publisher_port),
+    ]
+    if not args.no_sandbox and "CHANNELS_FILE" not in os.environ and args.sandbox_port:
+        ports += [("--sandbox-port", args.sandbox_port + offset) for offset in range(3)]
+    busy = busy_port("planb run", ports, "another `make run` or `make demo`?")
+    if busy is not None:
+        print(
+            busy + ' (with make: make run RUN_ARGS="..."; --help lists every flag)', file=sys.stderr
+        )
+        return 1
     broker: EmbeddedBroker | None = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     with ExitStack() as stack:
@@ -168,7 +197,14 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print(f"[planb] using Kafka at {bootstrap}", flush=True)
         topics = Topics(settings.topic_prefix)
-        asyncio.run(ensure_topics(bootstrap, topics.all(), settings.topic_partitions))
+        asyncio.run(
+            ensure_topics(
+                bootstrap,
+                topics.all(),
+                settings.topic_partitions,
+                security=settings.kafka_security(),
+            )
+        )
         print(f"[planb] topics ready: {', '.join(topics.all()[:4])} (+ .dlq)", flush=True)
         tokens = generate_dev_tokens(data_dir)
         env = {

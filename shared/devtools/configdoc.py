@@ -21,16 +21,19 @@ from shared.runtime.settings import CommonSettings
 MEANINGS = {
     "service_name": "names the service in logs, client ids and its default SQLite file",
     "environment": "`local`, `test` or `production`; production refuses unsafe defaults "
-    "(no `DATABASE_URL`, weak secrets)",
+    "(no `DATABASE_URL`, `TOKENS_FILE` or router `CONSOLE_SECRET`, weak secrets) and never "
+    "creates topics (run `planb topics create`; services wait, not ready)",
     "kafka_bootstrap_servers": "Kafka to use (`make run`: the embedded broker)",
     "topic_prefix": "topic names are `<prefix>.incidents` etc.",
-    "topic_partitions": "partitions of topics the service creates at start when missing",
+    "topic_partitions": "partitions per topic: of the topics services create at start when "
+    "missing (local, test) and `planb topics create`'s default",
     "kafka_session_timeout_ms": "consumer-group session timeout",
     "kafka_request_timeout_ms": "how long a send may wait for Kafka (ingest then queues)",
     "data_dir": "where SQLite files, tokens and logs live",
     "database_url": "the service's own database, e.g. `postgresql+asyncpg://user:pw@host/"
     "planb_router`; unset: SQLite `DATA_DIR/<service>.db`",
-    "tokens_file": "hashed bearer tokens (`name`, `role`, `sha256`); unset: `DATA_DIR/tokens.json`",
+    "tokens_file": "hashed bearer tokens (`name`, `role`, `sha256`); required in production; "
+    "unset: `DATA_DIR/tokens.json`",
     "config_dir": "where `channels.yaml`, `policy.yaml` and `alertmanager.yaml` are",
     "channels_file": "channel list; unset: `CONFIG_DIR/channels.yaml`",
     "public_base_url": "base URL of the public status page, for links",

@@ -27,7 +27,8 @@ from tenacity import AsyncRetrying, RetryCallState, stop_when_event_set
 from shared.contract.events import BadEvent, CloudEvent, EventData, parse_event, utcnow
 from shared.contract.topics import Topics
 from shared.runtime.database import Database, InboxEntry
-from shared.runtime.kafka import EventProducer
+from shared.runtime.kafka import EventProducer, MissingTopics
+from shared.runtime.kafka_security import PLAINTEXT, KafkaSecurity
 from shared.runtime.retry import Backoff, retrying
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,10 @@ class ConsumerConfig:
     max_attempts: int = 3
     retry_base_seconds: float = 0.2
     retry_max_seconds: float = 10.0
+    security: KafkaSecurity = PLAINTEXT
+    require_existing_topics: bool = False
+    """Subscribe only once the topics exist: a consumer's metadata request makes a broker
+    that auto-creates topics create them with its defaults (production)."""
 
 
 class EventConsumer:
@@ -116,6 +121,7 @@ class EventConsumer:
             heartbeat_interval_ms=max(100, self.config.session_timeout_ms // 10),
             fetch_max_wait_ms=50,
             max_poll_records=200,
+            **self.config.security.client_options(),
         )
 
     async def run(self) -> None:
@@ -135,6 +141,10 @@ class EventConsumer:
                 await _stop_quietly(consumer)
 
     async def _connected_consumer(self) -> AIOKafkaConsumer:
+        """A started consumer, once its topics exist (where the service may not create them:
+        asking for a missing topic would make the broker create it)."""
+        if self.config.require_existing_topics:
+            await self._require_topics()
         consumer = self._make_consumer()
         try:
             await consumer.start()
@@ -146,6 +156,11 @@ class EventConsumer:
     def _note_trouble(self, exc: BaseException, wait: float) -> None:
         self.stats.last_error = f"{type(exc).__name__}: {exc}"
         log.warning("consumer %s: %s; retrying in %.1fs", self.config.group_id, exc, wait)
+
+    async def _require_topics(self) -> None:
+        """By the producer's metadata request for all topics, which creates none."""
+        if missing := await self.dlq_producer.missing_topics(set(self.config.topics)):
+            raise MissingTopics(missing)
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping.is_set():

@@ -5,13 +5,16 @@ Only the Kafka protocol is used, so the embedded tansu broker and Apache Kafka b
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError, for_code
 from aiokafka.structs import RecordMetadata
 
 from shared.contract.events import CloudEvent
+from shared.runtime.kafka_security import PLAINTEXT, KafkaSecurity, tls_handshake_error
 
 log = logging.getLogger(__name__)
 
@@ -19,22 +22,99 @@ CONTENT_TYPE_HEADER = ("content-type", b"application/cloudevents+json")
 TOPIC_EXISTS = 36
 
 
-async def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int) -> None:
-    """Create the topics that are missing; existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
-    await admin.start()
+class MissingTopics(KafkaError):
+    """The cluster lacks topics the service needs; a Kafka error, so callers retry."""
+
+    def __init__(self, missing: set[str]) -> None:
+        self.missing = sorted(missing)
+        super().__init__(self.explanation)
+
+    @property
+    def explanation(self) -> str:
+        return (
+            f"missing topics {', '.join(self.missing)}: run `planb topics create` "
+            "(services create topics only when ENVIRONMENT is local or test)"
+        )
+
+
+@dataclass(frozen=True)
+class TopicsReport:
+    created: list[str]
+    existing: list[str]
+
+
+async def explained(
+    exc: KafkaConnectionError, bootstrap_servers: str, security: KafkaSecurity
+) -> KafkaConnectionError:
+    """`exc`, or a connection error that says which TLS check failed (a wrong CA file, an
+    expired or misnamed certificate) when that is why the client could not connect."""
+    reason = await tls_handshake_error(bootstrap_servers, security)
+    if reason is None:
+        return exc
+    return KafkaConnectionError(f"{reason} (KAFKA_SSL_CAFILE={security.ssl_cafile})")
+
+
+async def started_admin(bootstrap_servers: str, security: KafkaSecurity) -> AIOKafkaAdminClient:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers,
+        request_timeout_ms=10_000,
+        **security.client_options(),
+    )
+    try:
+        await admin.start()
+    except KafkaConnectionError as exc:
+        await admin.close()
+        raise await explained(exc, bootstrap_servers, security) from exc
+    return admin
+
+
+async def missing_topics(
+    bootstrap_servers: str, topics: list[str], *, security: KafkaSecurity = PLAINTEXT
+) -> list[str]:
+    """Which of `topics` the cluster lacks (for `planb topics check`)."""
+    admin = await started_admin(bootstrap_servers, security)
+    try:
+        existing = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    return [t for t in topics if t not in existing]
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    topics: list[str],
+    partitions: int,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
+    replication_factor: int = 1,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
+) -> TopicsReport:
+    """Create the topics that are missing (`configs`: topic configs by topic name); existing
+    ones are left as they are."""
+    admin = await started_admin(bootstrap_servers, security)
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
+        report = TopicsReport(created=missing, existing=[t for t in topics if t in existing])
         if not missing:
-            return
+            return report
         response = await admin.create_topics(
-            [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in missing]
+            [
+                NewTopic(
+                    name=t,
+                    num_partitions=partitions,
+                    replication_factor=replication_factor,
+                    topic_configs=dict((configs or {}).get(t, {})),
+                )
+                for t in missing
+            ]
         )
         for topic, code, *rest in response.topic_errors:
             if code not in (0, TOPIC_EXISTS):
-                raise RuntimeError(f"could not create topic {topic}: error {code} {rest}")
+                message = rest[0] if rest and rest[0] else for_code(code).__name__
+                raise RuntimeError(f"could not create topic {topic}: {message} (error {code})")
         log.info("created topics %s", ", ".join(missing))
+        return report
     finally:
         await admin.close()
 
@@ -42,14 +122,23 @@ async def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: i
 class EventProducer:
     """One long-lived producer per process; every send waits for all in-sync replicas."""
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str, request_timeout_ms: int = 5000):
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        request_timeout_ms: int = 5000,
+        security: KafkaSecurity = PLAINTEXT,
+    ):
         self._options = {
             "bootstrap_servers": bootstrap_servers,
             "client_id": client_id,
             "acks": "all",
             "linger_ms": 0,
             "request_timeout_ms": request_timeout_ms,
+            **security.client_options(),
         }
+        self._security = security
         self._producer: AIOKafkaProducer | None = None
         self.connected = asyncio.Event()
 
@@ -58,6 +147,10 @@ class EventProducer:
         producer = AIOKafkaProducer(**self._options)
         try:
             await producer.start()
+        except KafkaConnectionError as exc:
+            await producer.stop()
+            bootstrap = str(self._options["bootstrap_servers"])
+            raise await explained(exc, bootstrap, self._security) from exc
         except BaseException:
             await producer.stop()
             raise

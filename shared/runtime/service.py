@@ -16,7 +16,7 @@ from shared.runtime import migrations
 from shared.runtime.consumer import ConsumerConfig, EventConsumer, Handler
 from shared.runtime.database import Database
 from shared.runtime.health import ReadinessCheck
-from shared.runtime.kafka import EventProducer, ensure_topics
+from shared.runtime.kafka import EventProducer, MissingTopics, ensure_topics
 from shared.runtime.outbox import OutboxRelay
 from shared.runtime.retry import Backoff, retrying
 from shared.runtime.settings import CommonSettings
@@ -30,17 +30,23 @@ class Runtime:
         self.topics = Topics(settings.topic_prefix)
         self.database = Database(settings.resolved_database_url())
         self.metadata = metadata
+        self.security = settings.kafka_security()
         self.producer = EventProducer(
             settings.kafka_bootstrap_servers,
             client_id=f"planb-{settings.service_name}",
             request_timeout_ms=settings.kafka_request_timeout_ms,
+            security=self.security,
         )
         self.relay = OutboxRelay(
             self.database,
             self.producer,
-            before_drain=self._ensure_topics,
+            before_drain=self._ensure_topics if settings.creates_topics else self._require_topics,
             missing_topics=self.producer.missing_topics,
         )
+        if not settings.creates_topics:
+            # check before the first send too: a cluster that auto-creates topics would
+            # otherwise make them with its defaults, not `planb topics create`'s
+            self.relay.suspect_broker()
         self.kafka_optional = False
         self.consumers: list[EventConsumer] = []
         self._consumer_tasks: list[asyncio.Task[None]] = []
@@ -61,14 +67,22 @@ class Runtime:
         self.spawn(self.relay.run(), "outbox-relay")
 
     async def _ensure_topics(self) -> None:
+        """Development and tests only: create the missing topics (one replica)."""
         await ensure_topics(
             self.settings.kafka_bootstrap_servers,
             self.topics.all(),
             self.settings.topic_partitions,
+            security=self.security,
         )
 
+    async def _require_topics(self) -> None:
+        """Outside development the topics are `planb topics create`'s to make: wait for them."""
+        if missing := await self.producer.missing_topics(set(self.topics.all())):
+            raise MissingTopics(missing)
+
     async def _connect_kafka(self) -> None:
-        await self._ensure_topics()
+        if self.settings.creates_topics:
+            await self._ensure_topics()
         await self.producer.start()
 
     async def _connect_kafka_forever(self) -> None:
@@ -92,6 +106,8 @@ class Runtime:
                 group_id=group_id,
                 topics=topics,
                 session_timeout_ms=self.settings.kafka_session_timeout_ms,
+                security=self.security,
+                require_existing_topics=not self.settings.creates_topics,
             ),
             handlers=handlers,
             database=self.database,
@@ -140,6 +156,8 @@ class Runtime:
             "kafka": self._kafka_ready,
             "outbox": self._outbox_ready,
         }
+        if not self.settings.creates_topics:
+            checks["topics"] = self._topics_ready
         for consumer in self.consumers:
             checks[f"consumer:{consumer.config.group_id}"] = _consumer_check(consumer)
         return checks
@@ -154,6 +172,16 @@ class Runtime:
         if self.kafka_optional:
             return True, "degraded: Kafka unreachable, events wait in the outbox"
         return False, "unreachable"
+
+    async def _topics_ready(self) -> tuple[bool, Any]:
+        """Not ready while any topic is missing (production waits for `planb topics create`):
+        even ingest, whose outbox could hold incidents, since nothing would ever send them."""
+        if not await self.producer.is_connected():
+            return True, "unknown while Kafka is unreachable (see kafka)"
+        missing = await self.producer.missing_topics(set(self.topics.all()))
+        if missing:
+            return False, MissingTopics(missing).explanation
+        return True, f"{len(self.topics.all())} topics present"
 
     async def _outbox_ready(self) -> tuple[bool, Any]:
         depth = await self.relay.depth()

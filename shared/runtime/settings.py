@@ -3,8 +3,10 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.runtime.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 
 Environment = Literal["local", "test", "production"]
 
@@ -21,6 +23,36 @@ class CommonSettings(BaseSettings):
     topic_partitions: int = Field(default=8, ge=1, le=1000)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
     kafka_request_timeout_ms: int = Field(default=5_000, ge=500)
+    kafka_security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT",
+        description="`PLAINTEXT` (the embedded broker), `SSL`, `SASL_PLAINTEXT` or `SASL_SSL` "
+        "(managed Kafka: Confluent Cloud, Amazon MSK, Aiven)",
+    )
+    kafka_sasl_mechanism: SaslMechanism | None = Field(
+        default=None,
+        description="`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`; required with `SASL_*`",
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, description="SASL user (Confluent Cloud: the API key); required with `SASL_*`"
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None,
+        description="SASL password (Confluent Cloud: the API secret); required with `SASL_*`",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the brokers' certificates; unset: the "
+        "system's CAs (enough for Confluent Cloud and MSK)",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="client certificate (PEM) for brokers that require mutual TLS"
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None, description="the client certificate's private key (PEM)"
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        default=True, description="check the broker certificate's name against its address"
+    )
     data_dir: Path = Path("data")
     database_url: str | None = None
     tokens_file: Path | None = None
@@ -31,9 +63,42 @@ class CommonSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_local_defaults_in_production(self) -> "CommonSettings":
-        if self.environment == "production" and self.database_url is None:
-            raise ValueError("DATABASE_URL must be set when ENVIRONMENT=production")
+        if self.environment == "production":
+            if self.database_url is None:
+                raise ValueError("DATABASE_URL must be set when ENVIRONMENT=production")
+            if self.tokens_file is None:
+                raise ValueError(
+                    "TOKENS_FILE must be set when ENVIRONMENT=production (the hashed bearer "
+                    "tokens; `DATA_DIR/tokens.json` is the local dev tokens' place)"
+                )
         return self
+
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> "CommonSettings":
+        try:
+            self.kafka_security()
+        except ValidationError as exc:
+            problems = [str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()]
+            raise ValueError("; ".join(problems)) from None
+        return self
+
+    @property
+    def creates_topics(self) -> bool:
+        """Only in development and tests do services create missing topics; elsewhere
+        `planb topics create` does, with the cluster's replication, before they start."""
+        return self.environment in ("local", "test")
+
+    def kafka_security(self) -> KafkaSecurity:
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password,
+            ssl_cafile=self.kafka_ssl_cafile,
+            ssl_certfile=self.kafka_ssl_certfile,
+            ssl_keyfile=self.kafka_ssl_keyfile,
+            ssl_check_hostname=self.kafka_ssl_check_hostname,
+        )
 
     def resolved_database_url(self) -> str:
         """`DATABASE_URL`, or an SQLite file named after the service under `DATA_DIR`."""

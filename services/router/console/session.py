@@ -33,16 +33,11 @@ CSRF_HEADER = "x-csrf-token"
 
 
 def load_secret(settings: RouterSettings) -> bytes:
-    """CONSOLE_SECRET, or a random secret kept in DATA_DIR/console-secret (0600), made once."""
+    """CONSOLE_SECRET, or (outside production, where the settings require it) a random
+    secret kept in DATA_DIR/console-secret (0600), made once."""
     if settings.console_secret is not None:
         return settings.console_secret.get_secret_value().encode()
     path: Path = settings.data_dir / "console-secret"
-    if settings.environment == "production":
-        log.warning(
-            "CONSOLE_SECRET is not set: console sign-ins are signed with %s, so they end when "
-            "it is lost and do not carry over to router replicas with another data dir",
-            path,
-        )
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:

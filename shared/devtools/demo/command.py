@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.contract.topics import Topics
-from shared.devtools.broker import EmbeddedBroker, free_port, port_open
+from shared.devtools.broker import EmbeddedBroker, busy_port, free_port
 from shared.devtools.demo.timing import Timing
 from shared.devtools.supervisor import ServiceSpec, Supervisor
 from shared.runtime.kafka import ensure_topics
@@ -94,10 +94,15 @@ def main(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
     if not _reset(data_dir):
         return 1
-    for port in (args.ingest_port, args.router_port, args.publisher_port):
-        if port_open("127.0.0.1", port):
-            print(f"planb demo: port {port} is already in use (`make run`?)", file=sys.stderr)
-            return 1
+    ports = [
+        ("--ingest-port", args.ingest_port),
+        ("--router-port", args.router_port),
+        ("--publisher-port", args.publisher_port),
+    ]
+    busy = busy_port("planb demo", ports, "`make run`?")
+    if busy is not None:
+        print(busy + ' (with make: make demo DEMO_ARGS="...")', file=sys.stderr)
+        return 1
     # The demo is self-contained: its own broker and SQLite, whatever this shell points at.
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "CHANNELS_FILE", "TOPIC_PREFIX"):
         os.environ.pop(name, None)
