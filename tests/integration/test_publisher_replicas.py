@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from services.publisher.channels import ChannelRegistry
-from services.publisher.channels.mastodon import MastodonChannel
+from services.publisher.channels.platforms.mastodon import MastodonChannel
 from services.publisher.dispatch import Dispatcher
 from services.publisher.handlers import publisher_handlers
 from services.publisher.models import Base, Delivery

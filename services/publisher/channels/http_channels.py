@@ -11,13 +11,13 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from services.publisher.channels.bluesky import BlueskyChannel
 from services.publisher.channels.http_types import HttpChannel
-from services.publisher.channels.mastodon import MastodonChannel
-from services.publisher.channels.slack import SlackChannel
-from services.publisher.channels.telegram import TelegramChannel
-from services.publisher.channels.webhook import WebhookChannel
-from services.publisher.channels.x import XChannel
+from services.publisher.channels.platforms.bluesky import BlueskyChannel
+from services.publisher.channels.platforms.mastodon import MastodonChannel
+from services.publisher.channels.platforms.slack import SlackChannel
+from services.publisher.channels.platforms.telegram import TelegramChannel
+from services.publisher.channels.platforms.webhook import WebhookChannel
+from services.publisher.channels.platforms.x import XChannel
 from shared.contract.channels import ChannelConfig, ChannelType
 
 HttpChannelFactory = Callable[[ChannelConfig, Mapping[str, str], httpx.AsyncClient], HttpChannel]

@@ -13,7 +13,7 @@ import httpx
 from services.publisher.channels.base import ChannelAdapter, ChannelError
 from services.publisher.channels.http_channels import build_http_channel
 from services.publisher.channels.http_types import HttpChannel
-from services.publisher.channels.statuspage import StatusPageAdapter
+from services.publisher.channels.platforms.statuspage import StatusPageAdapter
 from shared.contract.channels import ChannelConfig, ChannelType, load_channels
 from shared.contract.events import MessageKind, PublishRequested
 from shared.runtime.settings import CommonSettings

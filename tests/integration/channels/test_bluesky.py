@@ -5,13 +5,13 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from services.publisher.channels.atproto import record_key_for
-from services.publisher.channels.bluesky import BlueskyChannel
 from services.publisher.channels.http_types import (
     OutgoingPost,
     PermanentChannelError,
     RetryableChannelError,
 )
+from services.publisher.channels.platforms.atproto import record_key_for
+from services.publisher.channels.platforms.bluesky import BlueskyChannel
 from services.publisher.channels.retrying import post_with_retries
 from shared.devtools.sandbox import BlueskyPeer, Peer
 from tests.integration.channels.conftest import RecordedSleeps

@@ -10,7 +10,7 @@ from services.publisher.channels.http_types import (
     PermanentChannelError,
     RetryableChannelError,
 )
-from services.publisher.channels.mastodon import MastodonChannel
+from services.publisher.channels.platforms.mastodon import MastodonChannel
 from services.publisher.channels.retrying import post_with_retries
 from shared.contract.channels import ChannelConfig, ChannelType
 from shared.devtools.sandbox import MastodonPeer, Peer

@@ -10,9 +10,9 @@ from services.publisher.channels.http_types import (
     PermanentChannelError,
     ThreadRef,
 )
+from services.publisher.channels.platforms.slack import SlackChannel
+from services.publisher.channels.platforms.webhook import WebhookChannel
 from services.publisher.channels.retrying import post_with_retries
-from services.publisher.channels.slack import SlackChannel
-from services.publisher.channels.webhook import WebhookChannel
 from shared.contract.webhook_signature import verify_signature
 from shared.devtools.sandbox import SlackPeer, WebhookPeer
 from tests.integration.channels.conftest import RecordedSleeps

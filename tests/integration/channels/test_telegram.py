@@ -11,8 +11,8 @@ from services.publisher.channels.http_types import (
     RetryableChannelError,
     ThreadRef,
 )
+from services.publisher.channels.platforms.telegram import TelegramChannel
 from services.publisher.channels.retrying import post_with_retries
-from services.publisher.channels.telegram import TelegramChannel
 from shared.devtools.sandbox import Peer, TelegramPeer
 from tests.integration.channels.conftest import RecordedSleeps
 

@@ -7,7 +7,7 @@ import pytest
 
 from services.publisher.channels.http_channels import HTTP_CHANNEL_FACTORIES, build_http_channel
 from services.publisher.channels.http_types import OutgoingPost, RetryableChannelError
-from services.publisher.channels.x import XChannel
+from services.publisher.channels.platforms.x import XChannel
 from shared.contract.channels import ChannelConfig, ChannelType
 
 CREDENTIALS: dict[ChannelType, dict[str, str]] = {

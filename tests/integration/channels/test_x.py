@@ -10,8 +10,8 @@ from services.publisher.channels.http_types import (
     PermanentChannelError,
     RetryableChannelError,
 )
+from services.publisher.channels.platforms.x import XChannel
 from services.publisher.channels.retrying import post_with_retries
-from services.publisher.channels.x import XChannel
 from shared.devtools.sandbox import Peer, XPeer
 from tests.integration.channels.conftest import RecordedSleeps
 

@@ -8,7 +8,7 @@ import pytest
 from publisher_harness import CHANNELS, Publisher, RecordingAdapter
 
 from services.publisher.channels import ChannelAdapter, ChannelRegistry
-from services.publisher.channels.statuspage import StatusPageAdapter
+from services.publisher.channels.platforms.statuspage import StatusPageAdapter
 from services.publisher.models import Base
 from services.publisher.settings import PublisherSettings
 from shared.contract.topics import Topics

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.channels import ChannelError, ChannelRegistry, Sent
-from services.publisher.channels.statuspage import StatusPageAdapter
+from services.publisher.channels.platforms.statuspage import StatusPageAdapter
 from services.publisher.handlers import publisher_handlers
 from shared.contract.channels import ChannelConfig, ChannelType
 from shared.contract.events import CloudEvent, EventData, PublishRequested, parse_event

@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 
 import httpx
 
-from services.publisher.channels.atproto import link_facets, record_key_for
 from services.publisher.channels.http_support import (
     check_length,
     json_object,
@@ -43,6 +42,7 @@ from services.publisher.channels.http_types import (
     Posted,
     RetryableChannelError,
 )
+from services.publisher.channels.platforms.atproto import link_facets, record_key_for
 from shared.contract.channels import ChannelConfig
 from shared.contract.textlength import graphemes
 
