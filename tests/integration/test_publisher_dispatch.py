@@ -103,7 +103,7 @@ async def engine(
     async with httpx.AsyncClient(timeout=0.5) as client:
         registry = ChannelRegistry(
             CHANNELS,
-            adapters={},
+            in_transaction={},
             network={
                 "masto": MastodonChannel(
                     channel_id="masto",

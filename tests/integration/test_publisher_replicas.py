@@ -98,7 +98,7 @@ async def replicas(database_url: str, peer: tuple[MastodonPeer, str]) -> AsyncIt
         channel = MastodonChannel(
             channel_id="masto", base_url=peer[1], access_token=peer[0].token, client=client
         )
-        registry = ChannelRegistry([CHANNEL], adapters={}, network={"masto": channel})
+        registry = ChannelRegistry([CHANNEL], in_transaction={}, network={"masto": channel})
         dispatchers = [
             Dispatcher(
                 database,
