@@ -17,8 +17,8 @@ from bench.stats import jitter, summarise
 from bench.system import Bench, System, channels, running_system
 from services.router.context import RouterContext
 from services.router.marketing import schedule_post
-from services.router.marketing_schemas import PostIn
 from services.router.models import MarketingPost
+from services.router.schemas_marketing import PostIn
 from shared.web.auth import Principal, Role
 
 MARKETER = Principal(name="bench-marketing", role=Role.MARKETING)

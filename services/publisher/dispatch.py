@@ -21,7 +21,6 @@ is taken back by any replica (checked every half lease), by the same rule.
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -32,10 +31,10 @@ from sqlalchemy.exc import OperationalError
 
 from services.publisher.breaker import Breaker
 from services.publisher.channels import ChannelRegistry
-from services.publisher.channels.http_types import (
-    HttpChannel,
+from services.publisher.channels.protocol import (
+    Channel,
+    ChannelError,
     OutgoingPost,
-    PermanentChannelError,
     Posted,
     RetryableChannelError,
 )
@@ -68,7 +67,6 @@ from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
 
-URL = re.compile(r"https?://\S+")
 STATUS_FIRST = case((Delivery.kind == MessageKind.STATUS_UPDATE.value, 0), else_=1)
 
 
@@ -207,12 +205,7 @@ class Dispatcher:
             row.attempts += 1
             attempts = row.attempts
             thread = await thread_for(session, message)
-        post = OutgoingPost(
-            text=message.text,
-            idempotency_key=message.message_id,
-            reply_to=thread,
-            link=_first_url(message.text),
-        )
+        post = OutgoingPost.of(message, reply_to=thread)
         sent = asyncio.Event()
         keeper = asyncio.create_task(
             keep_claim(self.database, message.message_id, sent, renew_every=self.lease / 3)
@@ -225,7 +218,7 @@ class Dispatcher:
         return 0
 
     async def _send(
-        self, channel: HttpChannel, message: PublishRequested, post: OutgoingPost, attempts: int
+        self, channel: Channel, message: PublishRequested, post: OutgoingPost, attempts: int
     ) -> None:
         breaker = self.breakers[channel.channel_id]
         started = time.perf_counter()
@@ -233,15 +226,15 @@ class Dispatcher:
             posted = await post_with_retries(
                 channel, post, attempts=self.quick_attempts, max_wait=self.quick_max_wait
             )
-        except PermanentChannelError as exc:
-            breaker.succeeded()  # the platform answered: it is up, it just refused this one
-            await self._settle(message.message_id, failed=str(exc))
         except RetryableChannelError as exc:
             breaker.failed(str(exc))
             if exc.retry_after is not None:
                 wait = min(exc.retry_after, self.policy.max_seconds)
                 self._quiet_until[channel.channel_id] = time.monotonic() + wait
             await self._settle(message.message_id, retry=exc, attempts=attempts)
+        except ChannelError as exc:  # any other is permanent
+            breaker.succeeded()  # the platform answered: it is up, it just refused this one
+            await self._settle(message.message_id, failed=str(exc))
         except Exception as exc:  # an adapter bug: retried on schedule, never silently lost
             log.exception(
                 "message_id=%s channel=%s adapter error", message.message_id, channel.channel_id
@@ -339,8 +332,3 @@ class Dispatcher:
         event_id = derived_id(row.message_id, "attempt", str(row.attempts), model.event_type)
         self.metrics.outcomes.labels(row.channel_id, outcome.event_type.split(".")[2]).inc()
         report_delivery(session, self.topics, outcome, event_id, self.wake_relay)
-
-
-def _first_url(text: str) -> str | None:
-    match = URL.search(text)
-    return match.group(0).rstrip(".,;:!?)") if match else None

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.publisher.channels import ChannelError, ChannelRegistry
+from services.publisher.channels import ChannelError, ChannelRegistry, OutgoingPost
 from services.publisher.models import ChannelPause, Delivery, DeliveryState
 from shared.contract.events import (
     ChannelPaused,
@@ -187,10 +187,10 @@ async def _deliver(
         delivery.next_attempt_at = now
         return None
     delivery.attempts += 1
-    adapter = channels.session_adapter(channel.id)
+    sender = channels.in_transaction(channel.id, session)
     try:
         async with session.begin_nested():
-            sent = await adapter.send(message, session)
+            sent = await sender.send(OutgoingPost.of(message))
     except ChannelError as exc:
         return _failed(delivery, common, exc)
     delivery.state = DeliveryState.PUBLISHED.value

@@ -8,6 +8,7 @@ import os
 import httpx
 from fastapi import FastAPI
 
+from services.publisher.api import api_router, status_router
 from services.publisher.channels import ChannelRegistry, load_registry
 from services.publisher.dispatch import Dispatcher
 from services.publisher.handlers import publisher_handlers
@@ -15,7 +16,6 @@ from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Base
 from services.publisher.schedule import RetryPolicy
 from services.publisher.settings import PublisherSettings, get_settings
-from services.publisher.views import api_router, status_router
 from shared.runtime.service import Runtime
 from shared.web.app import create_service_app
 

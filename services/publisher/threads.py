@@ -3,7 +3,7 @@ latest), kept in the database so follow-ups thread correctly across restarts."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.publisher.channels.http_types import Posted, ThreadRef
+from services.publisher.channels.protocol import Posted, ThreadRef
 from services.publisher.models import ChannelThread
 from shared.contract.events import MessageKind, PublishRequested, utcnow
 
@@ -24,7 +24,11 @@ async def thread_for(session: AsyncSession, message: PublishRequested) -> Thread
 
 async def advance_thread(session: AsyncSession, message: PublishRequested, posted: Posted) -> None:
     """The incident's thread on this channel now continues under this post."""
-    if message.incident is None or message.kind is not MessageKind.STATUS_UPDATE:
+    if (
+        message.incident is None
+        or message.kind is not MessageKind.STATUS_UPDATE
+        or posted.thread is None
+    ):
         return
     key = (message.incident.incident_id, message.channel_id)
     thread = await session.get(ChannelThread, key)

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import and_, case, select
 
-from services.router import approvals, views
+from services.router import approvals, read_models
 from services.router.deps import (
     AnyRoleDep,
     ContextDep,
@@ -55,7 +55,7 @@ async def get_incident(
     incident = await session.get(Incident, incident_id)
     if incident is None:
         raise Problem(404, "Incident not found", f"No incident {incident_id}.")
-    return await views.incident_detail(session, incident)
+    return await read_models.incident_detail(session, incident)
 
 
 @router.get("/drafts", response_model=list[DraftOut], tags=["drafts"])
@@ -74,7 +74,7 @@ async def list_drafts(
     if incident_id is not None:
         query = query.where(Draft.incident_id == incident_id)
     drafts = list((await session.scalars(query)).all())
-    return await views.draft_views(session, drafts, now=ctx.clock())
+    return await read_models.draft_views(session, drafts, now=ctx.clock())
 
 
 @router.patch("/drafts/{draft_id}", response_model=DraftOut, tags=["drafts"])
@@ -87,7 +87,7 @@ async def edit_draft(
 ) -> DraftOut:
     """Replace one channel's text of a pending draft."""
     draft = await approvals.edit_text(ctx, session, draft_id, body.channel_id, body.text, who)
-    return (await views.draft_views(session, [draft]))[0]
+    return (await read_models.draft_views(session, [draft]))[0]
 
 
 @router.post("/drafts/{draft_id}/approve", response_model=DraftOut, tags=["drafts"])
@@ -101,7 +101,7 @@ async def approve_draft(
     """Approve a pending draft for all its channels, or only `channels`."""
     channels = body.channels if body else None
     draft = await approvals.approve(ctx, session, draft_id, channels, who)
-    return (await views.draft_views(session, [draft]))[0]
+    return (await read_models.draft_views(session, [draft]))[0]
 
 
 @router.post("/drafts/{draft_id}/reject", response_model=DraftOut, tags=["drafts"])
@@ -114,7 +114,7 @@ async def reject_draft(
 ) -> DraftOut:
     """Reject a pending draft, saying why."""
     draft = await approvals.reject(ctx, session, draft_id, body.reason, who)
-    return (await views.draft_views(session, [draft]))[0]
+    return (await read_models.draft_views(session, [draft]))[0]
 
 
 @router.get("/channels", response_model=list[ChannelOut], tags=["channels"])
@@ -122,4 +122,4 @@ async def list_channels(
     session: ReadSessionDep, ctx: ContextDep, _: AnyRoleDep
 ) -> list[ChannelOut]:
     """Every configured channel with its pause state and why."""
-    return await views.channel_views(ctx, session)
+    return await read_models.channel_views(ctx, session)

@@ -1,7 +1,7 @@
 """Escalation, never silent expiry: a draft left pending past the policy's limit is marked
 overdue and escalated once, and a next-update promise that passes gets a holding update.
 
-One round (`escalate`) runs in the `draft-escalation` ticker. Both halves claim their rows with
+One round (`escalate`) runs in the `draft-escalation` job. Both halves claim their rows with
 a conditional UPDATE (`WHERE escalated_at IS NULL`, `WHERE next_update_at = <promised>`): on
 PostgreSQL a second replica's UPDATE waits for the first one's row lock, then matches nothing;
 SQLite serialises writers anyway (BEGIN IMMEDIATE). A holding draft's cause id is derived from

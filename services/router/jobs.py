@@ -1,4 +1,5 @@
-"""The router's periodic jobs, each a `Ticker` spawned by the lifespan."""
+"""Which periodic jobs the router runs (the loop itself is `periodic.PeriodicJob`); the
+lifespan spawns each."""
 
 from functools import partial
 
@@ -6,13 +7,15 @@ from services.router.context import RouterContext
 from services.router.draft_queue import write_requested_drafts
 from services.router.escalation import escalate
 from services.router.marketing import emit_due_posts
+from services.router.periodic import PeriodicJob
 from services.router.resume import auto_resume
 from services.router.settings import RouterSettings
-from services.router.ticker import Ticker
 from shared.runtime.database import Database
 
 
-def periodic_jobs(ctx: RouterContext, database: Database, settings: RouterSettings) -> list[Ticker]:
+def periodic_jobs(
+    ctx: RouterContext, database: Database, settings: RouterSettings
+) -> list[PeriodicJob]:
     """Every job the router runs in the background; all their state is in the database."""
 
     async def scheduler_round() -> float | None:
@@ -29,10 +32,12 @@ def periodic_jobs(ctx: RouterContext, database: Database, settings: RouterSettin
 
     return [
         # woken by every incident event's commit; the interval only catches what a crash left
-        Ticker("drafting", drafting_round, interval=5.0, wake=ctx.drafts_wanted),
-        Ticker("marketing-scheduler", scheduler_round, interval=settings.marketing_poll_seconds),
-        Ticker("marketing-auto-resume", auto_resume_round, interval=30.0),
-        Ticker(
+        PeriodicJob("drafting", drafting_round, interval=5.0, wake=ctx.drafts_wanted),
+        PeriodicJob(
+            "marketing-scheduler", scheduler_round, interval=settings.marketing_poll_seconds
+        ),
+        PeriodicJob("marketing-auto-resume", auto_resume_round, interval=30.0),
+        PeriodicJob(
             "draft-escalation",
             partial(escalate, ctx, database),
             interval=settings.escalation_interval_seconds,

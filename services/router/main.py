@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 
 from services.router.api import router
+from services.router.api_marketing import router as marketing_router
 from services.router.console.routes import FORM_PREFIXES
 from services.router.console.routes import router as console_router
 from services.router.context import RouterContext
@@ -15,7 +16,6 @@ from services.router.deliveries import delivery_handlers
 from services.router.drafting import load_drafter
 from services.router.incidents import incident_handlers
 from services.router.jobs import periodic_jobs
-from services.router.marketing_api import router as marketing_router
 from services.router.models import Base
 from services.router.policy import load_policy
 from services.router.settings import RouterSettings, get_settings
@@ -53,8 +53,8 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         runtime.add_consumer(
             f"{group}-deliveries", [runtime.topics.deliveries], delivery_handlers()
         )
-        for ticker in periodic_jobs(ctx, runtime.database, settings):
-            runtime.spawn(ticker.run(), ticker.name)
+        for job in periodic_jobs(ctx, runtime.database, settings):
+            runtime.spawn(job.run(), job.name)
 
     return create_service_app(
         settings,

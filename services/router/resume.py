@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.router.audit import record_audit
 from services.router.context import RouterContext
 from services.router.marketing import emit_post
-from services.router.marketing_schemas import (
+from services.router.models import MarketingPost
+from services.router.pauses import active_pauses, last_release, pause_channels, release_pauses
+from services.router.schemas_marketing import (
     Choice,
     PauseIn,
     PauseResult,
@@ -25,8 +27,6 @@ from services.router.marketing_schemas import (
     ResumeResult,
     StillPaused,
 )
-from services.router.models import MarketingPost
-from services.router.pauses import active_pauses, last_release, pause_channels, release_pauses
 from shared.contract.channels import ChannelConfig
 from shared.contract.errors import Conflict, Rejected
 from shared.runtime.database import Database

@@ -1,6 +1,7 @@
 """How Plan B signs what it POSTs to a webhook, and how a receiver checks it: part of the
 contract with the organisation's own receivers (the webhook channel signs, receivers and the
-sandbox's webhook peer verify). What a receiver gets: `services/publisher/channels/webhook.py`."""
+sandbox's webhook peer verify). What a receiver gets:
+`services/publisher/channels/platforms/webhook.py`."""
 
 import hashlib
 import hmac

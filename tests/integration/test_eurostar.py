@@ -26,7 +26,7 @@ from services.publisher.settings import PublisherSettings
 from services.router.context import RouterContext
 from services.router.main import create_app as create_router
 from services.router.marketing import schedule_post
-from services.router.marketing_schemas import PostIn
+from services.router.schemas_marketing import PostIn
 from services.router.settings import RouterSettings
 from shared.contract.events import (
     Affected,

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from services.publisher.channels import ChannelRegistry
-from services.publisher.channels.mastodon import MastodonChannel
-from services.publisher.channels.x import XChannel
+from services.publisher.channels.platforms.mastodon import MastodonChannel
+from services.publisher.channels.platforms.x import XChannel
 from services.publisher.dispatch import Dispatcher
 from services.publisher.handlers import publisher_handlers
 from services.publisher.models import Base, Delivery
@@ -103,7 +103,7 @@ async def engine(
     async with httpx.AsyncClient(timeout=0.5) as client:
         registry = ChannelRegistry(
             CHANNELS,
-            adapters={},
+            in_transaction={},
             network={
                 "masto": MastodonChannel(
                     channel_id="masto",

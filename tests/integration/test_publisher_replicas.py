@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from services.publisher.channels import ChannelRegistry
-from services.publisher.channels.mastodon import MastodonChannel
+from services.publisher.channels.platforms.mastodon import MastodonChannel
 from services.publisher.dispatch import Dispatcher
 from services.publisher.handlers import publisher_handlers
 from services.publisher.models import Base, Delivery
@@ -98,7 +98,7 @@ async def replicas(database_url: str, peer: tuple[MastodonPeer, str]) -> AsyncIt
         channel = MastodonChannel(
             channel_id="masto", base_url=peer[1], access_token=peer[0].token, client=client
         )
-        registry = ChannelRegistry([CHANNEL], adapters={}, network={"masto": channel})
+        registry = ChannelRegistry([CHANNEL], in_transaction={}, network={"masto": channel})
         dispatchers = [
             Dispatcher(
                 database,

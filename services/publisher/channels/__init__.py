@@ -1,13 +1,25 @@
-"""Channel adapters: one module per platform behind the `ChannelAdapter` protocol."""
+"""Channels: the one protocol and its plumbing here, one module per platform in `platforms/`."""
 
-from services.publisher.channels.base import ChannelAdapter, ChannelError, Sent
+from services.publisher.channels.protocol import (
+    Channel,
+    ChannelError,
+    OutgoingPost,
+    PermanentChannelError,
+    Posted,
+    RetryableChannelError,
+    ThreadRef,
+)
 from services.publisher.channels.registry import ChannelRegistry, build_registry, load_registry
 
 __all__ = [
-    "ChannelAdapter",
+    "Channel",
     "ChannelError",
     "ChannelRegistry",
-    "Sent",
+    "OutgoingPost",
+    "PermanentChannelError",
+    "Posted",
+    "RetryableChannelError",
+    "ThreadRef",
     "build_registry",
     "load_registry",
 ]

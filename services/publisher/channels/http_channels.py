@@ -1,4 +1,4 @@
-"""Which network adapter serves which channel type, for the delivery engine to build them.
+"""Which platform module (`platforms/`) serves which network channel type, for the dispatcher.
 
     channel = build_http_channel(config, os.environ, client)   # one per configured channel
 
@@ -11,18 +11,18 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from services.publisher.channels.bluesky import BlueskyChannel
-from services.publisher.channels.http_types import HttpChannel
-from services.publisher.channels.mastodon import MastodonChannel
-from services.publisher.channels.slack import SlackChannel
-from services.publisher.channels.telegram import TelegramChannel
-from services.publisher.channels.webhook import WebhookChannel
-from services.publisher.channels.x import XChannel
+from services.publisher.channels.platforms.bluesky import BlueskyChannel
+from services.publisher.channels.platforms.mastodon import MastodonChannel
+from services.publisher.channels.platforms.slack import SlackChannel
+from services.publisher.channels.platforms.telegram import TelegramChannel
+from services.publisher.channels.platforms.webhook import WebhookChannel
+from services.publisher.channels.platforms.x import XChannel
+from services.publisher.channels.protocol import Channel
 from shared.contract.channels import ChannelConfig, ChannelType
 
-HttpChannelFactory = Callable[[ChannelConfig, Mapping[str, str], httpx.AsyncClient], HttpChannel]
+ChannelFactory = Callable[[ChannelConfig, Mapping[str, str], httpx.AsyncClient], Channel]
 
-HTTP_CHANNEL_FACTORIES: dict[ChannelType, HttpChannelFactory] = {
+HTTP_CHANNEL_FACTORIES: dict[ChannelType, ChannelFactory] = {
     ChannelType.MASTODON: MastodonChannel.from_config,
     ChannelType.BLUESKY: BlueskyChannel.from_config,
     ChannelType.X: XChannel.from_config,
@@ -34,7 +34,7 @@ HTTP_CHANNEL_FACTORIES: dict[ChannelType, HttpChannelFactory] = {
 
 def build_http_channel(
     channel: ChannelConfig, env: Mapping[str, str], client: httpx.AsyncClient
-) -> HttpChannel:
+) -> Channel:
     """The adapter for `channel`; `ValueError` if its type has none or a credential is unset."""
     factory = HTTP_CHANNEL_FACTORIES.get(channel.type)
     if factory is None:

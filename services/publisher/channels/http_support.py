@@ -8,12 +8,11 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from services.publisher.channels.http_types import (
-    HttpChannel,
+from services.publisher.channels.protocol import (
     PermanentChannelError,
     RetryableChannelError,
     ThreadRef,
@@ -23,6 +22,17 @@ from shared.contract.channels import ChannelConfig
 logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
+
+
+class Measured(Protocol):
+    """A platform channel that counts text length its own way (see `check_length`)."""
+
+    channel_id: str
+    max_length: int
+
+    def length(self, text: str) -> int:
+        """How long `text` is as this platform counts it (compare with `max_length`)."""
+        ...
 
 
 def require_env(channel: ChannelConfig, env: Mapping[str, str], key: str) -> str:
@@ -162,7 +172,7 @@ def short_text(response: httpx.Response, limit: int = 300) -> str:
     return response.text.strip()[:limit]
 
 
-def check_length(channel: HttpChannel, text: str) -> None:
+def check_length(channel: Measured, text: str) -> None:
     """Refuse a text the platform would refuse, without spending a request on it."""
     if not text.strip():
         raise PermanentChannelError(f"{channel.channel_id}: the text is empty")

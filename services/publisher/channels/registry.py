@@ -1,29 +1,35 @@
-"""Which adapter sends to which configured channel; unsendable messages get a clear reason.
+"""Which channel sends to which configured channel id; unsendable messages get a clear reason.
 
-Two kinds of adapter: the built-in status page writes in the delivery's own transaction
-(`ChannelAdapter`), network channels post over HTTP outside any transaction, driven by the
-dispatcher (`HttpChannel`).
+Every channel speaks the one `Channel` protocol; they differ in where they run. The built-in
+status page writes in the delivery's own transaction, so the registry keeps a factory that
+binds it to that session (`in_transaction`); network channels post over HTTP outside any
+transaction, driven by the dispatcher (`network`).
 """
 
 import logging
 from collections.abc import Callable, Mapping
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.publisher.channels.base import ChannelAdapter, ChannelError
 from services.publisher.channels.http_channels import build_http_channel
-from services.publisher.channels.http_types import HttpChannel
-from services.publisher.channels.statuspage import StatusPageAdapter
+from services.publisher.channels.platforms.statuspage import StatusPageChannel
+from services.publisher.channels.protocol import Channel, PermanentChannelError
 from shared.contract.channels import ChannelConfig, ChannelType, load_channels
 from shared.contract.events import MessageKind, PublishRequested
 from shared.runtime.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
-AdapterFactory = Callable[[ChannelConfig, CommonSettings], ChannelAdapter]
+InTransaction = Callable[[AsyncSession], Channel]
+"""A channel bound to the session of the delivery it sends, so both commit together."""
 
-FACTORIES: dict[ChannelType, AdapterFactory] = {
-    ChannelType.STATUSPAGE: lambda _channel, settings: StatusPageAdapter(settings.public_base_url),
+InTransactionFactory = Callable[[ChannelConfig, CommonSettings], InTransaction]
+
+FACTORIES: dict[ChannelType, InTransactionFactory] = {
+    ChannelType.STATUSPAGE: lambda channel, settings: (
+        lambda session: StatusPageChannel(channel.id, settings.public_base_url, session)
+    ),
 }
 
 
@@ -33,13 +39,13 @@ class ChannelRegistry:
     def __init__(
         self,
         channels: list[ChannelConfig],
-        adapters: Mapping[str, ChannelAdapter],
-        network: Mapping[str, HttpChannel] | None = None,
+        in_transaction: Mapping[str, InTransaction],
+        network: Mapping[str, Channel] | None = None,
         unavailable: Mapping[str, str] | None = None,
     ) -> None:
         self.channels = list(channels)
         self._by_id = {channel.id: channel for channel in channels}
-        self._adapters = dict(adapters)
+        self._in_transaction = dict(in_transaction)
         self.network = dict(network or {})
         self._unavailable = dict(unavailable or {})
 
@@ -47,28 +53,28 @@ class ChannelRegistry:
         return self._by_id.get(channel_id)
 
     def has_adapter(self, channel_id: str) -> bool:
-        return channel_id in self._adapters or channel_id in self.network
+        return channel_id in self._in_transaction or channel_id in self.network
 
     def is_network(self, channel_id: str) -> bool:
         return channel_id in self.network
 
     def check(self, message: PublishRequested) -> ChannelConfig:
-        """The channel `message` may go to, or `ChannelError` saying why it may not."""
+        """The channel `message` may go to, or `PermanentChannelError` saying why it may not."""
         channel = self._by_id.get(message.channel_id)
         if channel is None:
-            raise ChannelError(f"unknown channel {message.channel_id!r}")
+            raise PermanentChannelError(f"unknown channel {message.channel_id!r}")
         if message.kind is MessageKind.MARKETING and not channel.marketing:
-            raise ChannelError(f"channel {channel.id!r} does not take marketing posts")
+            raise PermanentChannelError(f"channel {channel.id!r} does not take marketing posts")
         if not self.has_adapter(channel.id):
             reason = self._unavailable.get(
                 channel.id, f"channel type {channel.type.value} has no adapter yet"
             )
-            raise ChannelError(reason)
+            raise PermanentChannelError(reason)
         return channel
 
-    def session_adapter(self, channel_id: str) -> ChannelAdapter:
-        """The in-transaction adapter of a checked channel that is not a network channel."""
-        return self._adapters[channel_id]
+    def in_transaction(self, channel_id: str, session: AsyncSession) -> Channel:
+        """A checked channel that is not a network channel, bound to the delivery's `session`."""
+        return self._in_transaction[channel_id](session)
 
 
 def build_registry(
@@ -80,8 +86,8 @@ def build_registry(
 ) -> ChannelRegistry:
     """Adapters for every channel that can have one; a missing credential is logged and
     becomes the reason that channel's deliveries fail (the others still work)."""
-    adapters = {c.id: FACTORIES[c.type](c, settings) for c in channels if c.type in FACTORIES}
-    network: dict[str, HttpChannel] = {}
+    in_transaction = {c.id: FACTORIES[c.type](c, settings) for c in channels if c.type in FACTORIES}
+    network: dict[str, Channel] = {}
     unavailable: dict[str, str] = {}
     if client is not None:
         for channel in channels:
@@ -92,7 +98,7 @@ def build_registry(
             except ValueError as exc:
                 unavailable[channel.id] = f"channel {channel.id!r} is not configured: {exc}"
                 log.error("channel=%s not usable: %s", channel.id, exc)
-    return ChannelRegistry(channels, adapters, network, unavailable)
+    return ChannelRegistry(channels, in_transaction, network, unavailable)
 
 
 def load_registry(

@@ -21,8 +21,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from services.publisher.channels.http_types import (
-    HttpChannel,
+from services.publisher.channels.protocol import (
+    Channel,
     OutgoingPost,
     Posted,
     RetryableChannelError,
@@ -58,7 +58,7 @@ def _worth_waiting_for(max_wait: float) -> Callable[[BaseException], bool]:
 
 
 async def post_with_retries(
-    channel: HttpChannel,
+    channel: Channel,
     post: OutgoingPost,
     *,
     attempts: int = 4,
@@ -66,7 +66,7 @@ async def post_with_retries(
     wait_multiplier: float = 0.5,
     sleep: Sleep = asyncio.sleep,
 ) -> Posted:
-    """`channel.post(post)`, retried on `RetryableChannelError` up to `attempts` times in all,
+    """`channel.send(post)`, retried on `RetryableChannelError` up to `attempts` times in all,
     unless the platform asked for a longer wait than `max_wait`."""
 
     def log_retry(state: RetryCallState) -> None:
@@ -90,4 +90,4 @@ async def post_with_retries(
         sleep=sleep,
         reraise=True,
     )
-    return await retrying(channel.post, post)
+    return await retrying(channel.send, post)

@@ -31,7 +31,7 @@ from services.router.console.web import (
     runtime_of,
     viewer,
 )
-from services.router.marketing_schemas import Choice, PauseIn, PostChoice, ResumeIn
+from services.router.schemas_marketing import Choice, PauseIn, PostChoice, ResumeIn
 from shared.web.problems import Problem
 
 router = APIRouter()

@@ -1,4 +1,4 @@
-"""What the console's pages show, read through the router's own views and tables."""
+"""What the console's pages show, read through the router's own read models and tables."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router import views
+from services.router import read_models
 from services.router.api import list_drafts
 from services.router.context import RouterContext
 from services.router.drafting import channel_limit
@@ -84,7 +84,7 @@ class IncidentPage:
 async def incident_page(
     ctx: RouterContext, session: AsyncSession, incident: Incident
 ) -> IncidentPage:
-    detail = await views.incident_detail(session, incident)
+    detail = await read_models.incident_detail(session, incident)
     pending = next((d for d in detail.drafts if d.state == "pending"), None)
     ids = [incident.id, *(d.id for d in detail.drafts)]
     rows = await session.scalars(
@@ -174,7 +174,7 @@ async def draft_page(
     submitted: dict[str, str] | None = None,
 ) -> DraftPage:
     """The draft with each channel's text (or the text just submitted) measured."""
-    (view,) = await views.draft_views(session, [draft], now=ctx.clock())
+    (view,) = await read_models.draft_views(session, [draft], now=ctx.clock())
     incident = await session.get(Incident, draft.incident_id)
     assert incident is not None, draft.incident_id
     texts = []
@@ -205,7 +205,7 @@ class MarketingBoard:
 
 
 async def marketing_board(ctx: RouterContext, session: AsyncSession) -> MarketingBoard:
-    channels = await views.channel_views(ctx, session)
+    channels = await read_models.channel_views(ctx, session)
     held = await session.scalars(
         select(MarketingPost)
         .where(MarketingPost.state == "held")

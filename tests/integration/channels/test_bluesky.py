@@ -5,9 +5,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from services.publisher.channels.atproto import record_key_for
-from services.publisher.channels.bluesky import BlueskyChannel
-from services.publisher.channels.http_types import (
+from services.publisher.channels.platforms.atproto import record_key_for
+from services.publisher.channels.platforms.bluesky import BlueskyChannel
+from services.publisher.channels.protocol import (
     OutgoingPost,
     PermanentChannelError,
     RetryableChannelError,
@@ -37,11 +37,11 @@ async def test_a_thread_of_three_names_the_root_and_the_parent_with_uri_and_cid(
 ) -> None:
     channel = channel_for(bluesky_url, client)
 
-    first = await channel.post(OutgoingPost(text="Lines closed.", idempotency_key="b1"))
-    second = await channel.post(
+    first = await channel.send(OutgoingPost(text="Lines closed.", idempotency_key="b1"))
+    second = await channel.send(
         OutgoingPost(text="Engineers on site.", idempotency_key="b2", reply_to=first.thread)
     )
-    await channel.post(OutgoingPost(text="Reopened.", idempotency_key="b3", reply_to=second.thread))
+    await channel.send(OutgoingPost(text="Reopened.", idempotency_key="b3", reply_to=second.thread))
 
     root = {"uri": first.remote_id, "cid": first.thread.root_cid}
     assert first.remote_id == f"at://{bluesky_peer.did}/app.bsky.feed.post/{record_key_for('b1')}"
@@ -59,10 +59,10 @@ async def test_an_expired_token_is_refreshed_and_the_post_tried_once_more(
     bluesky_peer: BlueskyPeer, bluesky_url: str, client: httpx.AsyncClient
 ) -> None:
     channel = channel_for(bluesky_url, client)
-    await channel.post(OutgoingPost(text="Before expiry.", idempotency_key="e1"))
+    await channel.send(OutgoingPost(text="Before expiry.", idempotency_key="e1"))
     bluesky_peer.expire_tokens()
 
-    await channel.post(OutgoingPost(text="After expiry.", idempotency_key="e2"))
+    await channel.send(OutgoingPost(text="After expiry.", idempotency_key="e2"))
 
     assert bluesky_peer.refreshes == 1
     assert bluesky_peer.sessions_created == 1
@@ -74,11 +74,11 @@ async def test_a_refused_refresh_falls_back_to_a_new_session(
     bluesky_peer: BlueskyPeer, bluesky_url: str, client: httpx.AsyncClient
 ) -> None:
     channel = channel_for(bluesky_url, client)
-    await channel.post(OutgoingPost(text="One.", idempotency_key="f1"))
+    await channel.send(OutgoingPost(text="One.", idempotency_key="f1"))
     bluesky_peer.expire_tokens()
     bluesky_peer.revoke_refresh_tokens()
 
-    await channel.post(OutgoingPost(text="Two.", idempotency_key="f2"))
+    await channel.send(OutgoingPost(text="Two.", idempotency_key="f2"))
 
     assert bluesky_peer.sessions_created == 2
     assert bluesky_peer.refreshes == 0
@@ -93,7 +93,7 @@ async def test_link_facets_index_utf8_bytes_after_accents_and_emoji(
     prefix = "Café ☕ — trains délayés 🚆, details: "
     text = f"{prefix}{link} (updates hourly)"
 
-    await channel.post(OutgoingPost(text=text, idempotency_key="l1", link=link))
+    await channel.send(OutgoingPost(text=text, idempotency_key="l1", link=link))
 
     sent = bluesky_peer.posts[0]
     facet = sent.payload["record"]["facets"][0]
@@ -111,13 +111,13 @@ async def test_a_retry_after_a_timeout_returns_the_record_already_made(
 ) -> None:
     channel = channel_for(bluesky_url, impatient_client)
     post = OutgoingPost(text="Accepted, answered late.", idempotency_key="t1")
-    await channel.post(OutgoingPost(text="Warm the session.", idempotency_key="t0"))
+    await channel.send(OutgoingPost(text="Warm the session.", idempotency_key="t0"))
     bluesky_peer.delay = 0.5
 
     with pytest.raises(RetryableChannelError, match="no answer in time"):
-        await channel.post(post)
+        await channel.send(post)
     bluesky_peer.delay = 0
-    posted = await channel.post(post)
+    posted = await channel.send(post)
 
     assert [p.text for p in bluesky_peer.posts] == ["Warm the session.", post.text]
     assert posted.remote_id == bluesky_peer.posts[1].id
@@ -145,7 +145,7 @@ async def test_429_waits_until_ratelimit_reset(
     sleeps: RecordedSleeps,
 ) -> None:
     channel = channel_for(bluesky_url, client)
-    await channel.post(OutgoingPost(text="Warm the session.", idempotency_key="q0"))
+    await channel.send(OutgoingPost(text="Warm the session.", idempotency_key="q0"))
     bluesky_peer.rate_limit(4)
 
     await post_with_retries(
@@ -164,7 +164,7 @@ async def test_a_5xx_is_retried_and_posts_once(
     sleeps: RecordedSleeps,
 ) -> None:
     channel = channel_for(bluesky_url, client)
-    await channel.post(OutgoingPost(text="Warm the session.", idempotency_key="u0"))
+    await channel.send(OutgoingPost(text="Warm the session.", idempotency_key="u0"))
     bluesky_peer.fail_next(502, times=2)
 
     await post_with_retries(
@@ -187,7 +187,7 @@ async def test_the_pds_grapheme_limit_refusal_is_permanent(
     with pytest.raises(
         PermanentChannelError, match="must not be longer than 20 graphemes"
     ) as refused:
-        await channel.post(OutgoingPost(text="🇬🇧" * 21, idempotency_key="g1"))
+        await channel.send(OutgoingPost(text="🇬🇧" * 21, idempotency_key="g1"))
 
     assert refused.value.status == 400
     assert channel.length("🇬🇧" * 21) == 21

@@ -5,12 +5,12 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from services.publisher.channels.http_types import (
+from services.publisher.channels.platforms.mastodon import MastodonChannel
+from services.publisher.channels.protocol import (
     OutgoingPost,
     PermanentChannelError,
     RetryableChannelError,
 )
-from services.publisher.channels.mastodon import MastodonChannel
 from services.publisher.channels.retrying import post_with_retries
 from shared.contract.channels import ChannelConfig, ChannelType
 from shared.devtools.sandbox import MastodonPeer, Peer
@@ -32,11 +32,11 @@ async def test_a_thread_of_three_replies_to_the_previous_post_each_time(
 ) -> None:
     channel = channel_for(mastodon_url, client)
 
-    first = await channel.post(OutgoingPost(text="Trains delayed at Leeds.", idempotency_key="m1"))
-    second = await channel.post(
+    first = await channel.send(OutgoingPost(text="Trains delayed at Leeds.", idempotency_key="m1"))
+    second = await channel.send(
         OutgoingPost(text="Update: fault found.", idempotency_key="m2", reply_to=first.thread)
     )
-    third = await channel.post(
+    third = await channel.send(
         OutgoingPost(text="Resolved.", idempotency_key="m3", reply_to=second.thread)
     )
 
@@ -60,8 +60,8 @@ async def test_a_repeat_with_the_same_key_returns_the_first_status(
     channel = channel_for(mastodon_url, client)
     post = OutgoingPost(text="Signal failure at York.", idempotency_key="same-message")
 
-    first = await channel.post(post)
-    again = await channel.post(post)
+    first = await channel.send(post)
+    again = await channel.send(post)
 
     assert again.remote_id == first.remote_id
     assert len(mastodon_peer.posts) == 1
@@ -76,9 +76,9 @@ async def test_a_timeout_after_the_post_was_accepted_does_not_post_twice(
     mastodon_peer.delay = 0.5
 
     with pytest.raises(RetryableChannelError, match="no answer in time") as timed_out:
-        await channel.post(post)
+        await channel.send(post)
     mastodon_peer.delay = 0
-    posted = await channel.post(post)
+    posted = await channel.send(post)
 
     assert timed_out.value.retry_after is None
     assert len(mastodon_peer.posts) == 1
@@ -94,7 +94,7 @@ async def test_429_carries_the_reset_time_and_is_retried_after_it(
     channel = channel_for(mastodon_url, client)
     mastodon_peer.rate_limit(3)
     with pytest.raises(RetryableChannelError, match="HTTP 429: Too many requests") as limited:
-        await channel.post(OutgoingPost(text="first try", idempotency_key="r0"))
+        await channel.send(OutgoingPost(text="first try", idempotency_key="r0"))
 
     mastodon_peer.rate_limit(3)
     posted = await post_with_retries(
@@ -161,7 +161,7 @@ async def test_the_instances_own_limit_refusal_is_permanent(
     url = plug(peer)
     channel = channel_for(url, client)
     with pytest.raises(PermanentChannelError, match="Text character limit of 40 exceeded"):
-        await channel.post(OutgoingPost(text="word " * 20, idempotency_key="long"))
+        await channel.send(OutgoingPost(text="word " * 20, idempotency_key="long"))
     assert peer.hits(STATUSES) == 1
 
 
@@ -172,8 +172,8 @@ async def test_text_over_the_configured_limit_never_reaches_the_instance(
     url_heavy = "See https://status.example.com/" + "a" * 600
 
     with pytest.raises(PermanentChannelError, match=r"is 501 long .* limit is 500"):
-        await channel.post(OutgoingPost(text="é" * 501, idempotency_key="l1"))
-    await channel.post(OutgoingPost(text=url_heavy, idempotency_key="l2"))
+        await channel.send(OutgoingPost(text="é" * 501, idempotency_key="l1"))
+    await channel.send(OutgoingPost(text=url_heavy, idempotency_key="l2"))
 
     assert channel.length(url_heavy) == len("See ") + 23
     assert [post.text for post in mastodon_peer.posts] == [url_heavy]
@@ -194,7 +194,7 @@ async def test_from_config_reads_the_token_from_the_named_variable(
         config, {"PLANB_TEST_MASTODON_TOKEN": "mastodon-test-token"}, client
     )
 
-    await channel.post(OutgoingPost(text="From config.", idempotency_key="c1"))
+    await channel.send(OutgoingPost(text="From config.", idempotency_key="c1"))
 
     assert channel.max_length == 1000
     assert [post.text for post in mastodon_peer.posts] == ["From config."]

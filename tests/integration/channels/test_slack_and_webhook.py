@@ -5,14 +5,14 @@ import json
 import httpx
 import pytest
 
-from services.publisher.channels.http_types import (
+from services.publisher.channels.platforms.slack import SlackChannel
+from services.publisher.channels.platforms.webhook import WebhookChannel
+from services.publisher.channels.protocol import (
     OutgoingPost,
     PermanentChannelError,
     ThreadRef,
 )
 from services.publisher.channels.retrying import post_with_retries
-from services.publisher.channels.slack import SlackChannel
-from services.publisher.channels.webhook import WebhookChannel
 from shared.contract.webhook_signature import verify_signature
 from shared.devtools.sandbox import SlackPeer, WebhookPeer
 from tests.integration.channels.conftest import RecordedSleeps
@@ -37,7 +37,7 @@ async def test_slack_posts_the_text_and_each_post_is_its_own_thread(
 ) -> None:
     channel = slack_for(slack_url, client)
 
-    posted = await channel.post(OutgoingPost(text="Payments degraded.", idempotency_key="s1"))
+    posted = await channel.send(OutgoingPost(text="Payments degraded.", idempotency_key="s1"))
 
     assert slack_peer.posts[0].payload == {"text": "Payments degraded."}
     assert posted.remote_id == "s1"
@@ -92,7 +92,7 @@ async def test_webhook_signature_verifies_with_the_secret_and_only_with_it(
 ) -> None:
     channel = webhook_for(webhook_url, client)
 
-    posted = await channel.post(OutgoingPost(text="Outage in eu-west.", idempotency_key="w1"))
+    posted = await channel.send(OutgoingPost(text="Outage in eu-west.", idempotency_key="w1"))
 
     seen = webhook_peer.requests[0]
     timestamp, signature = seen.headers["x-planb-timestamp"], seen.headers["x-planb-signature"]
@@ -118,11 +118,11 @@ async def test_webhook_follow_up_names_root_and_parent_and_repeats_are_deduped(
     webhook_peer: WebhookPeer, webhook_url: str, client: httpx.AsyncClient
 ) -> None:
     channel = webhook_for(webhook_url, client)
-    first = await channel.post(OutgoingPost(text="Investigating.", idempotency_key="w2"))
+    first = await channel.send(OutgoingPost(text="Investigating.", idempotency_key="w2"))
     follow_up = OutgoingPost(text="Fixed.", idempotency_key="w3", reply_to=first.thread)
 
-    posted = await channel.post(follow_up)
-    again = await channel.post(follow_up)
+    posted = await channel.send(follow_up)
+    again = await channel.send(follow_up)
 
     assert webhook_peer.posts[1].reply_to == {"root_id": "evt_1", "parent_id": "evt_1"}
     assert again.remote_id == posted.remote_id == "evt_2"

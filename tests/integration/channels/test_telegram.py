@@ -5,14 +5,14 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from services.publisher.channels.http_types import (
+from services.publisher.channels.platforms.telegram import TelegramChannel
+from services.publisher.channels.protocol import (
     OutgoingPost,
     PermanentChannelError,
     RetryableChannelError,
     ThreadRef,
 )
 from services.publisher.channels.retrying import post_with_retries
-from services.publisher.channels.telegram import TelegramChannel
 from shared.devtools.sandbox import Peer, TelegramPeer
 from tests.integration.channels.conftest import RecordedSleeps
 
@@ -33,11 +33,11 @@ async def test_a_thread_of_three_replies_with_reply_parameters(
 ) -> None:
     channel = channel_for(telegram_url, client)
 
-    first = await channel.post(OutgoingPost(text="Ferries cancelled.", idempotency_key="t1"))
-    second = await channel.post(
+    first = await channel.send(OutgoingPost(text="Ferries cancelled.", idempotency_key="t1"))
+    second = await channel.send(
         OutgoingPost(text="Next sailing 18:00.", idempotency_key="t2", reply_to=first.thread)
     )
-    await channel.post(OutgoingPost(text="Sailing.", idempotency_key="t3", reply_to=second.thread))
+    await channel.send(OutgoingPost(text="Sailing.", idempotency_key="t3", reply_to=second.thread))
 
     assert [post.reply_to for post in telegram_peer.posts] == [None, 1, 2]
     assert telegram_peer.posts[1].payload["reply_parameters"] == {
@@ -55,7 +55,7 @@ async def test_a_reply_to_a_deleted_message_still_goes_out(
     channel = channel_for(telegram_url, client)
     gone = ThreadRef(root_id="41", parent_id="41")
 
-    posted = await channel.post(OutgoingPost(text="Update.", idempotency_key="g1", reply_to=gone))
+    posted = await channel.send(OutgoingPost(text="Update.", idempotency_key="g1", reply_to=gone))
 
     assert telegram_peer.posts[0].reply_to is None
     assert posted.thread.root_id == "41"
@@ -70,7 +70,7 @@ async def test_429_waits_for_parameters_retry_after(
     channel = channel_for(telegram_url, client)
     telegram_peer.rate_limit(7)
     with pytest.raises(RetryableChannelError, match="Too Many Requests: retry after 7") as flood:
-        await channel.post(OutgoingPost(text="flood", idempotency_key="f0"))
+        await channel.send(OutgoingPost(text="flood", idempotency_key="f0"))
 
     telegram_peer.rate_limit(7)
     await post_with_retries(
@@ -119,7 +119,7 @@ async def test_a_wrong_bot_token_is_permanent(
     channel = channel_for(telegram_url, client, token="999:revoked")
 
     with pytest.raises(PermanentChannelError, match="HTTP 401: Unauthorized") as refused:
-        await channel.post(OutgoingPost(text="x", idempotency_key="u1"))
+        await channel.send(OutgoingPost(text="x", idempotency_key="u1"))
 
     assert "999:revoked" not in str(refused.value)
 
@@ -131,7 +131,7 @@ async def test_length_is_utf16_code_units_and_telegrams_refusal_is_permanent(
     url = plug(peer)
     channel = channel_for(url, client)
     with pytest.raises(PermanentChannelError, match="Bad Request: message is too long"):
-        await channel.post(OutgoingPost(text="🚆" * 6, idempotency_key="l1"))
+        await channel.send(OutgoingPost(text="🚆" * 6, idempotency_key="l1"))
 
     assert channel.length("🚆" * 6) == 12
     assert channel.max_length == 4096

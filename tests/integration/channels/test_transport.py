@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from services.publisher.channels.http_channels import HTTP_CHANNEL_FACTORIES, build_http_channel
-from services.publisher.channels.http_types import OutgoingPost, RetryableChannelError
-from services.publisher.channels.x import XChannel
+from services.publisher.channels.platforms.x import XChannel
+from services.publisher.channels.protocol import OutgoingPost, RetryableChannelError
 from shared.contract.channels import ChannelConfig, ChannelType
 
 CREDENTIALS: dict[ChannelType, dict[str, str]] = {
@@ -39,7 +39,7 @@ async def test_a_refused_connection_is_retryable(
     channel = build_http_channel(config, env, client)
 
     with pytest.raises(RetryableChannelError, match="transport error: ConnectError") as down:
-        await channel.post(OutgoingPost(text="Anyone there?", idempotency_key="c1"))
+        await channel.send(OutgoingPost(text="Anyone there?", idempotency_key="c1"))
 
     assert down.value.retry_after is None
 

@@ -5,13 +5,13 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from services.publisher.channels.http_types import (
+from services.publisher.channels.platforms.x import XChannel
+from services.publisher.channels.protocol import (
     OutgoingPost,
     PermanentChannelError,
     RetryableChannelError,
 )
 from services.publisher.channels.retrying import post_with_retries
-from services.publisher.channels.x import XChannel
 from shared.devtools.sandbox import Peer, XPeer
 from tests.integration.channels.conftest import RecordedSleeps
 
@@ -29,11 +29,11 @@ async def test_a_thread_of_three_replies_to_the_previous_post(
 ) -> None:
     channel = channel_for(x_url, client)
 
-    first = await channel.post(OutgoingPost(text="Check-in systems down.", idempotency_key="x1"))
-    second = await channel.post(
+    first = await channel.send(OutgoingPost(text="Check-in systems down.", idempotency_key="x1"))
+    second = await channel.send(
         OutgoingPost(text="Manual check-in open.", idempotency_key="x2", reply_to=first.thread)
     )
-    await channel.post(
+    await channel.send(
         OutgoingPost(text="Systems restored.", idempotency_key="x3", reply_to=second.thread)
     )
 
@@ -49,7 +49,7 @@ async def test_429_waits_until_x_rate_limit_reset(
     channel = channel_for(x_url, client)
     x_peer.rate_limit(5)
     with pytest.raises(RetryableChannelError, match="HTTP 429: Too Many Requests") as limited:
-        await channel.post(OutgoingPost(text="limited", idempotency_key="r0"))
+        await channel.send(OutgoingPost(text="limited", idempotency_key="r0"))
 
     x_peer.rate_limit(5)
     await post_with_retries(
@@ -85,7 +85,7 @@ async def test_duplicate_text_is_permanent_with_xs_reason(
     x_peer: XPeer, x_url: str, client: httpx.AsyncClient
 ) -> None:
     channel = channel_for(x_url, client)
-    await channel.post(OutgoingPost(text="Same words.", idempotency_key="d1"))
+    await channel.send(OutgoingPost(text="Same words.", idempotency_key="d1"))
 
     with pytest.raises(PermanentChannelError, match=r"HTTP 403: .*duplicate content"):
         await post_with_retries(channel, OutgoingPost(text="Same words.", idempotency_key="d2"))
@@ -113,7 +113,7 @@ async def test_text_x_weighs_over_its_limit_is_refused_with_xs_message(
     url = plug(peer)
     channel = channel_for(url, client)
     with pytest.raises(PermanentChannelError, match="Your Tweet text is too long"):
-        await channel.post(OutgoingPost(text="遅延が発生中です", idempotency_key="w1"))
+        await channel.send(OutgoingPost(text="遅延が発生中です", idempotency_key="w1"))
 
     assert channel.length("遅延が発生中です") == 16
     assert peer.hits(TWEETS) == 1
@@ -126,9 +126,9 @@ async def test_weighted_length_is_checked_before_sending(
     fits = "運休" * 70  # 140 characters of weight 2: exactly 280
     too_long = fits + "!"
 
-    await channel.post(OutgoingPost(text=fits, idempotency_key="k1"))
+    await channel.send(OutgoingPost(text=fits, idempotency_key="k1"))
     with pytest.raises(PermanentChannelError, match=r"is 281 long .* limit is 280"):
-        await channel.post(OutgoingPost(text=too_long, idempotency_key="k2"))
+        await channel.send(OutgoingPost(text=too_long, idempotency_key="k2"))
 
     assert [post.text for post in x_peer.posts] == [fits]
 
@@ -140,7 +140,7 @@ async def test_a_slow_answer_is_a_retryable_timeout(
     x_peer.delay = 0.5
 
     with pytest.raises(RetryableChannelError, match="no answer in time") as slow:
-        await channel.post(OutgoingPost(text="Slow.", idempotency_key="s1"))
+        await channel.send(OutgoingPost(text="Slow.", idempotency_key="s1"))
 
     assert slow.value.retry_after is None
     assert channel.idempotent is False

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from publisher_harness import CHANNELS, Publisher, RecordingAdapter
 
-from services.publisher.channels import ChannelAdapter, ChannelRegistry
-from services.publisher.channels.statuspage import StatusPageAdapter
+from services.publisher.channels import ChannelRegistry
+from services.publisher.channels.platforms.statuspage import StatusPageChannel
+from services.publisher.channels.registry import InTransaction
 from services.publisher.models import Base
 from services.publisher.settings import PublisherSettings
 from shared.contract.topics import Topics
@@ -42,11 +43,11 @@ def recording() -> RecordingAdapter:
 @pytest.fixture
 def registry(settings: PublisherSettings, recording: RecordingAdapter) -> ChannelRegistry:
     """The real status-page adapter; `promo` (a webhook, not built yet) records instead."""
-    adapters: dict[str, ChannelAdapter] = {
-        "status": StatusPageAdapter(settings.public_base_url),
-        "promo": recording,
+    in_transaction: dict[str, InTransaction] = {
+        "status": lambda session: StatusPageChannel("status", settings.public_base_url, session),
+        "promo": recording.bound,
     }
-    return ChannelRegistry(CHANNELS, adapters)
+    return ChannelRegistry(CHANNELS, in_transaction)
 
 
 @pytest.fixture

@@ -1,13 +1,15 @@
 """Test harness for the publisher's handlers: a recording channel and a consumer stand-in."""
 
+from typing import ClassVar
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.publisher.channels import ChannelError, ChannelRegistry, Sent
-from services.publisher.channels.statuspage import StatusPageAdapter
+from services.publisher.channels import ChannelRegistry, OutgoingPost, PermanentChannelError, Posted
+from services.publisher.channels.platforms.statuspage import StatusPageChannel
 from services.publisher.handlers import publisher_handlers
 from shared.contract.channels import ChannelConfig, ChannelType
-from shared.contract.events import CloudEvent, EventData, PublishRequested, parse_event
+from shared.contract.events import CloudEvent, EventData, parse_event
 from shared.contract.topics import Topics
 from shared.runtime.database import Database, OutboxEntry
 
@@ -21,12 +23,18 @@ CHANNELS = [
 class RecordingAdapter:
     """A channel peer in memory, behind the same protocol as the real adapters."""
 
-    def __init__(self) -> None:
-        self.sent: list[PublishRequested] = []
+    channel_id = "promo"
+    idempotent: ClassVar[bool] = True
 
-    async def send(self, message: PublishRequested, session: AsyncSession) -> Sent:
-        self.sent.append(message)
-        return Sent(
+    def __init__(self) -> None:
+        self.sent: list[OutgoingPost] = []
+
+    def bound(self, _session: AsyncSession) -> "RecordingAdapter":
+        return self
+
+    async def send(self, post: OutgoingPost) -> Posted:
+        self.sent.append(post)
+        return Posted(
             remote_id=f"remote-{len(self.sent)}", url=f"https://example.test/{len(self.sent)}"
         )
 
@@ -58,6 +66,12 @@ class Publisher:
 class HalfWayFailingAdapter:
     """Writes a status entry, then refuses: the refusal must leave no trace of the write."""
 
-    async def send(self, message: PublishRequested, session: AsyncSession) -> Sent:
-        await StatusPageAdapter("https://status.example.test").send(message, session)
-        raise ChannelError("platform said 403: account suspended")
+    channel_id = "status"
+    idempotent: ClassVar[bool] = True
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def send(self, post: OutgoingPost) -> Posted:
+        await StatusPageChannel("status", "https://status.example.test", self.session).send(post)
+        raise PermanentChannelError("platform said 403: account suspended")

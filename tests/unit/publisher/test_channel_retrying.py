@@ -4,7 +4,7 @@ from typing import ClassVar
 
 import pytest
 
-from services.publisher.channels.http_types import (
+from services.publisher.channels.protocol import (
     OutgoingPost,
     PermanentChannelError,
     Posted,
@@ -30,7 +30,7 @@ class ScriptedChannel:
     def length(self, text: str) -> int:
         return len(text)
 
-    async def post(self, post: OutgoingPost) -> Posted:
+    async def send(self, post: OutgoingPost) -> Posted:
         self.calls += 1
         if self.errors:
             raise self.errors.pop(0)

@@ -5,7 +5,6 @@ import email.utils
 import httpx
 import pytest
 
-from services.publisher.channels.atproto import link_facets, record_key_for
 from services.publisher.channels.http_support import (
     raise_for_status,
     retry_hint,
@@ -13,8 +12,9 @@ from services.publisher.channels.http_support import (
     seconds_until_epoch,
     seconds_until_iso,
 )
-from services.publisher.channels.http_types import PermanentChannelError, RetryableChannelError
-from services.publisher.channels.x import seconds_until_reset
+from services.publisher.channels.platforms.atproto import link_facets, record_key_for
+from services.publisher.channels.platforms.x import seconds_until_reset
+from services.publisher.channels.protocol import PermanentChannelError, RetryableChannelError
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 

@@ -167,7 +167,7 @@ async def test_marketing_is_sent_once_the_channel_resumes(
     await publisher.handle(ChannelResumed(channel_id="promo", resumed_at=AT))
     await publisher.handle(marketing_post(), event_id="evt-resent")
 
-    assert [message.message_id for message in recording.sent] == ["mkt-1"]
+    assert [post.idempotency_key for post in recording.sent] == ["mkt-1"]
     row = await delivery(database, "mkt-1")
     assert row is not None
     assert (row.state, row.attempts, row.remote_id) == ("published", 1, "remote-1")
@@ -241,7 +241,7 @@ async def test_pause_and_resume_record_nothing_on_the_outbox(
 async def test_a_refusal_rolls_back_what_the_adapter_wrote(
     database: Database, settings: PublisherSettings
 ) -> None:
-    registry = ChannelRegistry(CHANNELS, {"status": HalfWayFailingAdapter()})
+    registry = ChannelRegistry(CHANNELS, {"status": HalfWayFailingAdapter})
     publisher = Publisher(database, registry, Topics(settings.topic_prefix))
 
     await publisher.handle(status_update())

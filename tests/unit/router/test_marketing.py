@@ -12,7 +12,11 @@ from sqlalchemy import func, insert, select
 from services.router.context import RouterContext
 from services.router.deliveries import delivery_handlers
 from services.router.marketing import cancel_post, emit_due_posts, schedule_post
-from services.router.marketing_schemas import (
+from services.router.models import AuditEntry, MarketingPost
+from services.router.policy import Policy, ResumePolicy
+from services.router.read_models import channel_views
+from services.router.resume import auto_resume, pause_by_hand, resume_by_hand
+from services.router.schemas_marketing import (
     Choice,
     PauseIn,
     PostChoice,
@@ -20,10 +24,6 @@ from services.router.marketing_schemas import (
     ResumeAction,
     ResumeIn,
 )
-from services.router.models import AuditEntry, MarketingPost
-from services.router.policy import Policy, ResumePolicy
-from services.router.resume import auto_resume, pause_by_hand, resume_by_hand
-from services.router.views import channel_views
 from shared.contract.channels import ChannelConfig, ChannelTags, ChannelType
 from shared.contract.errors import DomainError
 from shared.contract.events import (

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.publisher import service
+from services.publisher import read_models
 from services.publisher.deps import ChannelsDep, DispatcherDep, SettingsDep
 from services.publisher.pages import render_atom, render_status_html
 from services.publisher.schemas import ChannelHealth, DeliveryOut, StatusBoard
@@ -19,7 +19,7 @@ api_router = APIRouter(prefix="/v1", tags=["deliveries"])
 
 
 async def _board(session: ReadSessionDep, settings: SettingsDep) -> StatusBoard:
-    return await service.status_board(
+    return await read_models.status_board(
         session,
         title=settings.status_page_title,
         public_base_url=settings.public_base_url,
@@ -62,7 +62,7 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeliveryOut]:
     """What happened to each message, newest first; filter by message or incident."""
-    return await service.find_deliveries(
+    return await read_models.find_deliveries(
         session, message_id=message_id, incident_id=incident_id, limit=limit
     )
 
@@ -75,4 +75,6 @@ async def channels_health(
     dispatcher: DispatcherDep,
 ) -> list[ChannelHealth]:
     """Every configured channel: adapter, pause, delivery counts, circuit breaker."""
-    return await service.channel_health(session, channels=channels, breakers=dispatcher.breakers)
+    return await read_models.channel_health(
+        session, channels=channels, breakers=dispatcher.breakers
+    )

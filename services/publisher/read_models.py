@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.breaker import Breaker
 from services.publisher.channels import ChannelRegistry
-from services.publisher.channels.statuspage import status_page_url
+from services.publisher.channels.platforms.statuspage import status_page_url
 from services.publisher.models import ChannelPause, Delivery, DeliveryState, StatusEntry
 from services.publisher.schemas import (
     ChannelHealth,

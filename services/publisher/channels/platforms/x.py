@@ -29,7 +29,7 @@ from services.publisher.channels.http_support import (
     short_text,
     thread_after,
 )
-from services.publisher.channels.http_types import OutgoingPost, Posted, RetryableChannelError
+from services.publisher.channels.protocol import OutgoingPost, Posted, RetryableChannelError
 from shared.contract.channels import ChannelConfig
 from shared.contract.textlength import X_MAX_WEIGHTED_LENGTH, x_weighted_length
 
@@ -105,7 +105,7 @@ class XChannel:
     def length(self, text: str) -> int:
         return x_weighted_length(text)
 
-    async def post(self, post: OutgoingPost) -> Posted:
+    async def send(self, post: OutgoingPost) -> Posted:
         check_length(self, post.text)
         payload: dict[str, Any] = {"text": post.text}
         if post.reply_to is not None:

@@ -26,7 +26,7 @@ from services.publisher.channels.http_support import (
     short_text,
     thread_after,
 )
-from services.publisher.channels.http_types import (
+from services.publisher.channels.protocol import (
     OutgoingPost,
     PermanentChannelError,
     Posted,
@@ -88,7 +88,7 @@ class TelegramChannel:
     def length(self, text: str) -> int:
         return utf16_length(text)
 
-    async def post(self, post: OutgoingPost) -> Posted:
+    async def send(self, post: OutgoingPost) -> Posted:
         check_length(self, post.text)
         payload: dict[str, Any] = {
             "chat_id": self.chat_id,

@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 
 import httpx
 
-from services.publisher.channels.atproto import link_facets, record_key_for
 from services.publisher.channels.http_support import (
     check_length,
     json_object,
@@ -37,7 +36,8 @@ from services.publisher.channels.http_support import (
     short_text,
     thread_after,
 )
-from services.publisher.channels.http_types import (
+from services.publisher.channels.platforms.atproto import link_facets, record_key_for
+from services.publisher.channels.protocol import (
     OutgoingPost,
     PermanentChannelError,
     Posted,
@@ -116,7 +116,7 @@ class BlueskyChannel:
     def length(self, text: str) -> int:
         return graphemes(text)
 
-    async def post(self, post: OutgoingPost) -> Posted:
+    async def send(self, post: OutgoingPost) -> Posted:
         check_length(self, post.text)
         rkey = record_key_for(post.idempotency_key)
         session = await self._current_session(post)

@@ -28,7 +28,7 @@ from services.publisher.channels.http_support import (
     short_text,
     thread_after,
 )
-from services.publisher.channels.http_types import OutgoingPost, Posted, RetryableChannelError
+from services.publisher.channels.protocol import OutgoingPost, Posted, RetryableChannelError
 from shared.contract.channels import ChannelConfig
 from shared.contract.textlength import mastodon_length
 
@@ -75,7 +75,7 @@ class MastodonChannel:
     def length(self, text: str) -> int:
         return mastodon_length(text)
 
-    async def post(self, post: OutgoingPost) -> Posted:
+    async def send(self, post: OutgoingPost) -> Posted:
         check_length(self, post.text)
         payload: dict[str, str] = {"status": post.text, "visibility": self.visibility}
         if post.reply_to is not None:

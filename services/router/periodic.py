@@ -1,9 +1,9 @@
-"""Periodic jobs of the router (marketing scheduler, automatic resume, draft escalation).
+"""A periodic job: one round of work run every N seconds, a failing round logged, not fatal.
 
-A job is an `async` callable doing one round of work in its own transaction(s) and returning
-how long to wait before the next round (None: the default interval). A failing round is
-logged and tried again later; it never stops the loop, because the work it left is still in
-the database.
+The mechanism only; which jobs the router runs is `services/router/jobs.py`. A round is an
+`async` callable doing its work in its own transaction(s) and returning how long to wait
+before the next round (None: the job's interval). A failing round is logged and tried again
+later; it never stops the loop, because the work it left is still in the database.
 """
 
 import asyncio
@@ -14,14 +14,14 @@ from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[], Awaitable[float | None]]
+Round = Callable[[], Awaitable[float | None]]
 
 
-class Ticker:
-    """Runs one job over and over; `wake()` cuts the current wait short."""
+class PeriodicJob:
+    """Runs one round after another, `interval` seconds apart; `wake()` cuts the wait short."""
 
     def __init__(
-        self, name: str, job: Job, *, interval: float, wake: asyncio.Event | None = None
+        self, name: str, job: Round, *, interval: float, wake: asyncio.Event | None = None
     ) -> None:
         self.name = name
         self.job = job

@@ -23,7 +23,7 @@ from services.publisher.channels.http_support import (
     short_text,
     thread_after,
 )
-from services.publisher.channels.http_types import OutgoingPost, Posted
+from services.publisher.channels.protocol import OutgoingPost, Posted
 from shared.contract.channels import ChannelConfig
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class SlackChannel:
     def length(self, text: str) -> int:
         return len(text)
 
-    async def post(self, post: OutgoingPost) -> Posted:
+    async def send(self, post: OutgoingPost) -> Posted:
         check_length(self, post.text)
         response = await send(
             self._client,

@@ -48,7 +48,7 @@ from services.publisher.channels.http_support import (
     short_text,
     thread_after,
 )
-from services.publisher.channels.http_types import OutgoingPost, Posted
+from services.publisher.channels.protocol import OutgoingPost, Posted
 from shared.contract.channels import ChannelConfig
 from shared.contract.webhook_signature import sign
 
@@ -107,7 +107,7 @@ class WebhookChannel:
             "sent_at": sent_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
         }
 
-    async def post(self, post: OutgoingPost) -> Posted:
+    async def send(self, post: OutgoingPost) -> Posted:
         check_length(self, post.text)
         now = time.time()
         body = json.dumps(

@@ -15,7 +15,8 @@ from services.router.deps import (
     ReadSessionDep,
     WriteSessionDep,
 )
-from services.router.marketing_schemas import (
+from services.router.models import MarketingPost
+from services.router.schemas_marketing import (
     PauseIn,
     PauseResult,
     PostIn,
@@ -24,7 +25,6 @@ from services.router.marketing_schemas import (
     ResumeIn,
     ResumeResult,
 )
-from services.router.models import MarketingPost
 from shared.contract.events import Instant
 from shared.web.problems import Problem
 

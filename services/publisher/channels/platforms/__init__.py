@@ -1,0 +1,1 @@
+"""One module per platform, each a `Channel` (`channels/protocol.py`); `atproto` helps Bluesky."""
