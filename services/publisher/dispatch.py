@@ -218,14 +218,14 @@ class Dispatcher:
             keep_claim(self.database, message.message_id, sent, renew_every=self.lease / 3)
         )
         try:
-            await self._send(channel, message, post, attempts)
+            await self._send(channel, message, post, attempts=attempts)
         finally:
             sent.set()
             await keeper
         return 0
 
     async def _send(
-        self, channel: HttpChannel, message: PublishRequested, post: OutgoingPost, attempts: int
+        self, channel: HttpChannel, message: PublishRequested, post: OutgoingPost, *, attempts: int
     ) -> None:
         breaker = self.breakers[channel.channel_id]
         started = time.perf_counter()
@@ -338,7 +338,7 @@ class Dispatcher:
         )
         event_id = derived_id(row.message_id, "attempt", str(row.attempts), model.event_type)
         self.metrics.outcomes.labels(row.channel_id, outcome.event_type.split(".")[2]).inc()
-        report_delivery(session, self.topics, outcome, event_id, self.wake_relay)
+        report_delivery(session, self.topics, outcome, event_id=event_id, wake=self.wake_relay)
 
 
 def _first_url(text: str) -> str | None:

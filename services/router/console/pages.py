@@ -63,7 +63,7 @@ async def draft_response(
         draft = await session.get(Draft, draft_id)
         if draft is None:
             return not_found(request, who, f"There is no draft {draft_id}.")
-        page = await queries.draft_page(context_of(request), session, draft, submitted)
+        page = await queries.draft_page(context_of(request), session, draft, submitted=submitted)
     context = {
         "page": page,
         "chosen": chosen,

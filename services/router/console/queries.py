@@ -171,6 +171,7 @@ async def draft_page(
     ctx: RouterContext,
     session: AsyncSession,
     draft: Draft,
+    *,
     submitted: dict[str, str] | None = None,
 ) -> DraftPage:
     """The draft with each channel's text (or the text just submitted) measured."""

@@ -52,7 +52,7 @@ def show(lines: str) -> None:
     print(textwrap.indent(lines, "          "), flush=True)
 
 
-def curl(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> str:
+def curl(method: str, url: str, token: str, *, body: dict[str, Any] | None = None) -> str:
     """The curl that does what the story is about to do, to copy and run by hand."""
     parts = [f"curl -s -X {method} {url}", f"  -H 'Authorization: Bearer {token}'"]
     if body is not None:
@@ -115,8 +115,12 @@ class Story:
         start = datetime.now(UTC) + timedelta(seconds=1)
         posts = promotions(start, every, self.timing.promos_per_channel)
         self.promos.update(post["text"] for post in posts)
-        show(curl("POST", f"{self.router}/v1/marketing/posts", self.tokens["marketing"], posts[0]))
-        await schedule(self.http, self.router, self.tokens["marketing"], posts)
+        show(
+            curl(
+                "POST", f"{self.router}/v1/marketing/posts", self.tokens["marketing"], body=posts[0]
+            )
+        )
+        await schedule(self.http, self.router, self.tokens["marketing"], posts=posts)
         say(f"   {len(posts)} promotions scheduled; watch them go out:")
         await self.until(
             lambda: self._promos_on(self.sandbox.north, self.sandbox.south), "promotion north+south"
@@ -131,7 +135,7 @@ class Story:
     async def _raise(self) -> str:
         await self.beat()
         say("2. Operations raise a sev3 incident in the north through the ingest API:")
-        show(curl("POST", f"{self.ingest}/v1/incidents", self.tokens["operator"], INCIDENT))
+        show(curl("POST", f"{self.ingest}/v1/incidents", self.tokens["operator"], body=INCIDENT))
         answer = await self.http.post(
             f"{self.ingest}/v1/incidents", headers=self.auth("operator"), json=INCIDENT
         )
@@ -263,7 +267,7 @@ class Story:
         await self.beat()
         say("5. Operations send a follow-up (an incident update):")
         url = f"{self.ingest}/v1/incidents/{incident_id}/updates"
-        show(curl("POST", url, self.tokens["operator"], FOLLOW_UP))
+        show(curl("POST", url, self.tokens["operator"], body=FOLLOW_UP))
         (
             await self.http.post(url, headers=self.auth("operator"), json=FOLLOW_UP)
         ).raise_for_status()
@@ -278,7 +282,7 @@ class Story:
         await self.beat()
         say("6. Operations resolve the incident:")
         url = f"{self.ingest}/v1/incidents/{incident_id}/updates"
-        show(curl("POST", url, self.tokens["operator"], RESOLVED))
+        show(curl("POST", url, self.tokens["operator"], body=RESOLVED))
         (await self.http.post(url, headers=self.auth("operator"), json=RESOLVED)).raise_for_status()
         draft = await self._pending_draft(incident_id, self.drafts)
         self.drafts.add(draft["id"])
@@ -313,7 +317,11 @@ class Story:
             "all_posts": {"action": "restore"},
             "note": "trains moving again",
         }
-        show(curl("POST", f"{self.router}/v1/marketing/resume", self.tokens["duty_manager"], body))
+        show(
+            curl(
+                "POST", f"{self.router}/v1/marketing/resume", self.tokens["duty_manager"], body=body
+            )
+        )
         show('(or "send_now", "reschedule" with "spread_minutes", "cancel")')
         say(f"{DONE} Plan B keeps running; Ctrl-C stops everything.")
 
