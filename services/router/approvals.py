@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.audit import record_audit
 from services.router.context import SOURCE, RouterContext
-from services.router.drafting import measure_fitting
+from services.router.fitting import measure_fitting
 from services.router.four_eyes import check_four_eyes
 from services.router.models import Delivery, Draft, DraftText, Incident, TimelineEntry
 from shared.contract.errors import Conflict, DomainError, NotFound, Rejected

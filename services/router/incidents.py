@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.approvals import approve_by_policy
 from services.router.context import RouterContext
-from services.router.drafting import Drafted, next_update_at
+from services.router.drafting import DraftInput, next_update_at
+from services.router.fitting import Drafted
 from services.router.models import Draft, DraftText, Incident, TimelineEntry
 from services.router.pauses import pause_channels, release_pauses
 from shared.contract.events import (
@@ -197,13 +198,15 @@ def render_draft(
 ) -> dict[str, Drafted]:
     """Every channel's text for the incident's state, fitted to its limit (CPU only: the
     drafting job calls it before taking the write lock)."""
-    link = ctx.incident_link(incident.id)
-    return {
-        channel.id: ctx.drafter.draft(
-            incident, channel, message=message, link=link, zone=ctx.zone, now=now, holding=holding
-        )
-        for channel in ctx.channels
-    }
+    draft_input = DraftInput(
+        incident=incident,
+        message=message,
+        link=ctx.incident_link(incident.id),
+        zone=ctx.zone,
+        now=now,
+        holding=holding,
+    )
+    return {channel.id: ctx.drafter.draft(draft_input, channel) for channel in ctx.channels}
 
 
 async def draft_update(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.audit import record_audit
 from services.router.context import SOURCE, RouterContext
-from services.router.drafting import measure_fitting
+from services.router.fitting import measure_fitting
 from services.router.marketing_schemas import PostIn
 from services.router.models import MarketingPost
 from services.router.pauses import active_pauses, hold_scheduled_posts, paused_channel_ids

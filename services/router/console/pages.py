@@ -120,7 +120,7 @@ class CountIn(BaseModel):
 @router.post("/count")
 async def count(request: Request, body: CountIn) -> JSONResponse:
     """A text's length as its channel counts it: the same rule the server enforces on edit
-    and approval (`drafting.channel_limit`), so the editor's counter never disagrees."""
+    and approval (`fitting.channel_limit`), so the editor's counter never disagrees."""
     signer = signer_of(request)
     session = signer.read(request)
     principal: Principal | None = None

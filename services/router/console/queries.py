@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.router import views
 from services.router.api import list_drafts
 from services.router.context import RouterContext
-from services.router.drafting import channel_limit
+from services.router.fitting import channel_limit
 from services.router.models import (
     AuditEntry,
     ChannelPause,

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from services.router import approvals
 from services.router.context import RouterContext
 from services.router.draft_queue import write_requested_drafts
-from services.router.drafting import channel_limit, fit, tidy
+from services.router.drafting import tidy
+from services.router.fitting import channel_limit, fit
 from services.router.incidents import draft_update, incident_handlers
 from services.router.main import create_app
 from services.router.models import Base, Draft, DraftText, Incident
