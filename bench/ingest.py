@@ -33,9 +33,13 @@ async def run(bench: Bench) -> dict[str, Any]:
             f"ingest: {accepted / duration:.0f} 202s per second over {duration:.0f} s "
             f"(all requests: {dict(system.answers)})"
         )
-        bare = await _bare_producer(bench, system.topics.prefix, duration, CONCURRENCY)
+        bare = await _bare_producer(
+            bench, prefix=system.topics.prefix, duration=duration, concurrency=CONCURRENCY
+        )
         bench.progress(f"ingest: bare producer {bare / duration:.0f} acks per second")
-        single = await _bare_producer(bench, system.topics.prefix, duration, 1)
+        single = await _bare_producer(
+            bench, prefix=system.topics.prefix, duration=duration, concurrency=1
+        )
     rate, bare_rate = accepted / duration, bare / duration
     return {
         "accept_c1": summarise(serial).as_dict(),
@@ -77,7 +81,7 @@ async def _sustained(system: System, duration: float) -> int:
     return sum(counts)
 
 
-async def _bare_producer(bench: Bench, prefix: str, duration: float, concurrency: int) -> int:
+async def _bare_producer(bench: Bench, *, prefix: str, duration: float, concurrency: int) -> int:
     """`send_and_wait` of the same record size from `concurrency` tasks (ingest's way)."""
     topic = f"{prefix}.bare"
     await ensure_topics(bench.bootstrap_servers, [topic], 8, security=bench.security)

@@ -94,7 +94,7 @@ async def _schedule(system: System, posts: int) -> None:
                 publish_at=start + timedelta(seconds=i),
                 campaign="bench",
             )
-            await schedule_post(ctx, session, body, MARKETER)
+            await schedule_post(ctx, session, body, by=MARKETER)
 
 
 async def _reschedule(system: System) -> None:

@@ -126,7 +126,12 @@ def incident_from(
 
 
 async def handle_notification(
-    intake: Intake, session: AsyncSession, payload: AmWebhook, mapping: AlertMapping, by: Principal
+    intake: Intake,
+    session: AsyncSession,
+    *,
+    payload: AmWebhook,
+    mapping: AlertMapping,
+    by: Principal,
 ) -> Accepted:
     group_digest = hashlib.sha256(payload.groupKey.encode()).hexdigest()
     await lock_key(session, f"alert-group:{group_digest}")  # a group's first alerts race
@@ -138,12 +143,18 @@ async def handle_notification(
         if record is None or not record.open:
             return _unchanged(record.id if record else None)
         body = IncidentUpdateIn(status="resolved", message="All alerts in the group resolved.")
-        return await incidents.update_incident(intake, session, record.id, body, by)
+        return await incidents.update_incident(
+            intake, session, incident_id=record.id, body=body, by=by
+        )
     severity = _severity(mapping, firing)
     digest = _digest(firing, severity)
     if record is None or not record.open:
         answer = await incidents.raise_incident(
-            intake, session, incident_from(payload, mapping, firing), by, source="alertmanager"
+            intake,
+            session,
+            body=incident_from(payload, mapping, firing),
+            by=by,
+            source="alertmanager",
         )
         assert answer.incident_id is not None
         if group is None:

@@ -70,7 +70,7 @@ async def raise_incident(
     """Raise an incident; 202 once Kafka (or, when Kafka is down, the local outbox) has it."""
     return await _take(
         intake,
-        lambda session: incidents.raise_incident(intake, session, body, who),
+        lambda session: incidents.raise_incident(intake, session, body=body, by=who),
         who=who,
         key=idempotency_key,
         request=request,
@@ -96,7 +96,9 @@ async def update_incident(
     """Post a follow-up; `status: resolved` closes the incident (404 unknown, 409 resolved)."""
     return await _take(
         intake,
-        lambda session: incidents.update_incident(intake, session, incident_id, body, who),
+        lambda session: incidents.update_incident(
+            intake, session, incident_id=incident_id, body=body, by=who
+        ),
         who=who,
         key=idempotency_key,
         request=request,
@@ -111,7 +113,9 @@ async def alertmanager_webhook(
 ) -> Accepted:
     """Prometheus Alertmanager webhook (version 4): one incident per group key."""
     answer, _ = await intake.run(
-        lambda session: alertmanager.handle_notification(intake, session, payload, mapping, who),
+        lambda session: alertmanager.handle_notification(
+            intake, session, payload=payload, mapping=mapping, by=who
+        ),
         caller=who.name,
         key=None,
         digest="",

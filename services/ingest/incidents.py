@@ -19,9 +19,9 @@ from shared.web.auth import Principal
 async def raise_incident(
     intake: Intake,
     session: AsyncSession,
+    *,
     body: IncidentCreate,
     by: Principal,
-    *,
     source: str = "api",
 ) -> Accepted:
     now = utcnow()
@@ -56,7 +56,12 @@ async def raise_incident(
 
 
 async def update_incident(
-    intake: Intake, session: AsyncSession, incident_id: str, body: IncidentUpdateIn, by: Principal
+    intake: Intake,
+    session: AsyncSession,
+    *,
+    incident_id: str,
+    body: IncidentUpdateIn,
+    by: Principal,
 ) -> Accepted:
     record = await intake.open_record(session, incident_id)
     now = utcnow()

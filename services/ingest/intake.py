@@ -96,7 +96,9 @@ class Intake:
                     session.info[_STAGED] = staged
                     claim = None
                     if key is not None:
-                        claim = await self._claim_key(session, caller, key, digest)
+                        claim = await self._claim_key(
+                            session, caller=caller, key=key, digest=digest
+                        )
                         if isinstance(claim, Accepted):
                             self.metrics.events.labels("replayed").inc()
                             return claim, True
@@ -209,7 +211,7 @@ class Intake:
                 self.runtime.relay.release(row.row_id)
 
     async def _claim_key(
-        self, session: AsyncSession, caller: str, key: str, digest: str
+        self, session: AsyncSession, *, caller: str, key: str, digest: str
     ) -> IdempotencyRecord | Accepted:
         """A new record for this key (to hold the answer), or the first answer to replay."""
         await session.execute(

@@ -16,7 +16,8 @@ failed. A process killed mid-send leaves `sending`: on start, a channel whose pl
 idempotency key is simply tried again; any other is marked failed for a person to check,
 because trying again could post twice. A replica killed for good never starts again, so a
 claim is a lease: renewed while its send lasts, and a claim not renewed for `lease_seconds`
-is taken back by any replica (checked every half lease), by the same rule.
+is taken back by any replica (checked every half lease), by the same rule. How one send's
+outcome is recorded and reported is in `settling.py`.
 """
 
 import asyncio
@@ -24,7 +25,6 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import case, select
 from sqlalchemy.exc import OperationalError
@@ -35,7 +35,6 @@ from services.publisher.channels.protocol import (
     Channel,
     ChannelError,
     OutgoingPost,
-    Posted,
     RetryableChannelError,
 )
 from services.publisher.channels.retrying import post_with_retries
@@ -45,20 +44,17 @@ from services.publisher.claims import (
     keep_claim,
     sending_elsewhere,
 )
-from services.publisher.handlers import paused_reason, report_delivery
+from services.publisher.handlers import paused_reason
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Delivery, DeliveryState
 from services.publisher.schedule import RetryPolicy
-from services.publisher.threads import advance_thread, thread_for
+from services.publisher.settling import Settler
+from services.publisher.threads import thread_for
 from shared.contract.events import (
     DeliveryFailed,
     DeliveryHeld,
-    DeliveryOutcome,
-    DeliveryPublished,
-    DeliveryRetrying,
     MessageKind,
     PublishRequested,
-    derived_id,
     utcnow,
 )
 from shared.contract.topics import Topics
@@ -98,6 +94,13 @@ class Dispatcher:
         self.lease_seconds = lease_seconds
         self.lease = timedelta(seconds=lease_seconds)
         self.metrics = metrics or PublisherMetrics()
+        self.settler = Settler(
+            database=database,
+            topics=topics,
+            wake_relay=wake_relay,
+            policy=policy,
+            metrics=self.metrics,
+        )
         self._wakeups = {channel_id: asyncio.Event() for channel_id in registry.network}
         self._quiet_until: dict[str, float] = {}  # monotonic: the platform's Retry-After
         self.breakers = {
@@ -132,7 +135,7 @@ class Dispatcher:
                     "interrupted while sending; not sent again because this platform takes no "
                     "idempotency key and could show it twice: check the channel"
                 )
-                self._report(session, row, DeliveryFailed, error=error)
+                self.settler.report(session, row, DeliveryFailed, error=error)
                 row.state = DeliveryState.FAILED.value
                 row.error = error
         for channel_id in {row.channel_id for row in rows}:
@@ -198,7 +201,7 @@ class Dispatcher:
             held = await paused_reason(session, message)
             if held is not None:
                 row.state = DeliveryState.HELD.value
-                self._report(session, row, DeliveryHeld, reason=held)
+                self.settler.report(session, row, DeliveryHeld, reason=held)
                 return 0
             row.state = DeliveryState.SENDING.value
             row.claimed_at = now
@@ -211,14 +214,14 @@ class Dispatcher:
             keep_claim(self.database, message.message_id, sent, renew_every=self.lease / 3)
         )
         try:
-            await self._send(channel, message, post, attempts)
+            await self._send(channel, message, post, attempts=attempts)
         finally:
             sent.set()
             await keeper
         return 0
 
     async def _send(
-        self, channel: Channel, message: PublishRequested, post: OutgoingPost, attempts: int
+        self, channel: Channel, message: PublishRequested, post: OutgoingPost, *, attempts: int
     ) -> None:
         breaker = self.breakers[channel.channel_id]
         started = time.perf_counter()
@@ -231,15 +234,15 @@ class Dispatcher:
             if exc.retry_after is not None:
                 wait = min(exc.retry_after, self.policy.max_seconds)
                 self._quiet_until[channel.channel_id] = time.monotonic() + wait
-            await self._settle(message.message_id, retry=exc, attempts=attempts)
+            await self.settler.settle(message.message_id, retry=exc, attempts=attempts)
         except ChannelError as exc:  # any other is permanent
             breaker.succeeded()  # the platform answered: it is up, it just refused this one
-            await self._settle(message.message_id, failed=str(exc))
+            await self.settler.settle(message.message_id, failed=str(exc))
         except Exception as exc:  # an adapter bug: retried on schedule, never silently lost
             log.exception(
                 "message_id=%s channel=%s adapter error", message.message_id, channel.channel_id
             )
-            await self._settle(
+            await self.settler.settle(
                 message.message_id, retry=RetryableChannelError(repr(exc)), attempts=attempts
             )
         else:
@@ -247,88 +250,8 @@ class Dispatcher:
             self.metrics.send_seconds.labels(channel.channel_id).observe(
                 time.perf_counter() - started
             )
-            await self._settle(message.message_id, posted=posted, message=message)
+            await self.settler.settle(message.message_id, posted=posted, message=message)
         finally:
             self.metrics.breaker_open.labels(channel.channel_id).set(
                 1 if breaker.state == "open" else 0
             )
-
-    async def _settle(
-        self,
-        message_id: str,
-        *,
-        posted: Posted | None = None,
-        message: PublishRequested | None = None,
-        failed: str | None = None,
-        retry: RetryableChannelError | None = None,
-        attempts: int = 0,
-    ) -> None:
-        """Record the outcome of one send and stage its report, in one transaction."""
-        now = utcnow()
-        async with self.database.transaction() as session:
-            row = await session.get(Delivery, message_id)
-            if row is None:
-                return
-            give_up = failed
-            if retry is not None:
-                age = (now - row.created_at).total_seconds()
-                if (why := self.policy.give_up_reason(attempts, age)) is not None:
-                    give_up = f"gave up {why}: {retry}"
-            row.claimed_at = None
-            row.updated_at = now
-            if posted is not None and message is not None:
-                row.state = DeliveryState.PUBLISHED.value
-                row.remote_id, row.url, row.error = posted.remote_id, posted.url, None
-                await advance_thread(session, message, posted)
-                self._report(
-                    session, row, DeliveryPublished, remote_id=posted.remote_id, url=posted.url
-                )
-                log.info(
-                    "message_id=%s channel=%s published as %s",
-                    message_id,
-                    row.channel_id,
-                    posted.remote_id,
-                )
-            elif retry is not None and give_up is None:
-                row.state = DeliveryState.PENDING.value
-                row.error = str(retry)
-                row.next_attempt_at = self.policy.next_attempt(now, attempts, retry.retry_after)
-                self._report(
-                    session,
-                    row,
-                    DeliveryRetrying,
-                    error=str(retry),
-                    next_attempt_at=row.next_attempt_at,
-                )
-                log.warning(
-                    "message_id=%s channel=%s retry at %s: %s",
-                    message_id,
-                    row.channel_id,
-                    row.next_attempt_at,
-                    retry,
-                )
-            else:
-                reason = give_up or "failed"
-                row.state = DeliveryState.FAILED.value
-                row.error = reason
-                self._report(session, row, DeliveryFailed, error=reason)
-                log.warning(
-                    "message_id=%s channel=%s failed: %s", message_id, row.channel_id, reason
-                )
-
-    def _report(
-        self, session: Any, row: Delivery, model: type[DeliveryOutcome], **fields: Any
-    ) -> None:
-        outcome = model(
-            message_id=row.message_id,
-            channel_id=row.channel_id,
-            kind=MessageKind(row.kind),
-            incident_id=row.incident_id,
-            post_id=row.post_id,
-            attempts=row.attempts,
-            at=utcnow(),
-            **fields,
-        )
-        event_id = derived_id(row.message_id, "attempt", str(row.attempts), model.event_type)
-        self.metrics.outcomes.labels(row.channel_id, outcome.event_type.split(".")[2]).inc()
-        report_delivery(session, self.topics, outcome, event_id, self.wake_relay)

@@ -49,7 +49,11 @@ def publisher_handlers(
 
     def emit(session: AsyncSession, outcome: DeliveryOutcome, cause: CloudEvent) -> None:
         report_delivery(
-            session, topics, outcome, derived_id(cause.id, "delivery", outcome.message_id), wake
+            session,
+            topics,
+            outcome,
+            event_id=derived_id(cause.id, "delivery", outcome.message_id),
+            wake=wake,
         )
 
     async def on_publish_requested(event: CloudEvent, session: AsyncSession) -> None:
@@ -69,7 +73,7 @@ def publisher_handlers(
                 event.id,
             )
             return
-        outcome = await _deliver(message, delivery, session, channels)
+        outcome = await _deliver(message, delivery, session, channels=channels)
         if outcome is None:
             after_commit(session, lambda: wake_dispatch(message.channel_id))
         else:
@@ -113,12 +117,13 @@ def report_delivery(
     session: AsyncSession,
     topics: Topics,
     outcome: DeliveryOutcome,
+    *,
     event_id: str,
     wake: Callable[[], None],
 ) -> None:
     """Stage a delivery report on `planb.deliveries` in the state change's own transaction."""
     report = CloudEvent.wrap(outcome, source=SOURCE, subject=outcome.message_id, id=event_id)
-    add_to_outbox(session, topics.deliveries, outcome.message_id, report, wake=wake)
+    add_to_outbox(session, topic=topics.deliveries, key=outcome.message_id, event=report, wake=wake)
 
 
 async def _hold_waiting_marketing(
@@ -156,6 +161,7 @@ async def _deliver(
     message: PublishRequested,
     delivery: Delivery,
     session: AsyncSession,
+    *,
     channels: ChannelRegistry,
 ) -> DeliveryOutcome | None:
     """Hold, send, queue (network channels: None) or fail the message; record it on its row."""

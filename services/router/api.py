@@ -86,7 +86,9 @@ async def edit_draft(
     who: DutyManagerDep,
 ) -> DraftOut:
     """Replace one channel's text of a pending draft."""
-    draft = await approvals.edit_text(ctx, session, draft_id, body.channel_id, body.text, who)
+    draft = await approvals.edit_text(
+        ctx, session, draft_id=draft_id, channel_id=body.channel_id, text=body.text, by=who
+    )
     return (await read_models.draft_views(session, [draft]))[0]
 
 
@@ -100,7 +102,7 @@ async def approve_draft(
 ) -> DraftOut:
     """Approve a pending draft for all its channels, or only `channels`."""
     channels = body.channels if body else None
-    draft = await approvals.approve(ctx, session, draft_id, channels, who)
+    draft = await approvals.approve(ctx, session, draft_id=draft_id, channel_ids=channels, by=who)
     return (await read_models.draft_views(session, [draft]))[0]
 
 
@@ -113,7 +115,7 @@ async def reject_draft(
     who: DutyManagerDep,
 ) -> DraftOut:
     """Reject a pending draft, saying why."""
-    draft = await approvals.reject(ctx, session, draft_id, body.reason, who)
+    draft = await approvals.reject(ctx, session, draft_id=draft_id, reason=body.reason, by=who)
     return (await read_models.draft_views(session, [draft]))[0]
 
 

@@ -38,7 +38,7 @@ async def schedule_post(
     body: PostIn, session: WriteSessionDep, ctx: ContextDep, who: MarketingDep
 ) -> MarketingPost:
     """Schedule a post; its text must fit the channel as the platform counts."""
-    return await marketing.schedule_post(ctx, session, body, who)
+    return await marketing.schedule_post(ctx, session, body, by=who)
 
 
 @router.get("/posts", response_model=list[PostOut])
@@ -80,7 +80,7 @@ async def cancel_post(
     post_id: PostId, session: WriteSessionDep, ctx: ContextDep, who: MarketingOrDutyDep
 ) -> MarketingPost:
     """Cancel a scheduled or held post (409 once it is with the publisher)."""
-    return await marketing.cancel_post(ctx, session, post_id, who)
+    return await marketing.cancel_post(ctx, session, post_id, by=who)
 
 
 @router.post("/pause", response_model=PauseResult)
@@ -88,7 +88,7 @@ async def pause_marketing(
     body: PauseIn, session: WriteSessionDep, ctx: ContextDep, who: DutyManagerDep
 ) -> PauseResult:
     """The big red button: pause marketing everywhere (or on channels/tags), with a reason."""
-    return await resume.pause_by_hand(ctx, session, body, who)
+    return await resume.pause_by_hand(ctx, session, body, by=who)
 
 
 @router.post("/resume", response_model=ResumeResult)
@@ -97,4 +97,4 @@ async def resume_marketing(
 ) -> ResumeResult:
     """Lift manual pauses and decide what happens to held posts: send now, reschedule,
     cancel or restore. A channel an open incident pauses cannot be resumed (409)."""
-    return await resume.resume_by_hand(ctx, session, body, who)
+    return await resume.resume_by_hand(ctx, session, body, by=who)

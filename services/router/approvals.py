@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.audit import record_audit
 from services.router.context import SOURCE, RouterContext
-from services.router.drafting import measure_fitting
+from services.router.fitting import measure_fitting
 from services.router.four_eyes import check_four_eyes
 from services.router.models import Delivery, Draft, DraftText, Incident, TimelineEntry
 from shared.contract.errors import Conflict, DomainError, NotFound, Rejected
@@ -54,6 +54,7 @@ async def texts_of(session: AsyncSession, draft_id: str) -> list[DraftText]:
 async def edit_text(
     ctx: RouterContext,
     session: AsyncSession,
+    *,
     draft_id: str,
     channel_id: str,
     text: str,
@@ -93,6 +94,7 @@ def _measure_edit(ctx: RouterContext, channel_id: str, text: str) -> Measured:
 async def approve(
     ctx: RouterContext,
     session: AsyncSession,
+    *,
     draft_id: str,
     channel_ids: list[str] | None,
     by: Principal,
@@ -105,7 +107,7 @@ async def approve(
         raise Conflict("Incident missing", f"Draft {draft_id} has no incident.")
     texts = await texts_of(session, draft_id)
     chosen = _choose(texts, channel_ids, draft_id)
-    check_four_eyes(ctx.policy.approval, incident, chosen, by)
+    check_four_eyes(ctx.policy.approval, incident, chosen, by=by)
     now = ctx.clock()
     ref = IncidentRef(
         incident_id=incident.id,
@@ -126,9 +128,9 @@ async def approve(
         )
         ctx.emit(
             session,
-            ctx.topics.outbound,
-            row.channel_id,
-            CloudEvent.wrap(
+            topic=ctx.topics.outbound,
+            key=row.channel_id,
+            event=CloudEvent.wrap(
                 request, source=SOURCE, subject=row.message_id, id=derived_id(row.message_id)
             ),
         )
@@ -148,8 +150,8 @@ async def approve(
         ctx,
         session,
         draft,
-        "approved",
-        by,
+        decision="approved",
+        by=by,
         text=f"Draft {draft_id} approved for " + ", ".join(channels),
         details={"incident_id": incident.id, "channels": channels},
     )
@@ -157,7 +159,7 @@ async def approve(
 
 
 async def approve_by_policy(
-    ctx: RouterContext, session: AsyncSession, draft: Draft, incident: Incident
+    ctx: RouterContext, session: AsyncSession, draft: Draft, *, incident: Incident
 ) -> bool:
     """Approve a draft just written, for every channel, as `policy`, when the policy approves
     its incident's severity by itself; through `approve`, so its publish requests are staged,
@@ -166,7 +168,7 @@ async def approve_by_policy(
         return False
     await session.flush()  # the draft and its texts, for `approve` to read back
     try:
-        await approve(ctx, session, draft.id, None, POLICY)
+        await approve(ctx, session, draft_id=draft.id, channel_ids=None, by=POLICY)
     except DomainError as refused:
         # `approve` refuses before it writes anything, so the draft simply stays pending
         # for a person; the policy's own check (no four-eyes severity) makes this rare.
@@ -176,7 +178,7 @@ async def approve_by_policy(
 
 
 async def reject(
-    ctx: RouterContext, session: AsyncSession, draft_id: str, reason: str, by: Principal
+    ctx: RouterContext, session: AsyncSession, *, draft_id: str, reason: str, by: Principal
 ) -> Draft:
     draft = await load_pending(session, draft_id)
     draft.reason = reason
@@ -184,8 +186,8 @@ async def reject(
         ctx,
         session,
         draft,
-        "rejected",
-        by,
+        decision="rejected",
+        by=by,
         text=f"Draft {draft_id} rejected: {reason}",
         details={"reason": reason},
     )
@@ -196,9 +198,9 @@ def _decide(
     ctx: RouterContext,
     session: AsyncSession,
     draft: Draft,
+    *,
     decision: str,
     by: Principal,
-    *,
     text: str,
     details: dict[str, object],
 ) -> None:

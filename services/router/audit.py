@@ -41,7 +41,7 @@ def record_audit(
     )
     ctx.emit(
         session,
-        ctx.topics.audit,
-        entity_id,
-        CloudEvent.wrap(data, source=SOURCE, subject=entity_id),
+        topic=ctx.topics.audit,
+        key=entity_id,
+        event=CloudEvent.wrap(data, source=SOURCE, subject=entity_id),
     )

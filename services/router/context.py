@@ -39,6 +39,6 @@ class RouterContext:
     def incident_link(self, incident_id: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/status#{incident_id}"
 
-    def emit(self, session: AsyncSession, topic: str, key: str, event_: CloudEvent) -> None:
+    def emit(self, session: AsyncSession, *, topic: str, key: str, event: CloudEvent) -> None:
         """Stage `event_` in the session's transaction and wake the relay once it commits."""
-        add_to_outbox(session, topic, key, event_, wake=self.wake_relay)
+        add_to_outbox(session, topic=topic, key=key, event=event, wake=self.wake_relay)

@@ -57,7 +57,7 @@ def _make_handler(model: type[DeliveryOutcome]) -> Handler:
         if isinstance(data, DeliveryPublished):
             delivery.url = data.url
         if data.post_id is not None:
-            await _settle_post(session, data, state, delivery.detail)
+            await _settle_post(session, data, state=state, detail=delivery.detail)
         if data.incident_id and state in _FINAL:
             session.add(
                 TimelineEntry(
@@ -74,7 +74,7 @@ def _make_handler(model: type[DeliveryOutcome]) -> Handler:
 
 
 async def _settle_post(
-    session: AsyncSession, data: DeliveryOutcome, state: str, detail: str | None
+    session: AsyncSession, data: DeliveryOutcome, *, state: str, detail: str | None
 ) -> None:
     """Carry the outcome to the marketing post; only a post with the publisher (`emitted`)
     changes, except that `published` always wins (the platform has it)."""

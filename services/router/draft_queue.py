@@ -51,5 +51,7 @@ async def _write_one(ctx: RouterContext, database: Database) -> bool:
         assert cause_id is not None
         written = await session.scalar(select(Draft.id).where(Draft.source_event_id == cause_id))
         if written is None:
-            await draft_update(ctx, session, locked, cause_id, message=message, rendered=rendered)
+            await draft_update(
+                ctx, session, locked, cause_id=cause_id, message=message, rendered=rendered
+            )
     return True

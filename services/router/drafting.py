@@ -2,12 +2,10 @@
 
 Templates live in `config/templates/` (see `templates.py` for the lookup order). A rendered
 text is tidied like Markdown paragraphs (single line breaks join, a blank line separates),
-then shortened at a word boundary if the channel counts it over its limit, keeping the
-status-page link whole at the end.
+then fitted to the channel's limit (`fitting.py`).
 """
 
 import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -15,9 +13,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import regex
 from jinja2 import Environment, Template, TemplateError
 
+from services.router.fitting import Drafted, channel_limit, fit
 from services.router.models import Incident
 from services.router.templates import (
     BUILTIN_DIR,
@@ -30,47 +28,28 @@ from services.router.templates import (
 )
 from shared.contract.channels import ChannelConfig
 from shared.contract.config_files import ConfigFileError
-from shared.contract.errors import Rejected
 from shared.contract.events import Severity
-from shared.contract.textlength import Measured, TextLimit, graphemes, limit_for
 
 _LIST_ITEM = re.compile(r"^[-*\u2022] ")
-_GRAPHEME = regex.compile(r"\X")
 
 
 @dataclass(frozen=True)
-class Drafted:
-    """One channel's text with its length as the channel counts it and what was cut."""
+class DraftInput:
+    """What a draft is written from, the same for every channel it is drafted for: the
+    incident's state, the event's message, the status-page link, and the reader's zone and
+    time; `holding` drafts the "still working on it" text (`holding.j2`)."""
 
-    text: str
-    length: int
-    limit: int
-    cut_chars: int
+    incident: Incident
+    message: str | None
+    link: str
+    zone: ZoneInfo
+    now: datetime
+    holding: bool = False
 
-
-def channel_limit(channel: ChannelConfig) -> TextLimit:
-    """How `channel` counts a post and how long it may be (`counting: sms` means one SMS)."""
-    return limit_for(channel.type.value, max_chars=channel.max_chars, counting=channel.counting)
-
-
-def measure_fitting(channel: ChannelConfig, text: str) -> Measured:
-    """The text's length as the channel counts it; a 422 with the figures when it is over,
-    so an edited draft and a scheduled post are refused in the same words."""
-    measured = channel_limit(channel).measure(text)
-    if not measured.fits:
-        raise Rejected(
-            "Text too long",
-            f"The text is {measured.length} {measured.unit} as {channel.id} ({channel.type}) "
-            f"counts it; the limit is {measured.limit}, so it is {measured.over} over. "
-            f"How it counts: {measured.rule}.",
-            channel_id=channel.id,
-            length=measured.length,
-            limit=measured.limit,
-            over=measured.over,
-            unit=measured.unit,
-            counting=measured.rule,
-        )
-    return measured
+    @property
+    def kind(self) -> str:
+        """The template kind: the incident's status, or `holding`."""
+        return HOLDING if self.holding else self.incident.status
 
 
 class Drafter:
@@ -82,62 +61,29 @@ class Drafter:
     def template_for(self, kind: str, severity: str, channel: ChannelConfig) -> Template:
         return self.env.select_template(candidates(kind, severity, channel))
 
-    def render(
-        self,
-        incident: Incident,
-        channel: ChannelConfig,
-        *,
-        message: str | None,
-        link: str,
-        zone: ZoneInfo,
-        now: datetime,
-        holding: bool = False,
-    ) -> str:
+    def render(self, draft_input: DraftInput, channel: ChannelConfig) -> str:
         """The template's text for this channel, tidied, before any shortening."""
-        kind = HOLDING if holding else incident.status
-        template = self.template_for(kind, incident.severity, channel)
-        variables = template_variables(
-            incident, channel, message=message, link=link, zone=zone, now=now, holding=holding
-        )
+        template = self.template_for(draft_input.kind, draft_input.incident.severity, channel)
+        variables = template_variables(draft_input, channel)
         try:
             return tidy(template.render(variables))
         except TemplateError as exc:
             raise TemplateError(f"{template.filename}: {exc}") from exc
 
-    def draft(
-        self,
-        incident: Incident,
-        channel: ChannelConfig,
-        *,
-        message: str | None,
-        link: str,
-        zone: ZoneInfo,
-        now: datetime,
-        holding: bool = False,
-    ) -> Drafted:
+    def draft(self, draft_input: DraftInput, channel: ChannelConfig) -> Drafted:
         """The text one channel gets for the incident's state, fitted to its limit."""
-        text = self.render(
-            incident, channel, message=message, link=link, zone=zone, now=now, holding=holding
-        )
-        return fit(text, channel_limit(channel), keep=link)
+        text = self.render(draft_input, channel)
+        return fit(text, channel_limit(channel), keep=draft_input.link)
 
 
-def template_variables(
-    incident: Incident,
-    channel: ChannelConfig,
-    *,
-    message: str | None,
-    link: str,
-    zone: ZoneInfo,
-    now: datetime,
-    holding: bool,
-) -> dict[str, Any]:
+def template_variables(draft_input: DraftInput, channel: ChannelConfig) -> dict[str, Any]:
     """What a template may use (README, "Draft templates", lists them)."""
+    incident, zone = draft_input.incident, draft_input.zone
     next_update = None
     if (
         incident.next_update_at is not None
         and incident.status != "resolved"
-        and incident.next_update_at > now
+        and incident.next_update_at > draft_input.now
     ):
         next_update = clock_time(incident.next_update_at, zone)
     return {
@@ -145,14 +91,14 @@ def template_variables(
         "status": incident.status,
         "severity": incident.severity,
         "summary": incident.summary,
-        "message": message,
+        "message": draft_input.message,
         "impact": incident.customer_impact,
         "services": list(incident.services),
         "regions": list(incident.regions),
         "next_update": next_update,
         "started": clock_time(incident.started_at, zone),
-        "link": link,
-        "holding": holding,
+        "link": draft_input.link,
+        "holding": draft_input.holding,
         "channel": {"id": channel.id, "name": channel.name, "type": channel.type.value},
     }
 
@@ -178,72 +124,6 @@ def tidy(rendered: str) -> str:
     return "\n\n".join("\n".join(lines) for lines in paragraphs if lines)
 
 
-def fit(text: str, limit: TextLimit, *, keep: str) -> Drafted:
-    """`text` if it fits, else shortened at a word boundary with `keep` (the link) at the end."""
-    measured = limit.measure(text)
-    if measured.fits:
-        return Drafted(text, measured.length, measured.limit, 0)
-    body, tail = _split_link(text, keep)
-    marker = limit.ellipsis + tail
-    head = _longest_fitting(_word_heads(body), lambda h: limit.measure(h + marker).fits)
-    if head is None:  # the first word alone is too long: cut inside it
-        head = _longest_fitting(_GraphemeHeads(body), lambda h: limit.measure(h + marker).fits)
-    if head is not None:
-        result, cut = head + marker, graphemes(body) - graphemes(head)
-    else:  # not even the link fits: cut the whole text, link or not
-        head = _longest_fitting(
-            _GraphemeHeads(text), lambda h: limit.measure(h + limit.ellipsis).fits
-        )
-        result, cut = (head or "") + limit.ellipsis, graphemes(text) - graphemes(head or "")
-    final = limit.measure(result)
-    return Drafted(result, final.length, final.limit, cut)
-
-
-def _split_link(text: str, link: str) -> tuple[str, str]:
-    """The text without its (last) link, and what goes after the ellipsis."""
-    at = text.rfind(link) if link else -1
-    if at < 0:
-        return text, ""
-    body = (text[:at].rstrip() + " " + text[at + len(link) :].strip()).strip()
-    return body, " " + link
-
-
-def _word_heads(body: str) -> list[str]:
-    """Every prefix that ends at a word, shortest first, without trailing punctuation."""
-    heads = []
-    for match in re.finditer(r"\s+", body):
-        head = body[: match.start()].rstrip(" ,;:-(\u2013\u2014")
-        if head:
-            heads.append(head)
-    return heads
-
-
-class _GraphemeHeads(Sequence[str]):
-    """Prefixes of whole grapheme clusters, shortest (empty) first, made on demand."""
-
-    def __init__(self, text: str) -> None:
-        self._ends = [0, *(match.end() for match in _GRAPHEME.finditer(text))][:-1]
-        self._text = text
-
-    def __len__(self) -> int:
-        return len(self._ends)
-
-    def __getitem__(self, index: int) -> str:  # type: ignore[override]
-        return self._text[: self._ends[index]]
-
-
-def _longest_fitting(heads: Sequence[str], fits: Callable[[str], bool]) -> str | None:
-    """The longest of `heads` (ordered shortest first) that fits, by binary search."""
-    low, high, best = 0, len(heads) - 1, None
-    while low <= high:
-        middle = (low + high) // 2
-        if fits(heads[middle]):
-            best, low = heads[middle], middle + 1
-        else:
-            high = middle - 1
-    return best
-
-
 def next_update_at(now: datetime, minutes: int | None) -> datetime | None:
     return None if minutes is None else now + timedelta(minutes=minutes)
 
@@ -262,7 +142,7 @@ def load_drafter(templates_dir: Path, config_dir: Path, channels: list[ChannelCo
     for channel in channels:
         for kind in KINDS:
             for severity in Severity:
-                _trial_render(drafter, channel, kind, severity.value)
+                _trial_render(drafter, channel, kind=kind, severity=severity.value)
     return drafter
 
 
@@ -274,20 +154,19 @@ def builtin_drafter() -> Drafter:
     return Drafter(env)
 
 
-def _trial_render(drafter: Drafter, channel: ChannelConfig, kind: str, severity: str) -> None:
+def _trial_render(drafter: Drafter, channel: ChannelConfig, *, kind: str, severity: str) -> None:
     template = drafter.template_for(kind, severity, channel)
     now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     for full in (True, False):
-        incident = _sample_incident(kind, severity, now, full=full)
-        variables = template_variables(
-            incident,
-            channel,
+        sample = DraftInput(
+            incident=_sample_incident(kind, severity, now, full=full),
             message="A sample message." if full else None,
             link="https://status.example/status#inc_sample",
             zone=ZoneInfo("UTC"),
             now=now,
             holding=kind == HOLDING,
         )
+        variables = template_variables(sample, channel)
         try:
             template.render(variables)
         except TemplateError as exc:

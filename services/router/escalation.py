@@ -129,7 +129,9 @@ async def draft_holding_updates(
     ).all()
     drafted = []
     for incident_id, promised in due:
-        draft = await _draft_holding_update(ctx, session, incident_id, promised, now)
+        draft = await _draft_holding_update(
+            ctx, session, incident_id=incident_id, promised=promised, now=now
+        )
         if draft is not None:
             drafted.append(draft.id)
     return drafted
@@ -138,6 +140,7 @@ async def draft_holding_updates(
 async def _draft_holding_update(
     ctx: RouterContext,
     session: AsyncSession,
+    *,
     incident_id: str,
     promised: datetime,
     now: datetime,
@@ -161,7 +164,9 @@ async def _draft_holding_update(
     if incident is None:  # pragma: no cover - claimed just now, in this transaction
         return None
     cause_id = derived_id(incident_id, "holding", promised.isoformat())
-    draft = await draft_update(ctx, session, incident, cause_id, message=None, holding=True)
+    draft = await draft_update(
+        ctx, session, incident, cause_id=cause_id, message=None, holding=True
+    )
     draft.holding = True
     when = promised.astimezone(ctx.zone).strftime("%H:%M")
     session.add(

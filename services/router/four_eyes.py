@@ -27,7 +27,7 @@ def authorship(incident: Incident, texts: list[DraftText]) -> dict[str, list[str
 
 
 def check_four_eyes(
-    policy: ApprovalPolicy, incident: Incident, texts: list[DraftText], by: Principal
+    policy: ApprovalPolicy, incident: Incident, texts: list[DraftText], *, by: Principal
 ) -> None:
     """Refuse (403, saying why) an approval by one of the draft's authors where the rule is on."""
     severity = Severity(incident.severity)

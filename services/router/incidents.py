@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.approvals import approve_by_policy
 from services.router.context import RouterContext
-from services.router.drafting import Drafted, next_update_at
+from services.router.drafting import DraftInput, next_update_at
+from services.router.fitting import Drafted
 from services.router.models import Draft, DraftText, Incident, TimelineEntry
 from services.router.pauses import pause_channels, release_pauses
 from shared.contract.events import (
@@ -58,10 +59,14 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
         )
         session.add(incident)
         _timeline(
-            session, incident.id, "raised", f"{data.severity.value}: {data.title}", data.raised_by
+            session,
+            incident.id,
+            kind="raised",
+            text=f"{data.severity.value}: {data.title}",
+            actor=data.raised_by,
         )
-        await pause_marketing_for(ctx, session, incident, event.id)
-        request_draft(ctx, session, incident, event.id, message=data.summary)
+        await pause_marketing_for(ctx, session, incident, cause_id=event.id)
+        request_draft(ctx, session, incident, cause_id=event.id, message=data.summary)
 
     async def on_updated(event: CloudEvent, session: AsyncSession) -> None:
         data = payload_of(event, IncidentUpdated)
@@ -80,10 +85,14 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
         incident.updated_at = now
         incident.last_updated_by = data.updated_by
         _timeline(
-            session, incident.id, "updated", data.message or data.status.value, data.updated_by
+            session,
+            incident.id,
+            kind="updated",
+            text=data.message or data.status.value,
+            actor=data.updated_by,
         )
-        await pause_marketing_for(ctx, session, incident, event.id)
-        request_draft(ctx, session, incident, event.id, message=data.message)
+        await pause_marketing_for(ctx, session, incident, cause_id=event.id)
+        request_draft(ctx, session, incident, cause_id=event.id, message=data.message)
 
     async def on_resolved(event: CloudEvent, session: AsyncSession) -> None:
         data = payload_of(event, IncidentResolved)
@@ -98,9 +107,15 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
         incident.last_updated_by = data.resolved_by
         if data.customer_impact is not None:
             incident.customer_impact = data.customer_impact
-        _timeline(session, incident.id, "resolved", data.message or "resolved", data.resolved_by)
-        await release_pauses_of(ctx, session, incident, event.id)
-        request_draft(ctx, session, incident, event.id, message=data.message)
+        _timeline(
+            session,
+            incident.id,
+            kind="resolved",
+            text=data.message or "resolved",
+            actor=data.resolved_by,
+        )
+        await release_pauses_of(ctx, session, incident, cause_id=event.id)
+        request_draft(ctx, session, incident, cause_id=event.id, message=data.message)
 
     return {
         IncidentRaised.event_type: on_raised,
@@ -110,11 +125,11 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
 
 
 async def pause_marketing_for(
-    ctx: RouterContext, session: AsyncSession, incident: Incident, cause_id: str
+    ctx: RouterContext, session: AsyncSession, incident: Incident, *, cause_id: str
 ) -> list[str]:
     """Pause every channel the policy says this incident pauses and that it doesn't yet."""
     targets = ctx.policy.channels_to_pause(
-        Severity(incident.severity), incident.regions, ctx.channels, incident.services
+        Severity(incident.severity), incident.regions, ctx.channels, services=incident.services
     )
     reason = f"{incident.severity} incident {incident.id}: {incident.title}"
     paused, _ = await pause_channels(
@@ -129,13 +144,17 @@ async def pause_marketing_for(
     )
     if paused:
         _timeline(
-            session, incident.id, "paused", "Marketing paused on " + ", ".join(paused), "policy"
+            session,
+            incident.id,
+            kind="paused",
+            text="Marketing paused on " + ", ".join(paused),
+            actor="policy",
         )
     return paused
 
 
 async def release_pauses_of(
-    ctx: RouterContext, session: AsyncSession, incident: Incident, cause_id: str
+    ctx: RouterContext, session: AsyncSession, incident: Incident, *, cause_id: str
 ) -> list[str]:
     """Release this incident's pauses; a channel resumes only when no other pause holds it."""
     resumed = await release_pauses(
@@ -145,9 +164,11 @@ async def release_pauses_of(
         _timeline(
             session,
             incident.id,
-            "resumed",
-            "No incident pauses " + ", ".join(resumed) + " any more; held posts await a decision",
-            "policy",
+            kind="resumed",
+            text="No incident pauses "
+            + ", ".join(resumed)
+            + " any more; held posts await a decision",
+            actor="policy",
         )
     return resumed
 
@@ -156,8 +177,8 @@ def request_draft(
     ctx: RouterContext,
     session: AsyncSession,
     incident: Incident,
-    cause_id: str,
     *,
+    cause_id: str,
     message: str | None,
 ) -> None:
     """Ask for this event's draft: written by the drafting job once this commits. A later
@@ -177,21 +198,23 @@ def render_draft(
 ) -> dict[str, Drafted]:
     """Every channel's text for the incident's state, fitted to its limit (CPU only: the
     drafting job calls it before taking the write lock)."""
-    link = ctx.incident_link(incident.id)
-    return {
-        channel.id: ctx.drafter.draft(
-            incident, channel, message=message, link=link, zone=ctx.zone, now=now, holding=holding
-        )
-        for channel in ctx.channels
-    }
+    draft_input = DraftInput(
+        incident=incident,
+        message=message,
+        link=ctx.incident_link(incident.id),
+        zone=ctx.zone,
+        now=now,
+        holding=holding,
+    )
+    return {channel.id: ctx.drafter.draft(draft_input, channel) for channel in ctx.channels}
 
 
 async def draft_update(
     ctx: RouterContext,
     session: AsyncSession,
     incident: Incident,
-    cause_id: str,
     *,
+    cause_id: str,
     message: str | None,
     holding: bool = False,
     rendered: dict[str, Drafted] | None = None,
@@ -236,8 +259,14 @@ async def draft_update(
                 cut_chars=drafted.cut_chars,
             )
         )
-    _timeline(session, incident.id, "drafted", f"Draft {draft.id} awaits approval", "router")
-    await approve_by_policy(ctx, session, draft, incident)
+    _timeline(
+        session,
+        incident.id,
+        kind="drafted",
+        text=f"Draft {draft.id} awaits approval",
+        actor="router",
+    )
+    await approve_by_policy(ctx, session, draft, incident=incident)
     return draft
 
 
@@ -252,7 +281,7 @@ async def _open_incident(session: AsyncSession, incident_id: str, event_id: str)
 
 
 def _timeline(
-    session: AsyncSession, incident_id: str, kind: str, text: str, actor: str | None
+    session: AsyncSession, incident_id: str, *, kind: str, text: str, actor: str | None
 ) -> None:
     session.add(
         TimelineEntry(incident_id=incident_id, kind=kind, text=text, actor=actor, at=utcnow())

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.audit import record_audit
 from services.router.context import SOURCE, RouterContext
-from services.router.drafting import measure_fitting
+from services.router.fitting import measure_fitting
 from services.router.models import MarketingPost
 from services.router.pauses import active_pauses, hold_scheduled_posts, paused_channel_ids
 from services.router.schemas_marketing import PostIn
@@ -31,7 +31,7 @@ PAST_GRACE = timedelta(minutes=5)
 
 
 async def schedule_post(
-    ctx: RouterContext, session: AsyncSession, body: PostIn, by: Principal
+    ctx: RouterContext, session: AsyncSession, body: PostIn, *, by: Principal
 ) -> MarketingPost:
     """Add a post to the calendar; on a paused channel it is held from the start."""
     now = ctx.clock()
@@ -74,7 +74,7 @@ async def schedule_post(
 
 
 async def cancel_post(
-    ctx: RouterContext, session: AsyncSession, post_id: str, by: Principal
+    ctx: RouterContext, session: AsyncSession, post_id: str, *, by: Principal
 ) -> MarketingPost:
     """Cancel a scheduled or held post; one already handed to the publisher is a 409."""
     post = await session.get(MarketingPost, post_id, with_for_update=True)
@@ -104,7 +104,7 @@ async def cancel_post(
 
 
 def emit_post(
-    ctx: RouterContext, session: AsyncSession, post: MarketingPost, now: datetime
+    ctx: RouterContext, session: AsyncSession, post: MarketingPost, *, now: datetime
 ) -> None:
     """Hand the post to the publisher (state `emitted`), staged in the session's transaction."""
     post.state = "emitted"
@@ -121,9 +121,9 @@ def emit_post(
     )
     ctx.emit(
         session,
-        ctx.topics.outbound,
-        post.channel_id,
-        CloudEvent.wrap(
+        topic=ctx.topics.outbound,
+        key=post.channel_id,
+        event=CloudEvent.wrap(
             request,
             source=SOURCE,
             subject=post.message_id,
@@ -154,7 +154,7 @@ async def emit_due_posts(
             )
         ).all()
         for post in due:
-            emit_post(ctx, session, post, now)
+            emit_post(ctx, session, post, now=now)
         following = await session.scalar(
             select(MarketingPost.publish_at)
             .where(MarketingPost.state == "scheduled", MarketingPost.publish_at > now)

@@ -91,9 +91,9 @@ async def pause_channels(
         )
         ctx.emit(
             session,
-            ctx.topics.outbound,
-            channel_id,
-            CloudEvent.wrap(
+            topic=ctx.topics.outbound,
+            key=channel_id,
+            event=CloudEvent.wrap(
                 record,
                 source=SOURCE,
                 subject=channel_id,
@@ -169,9 +169,9 @@ async def release_pauses(
     for channel_id in resumed:
         ctx.emit(
             session,
-            ctx.topics.outbound,
-            channel_id,
-            CloudEvent.wrap(
+            topic=ctx.topics.outbound,
+            key=channel_id,
+            event=CloudEvent.wrap(
                 ChannelResumed(channel_id=channel_id, incident_id=incident_id, resumed_at=now),
                 source=SOURCE,
                 subject=channel_id,

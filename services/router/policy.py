@@ -144,6 +144,7 @@ class Policy(BaseModel):
         severity: Severity,
         regions: list[str],
         channels: list[ChannelConfig],
+        *,
         services: list[str] | None = None,
     ) -> list[ChannelConfig]:
         """The marketing channels an incident of this severity, regions and services pauses."""

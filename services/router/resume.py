@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 async def pause_by_hand(
-    ctx: RouterContext, session: AsyncSession, body: PauseIn, by: Principal
+    ctx: RouterContext, session: AsyncSession, body: PauseIn, *, by: Principal
 ) -> PauseResult:
     """The big red button: pause marketing on every channel, or on some channels or tags."""
     channels = _marketing_channels(ctx, body.channels)
@@ -64,7 +64,7 @@ async def pause_by_hand(
 
 
 async def resume_by_hand(
-    ctx: RouterContext, session: AsyncSession, body: ResumeIn, by: Principal
+    ctx: RouterContext, session: AsyncSession, body: ResumeIn, *, by: Principal
 ) -> ResumeResult:
     """Release manual pauses on the channels and apply the choices to their held posts."""
     now = ctx.clock()
@@ -92,7 +92,7 @@ async def resume_by_hand(
     )
     held = await _held_posts(session, open_channels)
     choices = _choices_for(held, body, blocked={s.channel_id for s in still_paused})
-    counts = apply_choices(ctx, session, choices, now)
+    counts = apply_choices(ctx, session, choices, now=now)
     record_audit(
         ctx,
         session,
@@ -117,6 +117,7 @@ def apply_choices(
     ctx: RouterContext,
     session: AsyncSession,
     choices: list[tuple[MarketingPost, Choice]],
+    *,
     now: datetime,
 ) -> dict[str, int]:
     """Carry out each post's choice; returns how many posts each action took."""
@@ -124,7 +125,7 @@ def apply_choices(
     spread = _spread_slots(choices, now)
     for post, choice in choices:
         if choice.action is ResumeAction.SEND_NOW:
-            emit_post(ctx, session, post, now)
+            emit_post(ctx, session, post, now=now)
         elif choice.action is ResumeAction.CANCEL:
             post.state, post.detail = "cancelled", "cancelled on resume"
         elif choice.action is ResumeAction.RESCHEDULE:
@@ -199,12 +200,12 @@ async def auto_resume(ctx: RouterContext, database: Database) -> int:
                 continue
             if released + timedelta(minutes=minutes) > now:
                 continue
-            done += await _resume_channel_automatically(ctx, session, channel_id, now)
+            done += await _resume_channel_automatically(ctx, session, channel_id, now=now)
     return done
 
 
 async def _resume_channel_automatically(
-    ctx: RouterContext, session: AsyncSession, channel_id: str, now: datetime
+    ctx: RouterContext, session: AsyncSession, channel_id: str, *, now: datetime
 ) -> int:
     held = await _held_posts(session, [channel_id])
     if not held:
@@ -212,7 +213,7 @@ async def _resume_channel_automatically(
     spread = Choice(action=ResumeAction.RESCHEDULE, spread_minutes=ctx.policy.resume.spread_minutes)
     restore = Choice(action=ResumeAction.RESTORE)
     choices = [(p, restore if p.publish_at > now else spread) for p in held]
-    counts = apply_choices(ctx, session, choices, now)
+    counts = apply_choices(ctx, session, choices, now=now)
     record_audit(
         ctx,
         session,

@@ -18,11 +18,11 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def verify_signature(
     secret: str,
+    *,
     timestamp: str,
     body: bytes | str,
     signature: str,
     tolerance: float = 300,
-    *,
     now: float | None = None,
 ) -> bool:
     """True if `signature` signs `body` at `timestamp` with `secret`, within `tolerance` s."""

@@ -180,11 +180,11 @@ def document(topics: Topics | None = None, partitions: int = 8) -> dict[str, Any
         }
         for service in topic.producers:
             operations[f"{service}Sends{topic.name.title()}"] = _operation(
-                "send", service, topic, names
+                "send", service, topic, names=names
             )
         for service, group in topic.consumers:
             operations[f"{service}Receives{topic.name.title()}"] = _operation(
-                "receive", service, topic, names, group=f"{topics.prefix}-{group}"
+                "receive", service, topic, names=names, group=f"{topics.prefix}-{group}"
             )
     messages["DeadLetter"] = {
         "name": "dead-letter",
@@ -249,7 +249,7 @@ def _message(event: type[EventData], topic: Topic, data_schema: dict[str, Any]) 
 
 
 def _operation(
-    action: str, service: str, topic: Topic, names: list[str], group: str | None = None
+    action: str, service: str, topic: Topic, *, names: list[str], group: str | None = None
 ) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "action": action,

@@ -226,7 +226,7 @@ def _run(args: argparse.Namespace) -> int:
         async def on_ready() -> None:
             if sandbox is not None:
                 await _schedule_samples(f"http://127.0.0.1:{args.router_port}", tokens)
-            _print_ready(args, specs, tokens, data_dir, sandbox)
+            _print_ready(args, specs, tokens=tokens, data_dir=data_dir, sandbox=sandbox)
 
         supervisor = Supervisor(specs, host=args.host, env=env)
         return asyncio.run(_supervise(supervisor, args.ready_timeout, on_ready))
@@ -267,7 +267,7 @@ async def _schedule_samples(router: str, tokens: dict[str, str]) -> None:
                 if waiting.raise_for_status().json():
                     print(f"[planb] sample promotions of an earlier start are {state}", flush=True)
                     return
-            await schedule(http, router, tokens["marketing"], posts)
+            await schedule(http, router, tokens["marketing"], posts=posts)
     except httpx.HTTPError as error:  # the system still runs; say so and go on
         print(f"[planb] could not schedule the sample promotions: {error}", flush=True)
         return
@@ -281,6 +281,7 @@ async def _schedule_samples(router: str, tokens: dict[str, str]) -> None:
 def _print_ready(
     args: argparse.Namespace,
     specs: list[ServiceSpec],
+    *,
     tokens: dict[str, str],
     data_dir: Path,
     sandbox: Sandbox | None,

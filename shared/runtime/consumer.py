@@ -253,7 +253,11 @@ class EventConsumer:
             on_retry=lambda exc, _wait: log.warning("dead-lettering failed (%s); retrying", exc),
         )
         await until_acked(
-            self.dlq_producer.send_raw, Topics.dlq(record.topic), key, record.value or b"", headers
+            self.dlq_producer.send_raw,
+            Topics.dlq(record.topic),
+            key,
+            record.value or b"",
+            headers=headers,
         )
         self.stats.dead_lettered += 1
         log.error(

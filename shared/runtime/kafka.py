@@ -173,7 +173,7 @@ class EventProducer:
         return await self.send_raw(topic, key, event.to_bytes())
 
     async def send_raw(
-        self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None
+        self, topic: str, key: str, value: bytes, *, headers: list[tuple[str, bytes]] | None = None
     ) -> RecordMetadata:
         return await self._require().send_and_wait(
             topic, value=value, key=key.encode(), headers=headers or [CONTENT_TYPE_HEADER]

@@ -31,10 +31,10 @@ _STAGED = "planb_outbox_staged"
 
 def add_to_outbox(
     session: AsyncSession,
+    *,
     topic: str,
     key: str,
     event: CloudEvent,
-    *,
     wake: Callable[[], None] | None = None,
 ) -> None:
     """Stage an event in the caller's transaction; the relay sends it after commit.

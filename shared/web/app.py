@@ -59,7 +59,7 @@ def create_service_app(
                 await teardown(app)
 
     app = FastAPI(title=title, version="1", summary=summary, lifespan=lifespan)
-    install_common(app, settings.service_name, body_limits, form_prefixes)
+    install_common(app, settings.service_name, body_limits=body_limits, form_prefixes=form_prefixes)
     for router in routers:
         app.include_router(router)
     return app

@@ -46,14 +46,16 @@ class BodyGuard:
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await refuse(scope, send, 413, "Content Too Large", _size_detail(limit))
+            await refuse(
+                scope, send, status=413, title="Content Too Large", detail=_size_detail(limit)
+            )
             return
         if declared not in (None, "0") or "transfer-encoding" in headers:
             media = headers.get("content-type", "").split(";")[0].strip().lower()
             is_form = media == FORM and scope.get("path", "").startswith(self.form_prefixes)
             if not _is_json(media) and not is_form:
                 detail = f"Send the body as application/json, not {media or 'no content type'}."
-                await refuse(scope, send, 415, "Unsupported Media Type", detail)
+                await refuse(scope, send, status=415, title="Unsupported Media Type", detail=detail)
                 return
         received = 0
         response_started = False
@@ -77,7 +79,9 @@ class BodyGuard:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not response_started:
-                await refuse(scope, send, 413, "Content Too Large", _size_detail(limit))
+                await refuse(
+                    scope, send, status=413, title="Content Too Large", detail=_size_detail(limit)
+                )
 
 
 # `\u0000` in JSON, unless its backslash is itself escaped (`\\u0000` is the text "\u0000")
@@ -102,7 +106,9 @@ class NulGuard:
             return
         query = scope.get("query_string", b"").lower()
         if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
-            await refuse(scope, send, 422, "NUL character", _nul_detail("the URL"))
+            await refuse(
+                scope, send, status=422, title="NUL character", detail=_nul_detail("the URL")
+            )
             return
         if scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
@@ -119,7 +125,9 @@ class NulGuard:
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
         is_form = headers.get("content-type", "").lower().startswith(FORM)
         if NUL_IN_JSON.search(body) or b"\x00" in body or (is_form and b"%00" in body.lower()):
-            await refuse(scope, send, 422, "NUL character", _nul_detail("the body"))
+            await refuse(
+                scope, send, status=422, title="NUL character", detail=_nul_detail("the body")
+            )
             return
         replayed = False
 
@@ -137,7 +145,7 @@ def _nul_detail(where: str) -> str:
     return f"There is a NUL character (U+0000) in {where}; no text or id here may contain one."
 
 
-async def refuse(scope: Scope, send: Send, status: int, title: str, detail: str) -> None:
+async def refuse(scope: Scope, send: Send, *, status: int, title: str, detail: str) -> None:
     """Answer with a problem document before any route runs."""
     body: dict[str, Any] = {
         "type": TYPE_BASE + title.lower().replace(" ", "-"),

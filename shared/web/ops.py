@@ -164,6 +164,7 @@ def ops_router(checks: Callable[[Request], dict[str, ReadinessCheck]]) -> APIRou
 def install_common(
     app: FastAPI,
     service: str,
+    *,
     body_limits: dict[str, int] | None = None,
     form_prefixes: tuple[str, ...] = (),
 ) -> HttpMetrics:

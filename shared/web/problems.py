@@ -60,10 +60,10 @@ def domain_status(error: DomainError) -> int:
 
 def problem_response(
     request: Request,
+    *,
     status: int,
     title: str,
     detail: str | None = None,
-    *,
     type_: str = "about:blank",
     headers: dict[str, str] | None = None,
     **extensions: Any,
@@ -94,9 +94,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(
             request,
-            exc.status,
-            exc.title,
-            exc.detail,
+            status=exc.status,
+            title=exc.title,
+            detail=exc.detail,
             type_=exc.type,
             headers=exc.headers,
             **exc.extensions,
@@ -106,9 +106,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _refused(request: Request, exc: DomainError) -> JSONResponse:
         return problem_response(
             request,
-            domain_status(exc),
-            exc.title,
-            exc.detail,
+            status=domain_status(exc),
+            title=exc.title,
+            detail=exc.detail,
             type_=TYPE_BASE + exc.slug,
             **exc.facts,
         )
@@ -120,9 +120,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem_response(
             request,
-            400 if json_error else 422,
-            "Malformed JSON" if json_error else "Invalid request",
-            summary,
+            status=400 if json_error else 422,
+            title="Malformed JSON" if json_error else "Invalid request",
+            detail=summary,
             type_=TYPE_BASE + ("malformed-json" if json_error else "validation"),
             errors=errors,
         )
@@ -134,12 +134,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         title = HTTPStatus(exc.status_code).phrase
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
         return problem_response(
-            request, exc.status_code, title, detail, headers=getattr(exc, "headers", None)
+            request,
+            status=exc.status_code,
+            title=title,
+            detail=detail,
+            headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(
-            request, 500, "Internal Server Error", "An unexpected error occurred; it was logged."
+            request,
+            status=500,
+            title="Internal Server Error",
+            detail="An unexpected error occurred; it was logged.",
         )

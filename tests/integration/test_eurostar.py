@@ -236,7 +236,7 @@ async def test_no_promotion_after_the_pause_on_affected_channels_and_none_lost(
                 publish_at=start + timedelta(seconds=window * i / POSTS),
                 campaign="autumn",
             )
-            await schedule_post(ctx, session, body, MARKETER)
+            await schedule_post(ctx, session, body, by=MARKETER)
 
     # gated on the router's emissions, not on the platform: a slower publisher must not let
     # the whole calendar be emitted before the incident comes

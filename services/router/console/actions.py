@@ -52,7 +52,7 @@ def _texts(form: dict[str, list[str]]) -> dict[str, str]:
 
 
 async def _save_edits(
-    request: Request, session: AsyncSession, who: Viewer, draft_id: str, texts: dict[str, str]
+    request: Request, session: AsyncSession, who: Viewer, *, draft_id: str, texts: dict[str, str]
 ) -> list[str]:
     """Edit the channels whose text changed (each edit audited); returns those channels."""
     ctx = context_of(request)
@@ -60,14 +60,19 @@ async def _save_edits(
     changed = [c for c, text in texts.items() if c in current and current[c] != text]
     for channel_id in changed:
         await approvals.edit_text(
-            ctx, session, draft_id, channel_id, texts[channel_id], who.principal
+            ctx,
+            session,
+            draft_id=draft_id,
+            channel_id=channel_id,
+            text=texts[channel_id],
+            by=who.principal,
         )
     if not changed:
         await approvals.load_pending(session, draft_id)  # still says 404/409 when it must
     return changed
 
 
-async def _decide_draft(request: Request, draft_id: str, who: Viewer, decision: str) -> Response:
+async def _decide_draft(request: Request, draft_id: str, who: Viewer, *, decision: str) -> Response:
     form = await form_of(request)
     texts = _texts(form)
     chosen = form.get("channel", [])
@@ -87,12 +92,14 @@ async def _decide_draft(request: Request, draft_id: str, who: Viewer, decision: 
     ctx = context_of(request)
 
     async def work(session: AsyncSession) -> str:
-        changed = await _save_edits(request, session, who, draft_id, texts)
+        changed = await _save_edits(request, session, who, draft_id=draft_id, texts=texts)
         if decision == "save":
             return f"Saved {', '.join(changed)}." if changed else "Nothing had changed."
         if not chosen:
             raise Problem(422, "No channel chosen", "Tick at least one channel to approve.")
-        await approvals.approve(ctx, session, draft_id, chosen, who.principal)
+        await approvals.approve(
+            ctx, session, draft_id=draft_id, channel_ids=chosen, by=who.principal
+        )
         edited = f" (with your edits to {', '.join(changed)})" if changed else ""
         return f"Approved for {', '.join(chosen)}{edited}. Delivery is shown below."
 
@@ -112,12 +119,12 @@ async def _decide_draft(request: Request, draft_id: str, who: Viewer, decision: 
 
 @router.post("/drafts/{draft_id}/save")
 async def save_draft(request: Request, draft_id: Id, who: ViewerDep) -> Response:
-    return await _decide_draft(request, draft_id, who, "save")
+    return await _decide_draft(request, draft_id, who, decision="save")
 
 
 @router.post("/drafts/{draft_id}/approve")
 async def approve_draft(request: Request, draft_id: Id, who: ViewerDep) -> Response:
-    return await _decide_draft(request, draft_id, who, "approve")
+    return await _decide_draft(request, draft_id, who, decision="approve")
 
 
 @router.post("/drafts/{draft_id}/reject")
@@ -140,7 +147,9 @@ async def reject_draft(request: Request, draft_id: Id, who: ViewerDep) -> Respon
     ctx = context_of(request)
 
     async def work(session: AsyncSession) -> str:
-        await approvals.reject(ctx, session, draft_id, reason[:1000], who.principal)
+        await approvals.reject(
+            ctx, session, draft_id=draft_id, reason=reason[:1000], by=who.principal
+        )
         return "Rejected. The incident's next event will draft a new update."
 
     done = await in_transaction(request, work)
@@ -151,7 +160,7 @@ async def reject_draft(request: Request, draft_id: Id, who: ViewerDep) -> Respon
     return redirect(request, f"/console/drafts/{draft_id}", done)
 
 
-async def _board(request: Request, who: Viewer, error: str, status_code: int) -> Response:
+async def _board(request: Request, who: Viewer, *, error: str, status_code: int) -> Response:
     async with runtime_of(request).database.reader() as session:
         board = await queries.marketing_board(context_of(request), session)
     context = {"board": board, "section": "marketing"}
@@ -166,16 +175,19 @@ async def pause_all(request: Request, who: ViewerDep) -> Response:
         check_csrf(who, form)
         require_duty_manager(who)
     except (CsrfRefused, NotAllowed) as refused:
-        return await _board(request, who, _why(refused), 403)
+        return await _board(request, who, error=_why(refused), status_code=403)
     if first(form, "confirm") != "yes":
         return await _board(
-            request, who, "Tick the confirmation to pause every marketing channel.", 422
+            request,
+            who,
+            error="Tick the confirmation to pause every marketing channel.",
+            status_code=422,
         )
     ctx = context_of(request)
 
     async def work(session: AsyncSession) -> str:
         body = PauseIn(reason=first(form, "reason").strip())
-        result = await resume.pause_by_hand(ctx, session, body, who.principal)
+        result = await resume.pause_by_hand(ctx, session, body, by=who.principal)
         return (
             f"Marketing paused on {len(result.paused)} channels "
             f"({', '.join(result.paused) or 'none'}); {result.held_posts} scheduled posts held."
@@ -183,7 +195,7 @@ async def pause_all(request: Request, who: ViewerDep) -> Response:
 
     done = await in_transaction(request, work)
     if isinstance(done, Refusal):
-        return await _board(request, who, done.message, done.status_code)
+        return await _board(request, who, error=done.message, status_code=done.status_code)
     return redirect(request, "/console/marketing", done)
 
 
@@ -195,15 +207,17 @@ async def resume_marketing(request: Request, who: ViewerDep) -> Response:
         check_csrf(who, form)
         require_duty_manager(who)
     except (CsrfRefused, NotAllowed) as refused:
-        return await _board(request, who, _why(refused), 403)
+        return await _board(request, who, error=_why(refused), status_code=403)
     ctx = context_of(request)
     try:
         body = _resume_body(request, form)
     except ValueError as invalid:  # pydantic's ValidationError included
-        return await _board(request, who, f"Those resume choices don't work: {invalid}", 422)
+        return await _board(
+            request, who, error=f"Those resume choices don't work: {invalid}", status_code=422
+        )
 
     async def work(session: AsyncSession) -> str:
-        result = await resume.resume_by_hand(ctx, session, body, who.principal)
+        result = await resume.resume_by_hand(ctx, session, body, by=who.principal)
         still = "; ".join(
             f"{s.channel_id} ({', '.join(s.incident_ids)})" for s in result.still_paused
         )
@@ -216,7 +230,7 @@ async def resume_marketing(request: Request, who: ViewerDep) -> Response:
 
     done = await in_transaction(request, work)
     if isinstance(done, Refusal):
-        return await _board(request, who, done.message, done.status_code)
+        return await _board(request, who, error=done.message, status_code=done.status_code)
     return redirect(request, "/console/marketing", done)
 
 

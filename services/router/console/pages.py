@@ -63,7 +63,7 @@ async def draft_response(
         draft = await session.get(Draft, draft_id)
         if draft is None:
             return not_found(request, who, f"There is no draft {draft_id}.")
-        page = await queries.draft_page(context_of(request), session, draft, submitted)
+        page = await queries.draft_page(context_of(request), session, draft, submitted=submitted)
     context = {
         "page": page,
         "chosen": chosen,
@@ -120,7 +120,7 @@ class CountIn(BaseModel):
 @router.post("/count")
 async def count(request: Request, body: CountIn) -> JSONResponse:
     """A text's length as its channel counts it: the same rule the server enforces on edit
-    and approval (`drafting.channel_limit`), so the editor's counter never disagrees."""
+    and approval (`fitting.channel_limit`), so the editor's counter never disagrees."""
     signer = signer_of(request)
     session = signer.read(request)
     principal: Principal | None = None

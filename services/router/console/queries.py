@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.router import read_models
 from services.router.api import list_drafts
 from services.router.context import RouterContext
-from services.router.drafting import channel_limit
+from services.router.fitting import channel_limit
 from services.router.models import (
     AuditEntry,
     ChannelPause,
@@ -171,6 +171,7 @@ async def draft_page(
     ctx: RouterContext,
     session: AsyncSession,
     draft: Draft,
+    *,
     submitted: dict[str, str] | None = None,
 ) -> DraftPage:
     """The draft with each channel's text (or the text just submitted) measured."""

@@ -7,8 +7,6 @@ timelines and the status page, and fails loudly when one does not come.
 """
 
 import asyncio
-import json
-import shlex
 import textwrap
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +16,15 @@ from typing import Any, TypeVar
 
 import httpx
 
+from shared.devtools.demo.narration import (
+    curl,
+    promo_count,
+    replies_under,
+    say,
+    show,
+    thread_roots,
+    watch_timelines,
+)
 from shared.devtools.demo.timing import Timing
 from shared.devtools.sandbox import RecordedPost
 from shared.devtools.sandbox.accounts import Account, Sandbox, promotions, schedule
@@ -40,24 +47,6 @@ FOLLOW_UP = {
     "should move within 20 minutes.",
 }
 RESOLVED = {"status": "resolved", "message": "Trains are moving again. Thank you for waiting."}
-
-
-def say(message: str = "") -> None:
-    """One narrated line, timestamped."""
-    print(f"{datetime.now():%H:%M:%S}  {message}" if message else "", flush=True)
-
-
-def show(lines: str) -> None:
-    """A block (a curl, a URL) printed as is, indented under the line that introduced it."""
-    print(textwrap.indent(lines, "          "), flush=True)
-
-
-def curl(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> str:
-    """The curl that does what the story is about to do, to copy and run by hand."""
-    parts = [f"curl -s -X {method} {url}", f"  -H 'Authorization: Bearer {token}'"]
-    if body is not None:
-        parts += ["  -H 'Content-Type: application/json'", f"  -d {shlex.quote(json.dumps(body))}"]
-    return " \\\n".join(parts)
 
 
 @dataclass
@@ -92,7 +81,7 @@ class Story:
 
     async def tell(self) -> None:
         async with httpx.AsyncClient(timeout=10) as self.http:
-            watcher = asyncio.create_task(self._watch_timelines())
+            watcher = asyncio.create_task(watch_timelines(self.sandbox, self.promos))
             try:
                 await self._introduce()
                 incident_id = await self._raise()
@@ -115,8 +104,12 @@ class Story:
         start = datetime.now(UTC) + timedelta(seconds=1)
         posts = promotions(start, every, self.timing.promos_per_channel)
         self.promos.update(post["text"] for post in posts)
-        show(curl("POST", f"{self.router}/v1/marketing/posts", self.tokens["marketing"], posts[0]))
-        await schedule(self.http, self.router, self.tokens["marketing"], posts)
+        show(
+            curl(
+                "POST", f"{self.router}/v1/marketing/posts", self.tokens["marketing"], body=posts[0]
+            )
+        )
+        await schedule(self.http, self.router, self.tokens["marketing"], posts=posts)
         say(f"   {len(posts)} promotions scheduled; watch them go out:")
         await self.until(
             lambda: self._promos_on(self.sandbox.north, self.sandbox.south), "promotion north+south"
@@ -126,12 +119,12 @@ class Story:
         return all(self.promo_count(a) > 0 for a in accounts)
 
     def promo_count(self, account: Account) -> int:
-        return sum(1 for post in list(account.peer.posts) if post.text in self.promos)
+        return promo_count(account, self.promos)
 
     async def _raise(self) -> str:
         await self.beat()
         say("2. Operations raise a sev3 incident in the north through the ingest API:")
-        show(curl("POST", f"{self.ingest}/v1/incidents", self.tokens["operator"], INCIDENT))
+        show(curl("POST", f"{self.ingest}/v1/incidents", self.tokens["operator"], body=INCIDENT))
         answer = await self.http.post(
             f"{self.ingest}/v1/incidents", headers=self.auth("operator"), json=INCIDENT
         )
@@ -235,25 +228,10 @@ class Story:
         return probe
 
     async def _status_posts(self) -> dict[str, RecordedPost] | None:
-        """Each account's first status post (the thread's root), once all three have one."""
-        roots = {}
-        for account in self.sandbox.accounts():
-            found = [p for p in list(account.peer.posts) if p.text not in self.promos]
-            if not found:
-                return None
-            roots[account.channel_id] = found[0]
-        return roots
+        return thread_roots(self.sandbox, self.promos)
 
     async def _replies(self, count: int) -> bool:
-        """Whether every account has `count` posts in the thread under its first update."""
-        for account in self.sandbox.accounts():
-            thread = {self.roots[account.channel_id].id}
-            for post in list(account.peer.posts):  # a reply comes after its parent
-                if account.peer.parent_of(post) in thread:
-                    thread.add(post.id)
-            if len(thread) - 1 < count:
-                return False
-        return True
+        return replies_under(self.sandbox, self.roots, count)
 
     async def beat(self) -> None:
         """A pause between chapters, so a person can follow (short with --fast)."""
@@ -263,7 +241,7 @@ class Story:
         await self.beat()
         say("5. Operations send a follow-up (an incident update):")
         url = f"{self.ingest}/v1/incidents/{incident_id}/updates"
-        show(curl("POST", url, self.tokens["operator"], FOLLOW_UP))
+        show(curl("POST", url, self.tokens["operator"], body=FOLLOW_UP))
         (
             await self.http.post(url, headers=self.auth("operator"), json=FOLLOW_UP)
         ).raise_for_status()
@@ -278,7 +256,7 @@ class Story:
         await self.beat()
         say("6. Operations resolve the incident:")
         url = f"{self.ingest}/v1/incidents/{incident_id}/updates"
-        show(curl("POST", url, self.tokens["operator"], RESOLVED))
+        show(curl("POST", url, self.tokens["operator"], body=RESOLVED))
         (await self.http.post(url, headers=self.auth("operator"), json=RESOLVED)).raise_for_status()
         draft = await self._pending_draft(incident_id, self.drafts)
         self.drafts.add(draft["id"])
@@ -313,22 +291,10 @@ class Story:
             "all_posts": {"action": "restore"},
             "note": "trains moving again",
         }
-        show(curl("POST", f"{self.router}/v1/marketing/resume", self.tokens["duty_manager"], body))
+        show(
+            curl(
+                "POST", f"{self.router}/v1/marketing/resume", self.tokens["duty_manager"], body=body
+            )
+        )
         show('(or "send_now", "reschedule" with "spread_minutes", "cancel")')
         say(f"{DONE} Plan B keeps running; Ctrl-C stops everything.")
-
-    async def _watch_timelines(self) -> None:
-        """Narrate every post that reaches a sandbox timeline."""
-        while True:
-            for account in self.sandbox.accounts():
-                posts = list(account.peer.posts)
-                for post in posts[account.seen :]:
-                    if post.text in self.promos:
-                        kind = "promotion"
-                    elif account.peer.parent_of(post):
-                        kind = "reply    "
-                    else:
-                        kind = "update   "
-                    say(f"   {account.label} {kind} {textwrap.shorten(post.text, 72)}")
-                account.seen = len(posts)
-            await asyncio.sleep(0.2)

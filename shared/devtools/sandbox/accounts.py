@@ -132,7 +132,7 @@ def promotions(start: datetime, every: float, per_channel: int) -> list[dict[str
 
 
 async def schedule(
-    http: httpx.AsyncClient, router: str, token: str, posts: list[dict[str, str]]
+    http: httpx.AsyncClient, router: str, token: str, *, posts: list[dict[str, str]]
 ) -> None:
     """Schedule the promotions through the router's marketing API, 20 at a time."""
     for chunk in range(0, len(posts), 20):

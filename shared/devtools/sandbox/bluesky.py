@@ -76,10 +76,10 @@ class BlueskyPeer(Peer):
 
     def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
         name = _ERROR_NAMES.get(status, "InternalServerError" if status >= 500 else "Error")
-        return self.xrpc_error(status, name, message, headers)
+        return self.xrpc_error(status, name, message, headers=headers)
 
     def xrpc_error(
-        self, status: int, name: str, message: str, headers: dict[str, str] | None = None
+        self, status: int, name: str, message: str, *, headers: dict[str, str] | None = None
     ) -> Response:
         return JSONResponse({"error": name, "message": message}, status, headers=headers)
 

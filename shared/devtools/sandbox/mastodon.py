@@ -91,7 +91,9 @@ class MastodonPeer(Peer):
             return self.error(422, "Validation failed: Visibility is not included in the list")
         if reply_to is not None and str(reply_to) not in self.statuses:
             return self.error(404, "Record not found")
-        status = self._status(request, text, visibility, str(reply_to) if reply_to else None)
+        status = self._status(
+            request, text, visibility=visibility, reply_to=str(reply_to) if reply_to else None
+        )
         self.statuses[status["id"]] = status
         if key:
             self._by_key[key] = status["id"]
@@ -104,7 +106,7 @@ class MastodonPeer(Peer):
         return JSONResponse(status)
 
     def _status(
-        self, request: Request, text: str, visibility: str, reply_to: str | None
+        self, request: Request, text: str, *, visibility: str, reply_to: str | None
     ) -> dict[str, Any]:
         """A Status entity with the fields clients read."""
         status_id = str(next(self._ids))

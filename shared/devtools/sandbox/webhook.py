@@ -44,9 +44,9 @@ class WebhookPeer(Peer):
         body = await request.body()
         if not verify_signature(
             self.secret,
-            request.headers.get("x-planb-timestamp", ""),
-            body,
-            request.headers.get("x-planb-signature", ""),
+            timestamp=request.headers.get("x-planb-timestamp", ""),
+            body=body,
+            signature=request.headers.get("x-planb-signature", ""),
             tolerance=self.tolerance,
         ):
             return self.error(401, "invalid signature")

@@ -97,11 +97,21 @@ async def test_webhook_signature_verifies_with_the_secret_and_only_with_it(
     seen = webhook_peer.requests[0]
     timestamp, signature = seen.headers["x-planb-timestamp"], seen.headers["x-planb-signature"]
     assert signature.startswith("sha256=")
-    assert verify_signature("webhook-shared-secret", timestamp, seen.body, signature)
-    assert not verify_signature("another-secret", timestamp, seen.body, signature)
-    assert not verify_signature("webhook-shared-secret", timestamp, seen.body + b" ", signature)
+    assert verify_signature(
+        "webhook-shared-secret", timestamp=timestamp, body=seen.body, signature=signature
+    )
     assert not verify_signature(
-        "webhook-shared-secret", timestamp, seen.body, signature, now=int(timestamp) + 301
+        "another-secret", timestamp=timestamp, body=seen.body, signature=signature
+    )
+    assert not verify_signature(
+        "webhook-shared-secret", timestamp=timestamp, body=seen.body + b" ", signature=signature
+    )
+    assert not verify_signature(
+        "webhook-shared-secret",
+        timestamp=timestamp,
+        body=seen.body,
+        signature=signature,
+        now=int(timestamp) + 301,
     )
     assert json.loads(seen.body) == {
         "message_id": "w1",

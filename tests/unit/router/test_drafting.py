@@ -14,7 +14,8 @@ from sqlalchemy import select
 from services.router import approvals
 from services.router.context import RouterContext
 from services.router.draft_queue import write_requested_drafts
-from services.router.drafting import channel_limit, fit, tidy
+from services.router.drafting import tidy
+from services.router.fitting import channel_limit, fit
 from services.router.incidents import draft_update, incident_handlers
 from services.router.main import create_app
 from services.router.models import Base, Draft, DraftText, Incident
@@ -160,7 +161,9 @@ async def test_holding_drafts_use_the_holding_template(db: Database) -> None:
     async with db.transaction() as session:
         incident = await session.get(Incident, "inc_hold")
         assert incident is not None
-        draft = await draft_update(ctx, session, incident, "hold-1", message=None, holding=True)
+        draft = await draft_update(
+            ctx, session, incident, cause_id="hold-1", message=None, holding=True
+        )
         texts = await approvals.texts_of(session, draft.id)
     assert {t.channel_id for t in texts} == {"status", "x", "sky", "sms"}
     assert all("still working on it" in t.text.lower() for t in texts)
@@ -174,9 +177,13 @@ async def test_an_edit_over_the_limit_is_refused_with_the_figures(db: Database) 
         Rejected, match=r"290 weighted characters .* limit is 280, so it is 10 over"
     ):
         async with db.transaction() as session:
-            await approvals.edit_text(ctx, session, draft_id, "x", "運" * 145, DUTY)
+            await approvals.edit_text(
+                ctx, session, draft_id=draft_id, channel_id="x", text="運" * 145, by=DUTY
+            )
     async with db.transaction() as session:
-        await approvals.edit_text(ctx, session, draft_id, "x", "運" * 140, DUTY)
+        await approvals.edit_text(
+            ctx, session, draft_id=draft_id, channel_id="x", text="運" * 140, by=DUTY
+        )
     async with db.sessions() as session:
         row = (
             await session.scalars(

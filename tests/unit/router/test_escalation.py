@@ -64,7 +64,7 @@ async def test_a_decided_draft_is_never_escalated(clock: Clock, db: Database) ->
     await deliver(ctx, db, raised("inc_2", Severity.SEV2))
     draft = await pending(db, "inc_2")
     async with db.transaction() as session:
-        await approvals.reject(ctx, session, draft.id, "wrong line", DUTY)
+        await approvals.reject(ctx, session, draft_id=draft.id, reason="wrong line", by=DUTY)
     clock.set(draft.created_at + timedelta(minutes=11))
     await escalate(ctx, db)
     assert await audit_actions(db, draft.id) == [("draft.rejected", "dm")]
@@ -126,7 +126,9 @@ async def test_an_update_approved_in_time_keeps_the_promise(clock: Clock, db: Da
     clock.advance(minutes=20)
     await deliver(ctx, db, updated("inc_4", every=30))
     async with db.transaction() as session:
-        await approvals.approve(ctx, session, (await pending(db, "inc_4")).id, None, DUTY)
+        await approvals.approve(
+            ctx, session, draft_id=(await pending(db, "inc_4")).id, channel_ids=None, by=DUTY
+        )
     clock.set(promised + timedelta(minutes=1))
     await escalate(ctx, db)
     drafts = await drafts_of(db, "inc_4")

@@ -39,7 +39,9 @@ async def approve(
     ctx: RouterContext, db: Database, draft_id: str, by: Principal, channels: list[str] | None
 ) -> str:
     async with db.transaction() as session:
-        draft = await approvals.approve(ctx, session, draft_id, channels, by)
+        draft = await approvals.approve(
+            ctx, session, draft_id=draft_id, channel_ids=channels, by=by
+        )
         return draft.state
 
 
@@ -47,7 +49,9 @@ async def edit(
     ctx: RouterContext, db: Database, draft_id: str, channel: str, by: Principal
 ) -> None:
     async with db.transaction() as session:
-        await approvals.edit_text(ctx, session, draft_id, channel, "Trains are held.", by)
+        await approvals.edit_text(
+            ctx, session, draft_id=draft_id, channel_id=channel, text="Trains are held.", by=by
+        )
 
 
 async def refusal(ctx: RouterContext, db: Database, draft_id: str, by: Principal) -> NotAllowed:
@@ -167,7 +171,7 @@ async def test_every_edit_approval_and_rejection_is_audited_with_who_and_when(
     second = await pending(db, "inc_9")
     clock.advance(minutes=1)
     async with db.transaction() as session:
-        await approvals.reject(ctx, session, second.id, "too vague", ALICE)
+        await approvals.reject(ctx, session, draft_id=second.id, reason="too vague", by=ALICE)
     expected = [
         ("draft.edited", "alice", draft.id, start + timedelta(minutes=1)),
         ("draft.approved", "bob", draft.id, start + timedelta(minutes=2)),

@@ -85,7 +85,7 @@ async def schedule(
 ) -> str:
     async with db.transaction() as session:
         post = await schedule_post(
-            ctx, session, PostIn(channel_id=channel_id, text=text, publish_at=at), MARKETER
+            ctx, session, PostIn(channel_id=channel_id, text=text, publish_at=at), by=MARKETER
         )
         return post.id
 
@@ -188,10 +188,10 @@ async def test_cancel_a_scheduled_post_but_not_one_with_the_publisher(
     sent = await schedule(ctx, db, "north", T0)
     await emit_due_posts(ctx, db)
     async with db.transaction() as session:
-        assert (await cancel_post(ctx, session, waiting, MARKETER)).state == "cancelled"
+        assert (await cancel_post(ctx, session, waiting, by=MARKETER)).state == "cancelled"
     with pytest.raises(DomainError, match="is emitted; only scheduled or held"):
         async with db.transaction() as session:
-            await cancel_post(ctx, session, sent, MARKETER)
+            await cancel_post(ctx, session, sent, by=MARKETER)
 
 
 # --- the pause ----------------------------------------------------------------------------
@@ -296,7 +296,7 @@ async def test_resume_applies_a_choice_per_post_and_one_for_the_rest(
         all_posts=Choice(action=ResumeAction.RESTORE),
     )
     async with db.transaction() as session:
-        result = await resume_by_hand(ctx, session, body, DUTY)
+        result = await resume_by_hand(ctx, session, body, by=DUTY)
     assert (result.sent, result.cancelled, result.restored, result.still_held) == (1, 1, 1, 1)
     assert await states(db) == {
         overdue_1: "emitted",
@@ -313,7 +313,7 @@ async def test_reschedule_spreads_a_backlog_over_a_window(
     posts = await _held_on_north(ctx, db, clock)
     body = ResumeIn(all_posts=Choice(action=ResumeAction.RESCHEDULE, spread_minutes=40))
     async with db.transaction() as session:
-        result = await resume_by_hand(ctx, session, body, DUTY)
+        result = await resume_by_hand(ctx, session, body, by=DUTY)
     assert result.rescheduled == 4
     async with db.sessions() as session:
         times = [(await session.get(MarketingPost, p)).publish_at for p in posts]  # type: ignore[union-attr]
@@ -327,9 +327,9 @@ async def test_a_channel_an_open_incident_pauses_cannot_be_resumed(
     body = ResumeIn(channels=["north"], all_posts=Choice(action=ResumeAction.SEND_NOW))
     with pytest.raises(DomainError, match=r"north: inc_o\. Resolve the incident first"):
         async with db.transaction() as session:
-            await resume_by_hand(ctx, session, body, DUTY)
+            await resume_by_hand(ctx, session, body, by=DUTY)
     async with db.transaction() as session:
-        result = await resume_by_hand(ctx, session, ResumeIn(), DUTY)
+        result = await resume_by_hand(ctx, session, ResumeIn(), by=DUTY)
     assert [s.channel_id for s in result.still_paused] == ["north", "xnorth"]
 
 
@@ -339,14 +339,14 @@ async def test_the_red_button_pauses_by_tag_with_a_reason_and_resume_lifts_it(
     post = await schedule(ctx, db, "south", T0 + timedelta(hours=1))
     body = PauseIn(reason="Storm warning", tags=ChannelTags(regions=["south"]))
     async with db.transaction() as session:
-        result = await pause_by_hand(ctx, session, body, DUTY)
+        result = await pause_by_hand(ctx, session, body, by=DUTY)
     assert (result.paused, result.held_posts) == (["south"], 1)
     (paused,) = [r for r in await outbound(db, ctx) if isinstance(r, ChannelPaused)]
     assert (paused.channel_id, paused.incident_id) == ("south", None)
     assert paused.reason == "Storm warning (paused by dm)"
     body_all = ResumeIn(all_posts=Choice(action=ResumeAction.RESTORE))
     async with db.transaction() as session:
-        resumed = await resume_by_hand(ctx, session, body_all, DUTY)
+        resumed = await resume_by_hand(ctx, session, body_all, by=DUTY)
     assert resumed.resumed == ["south"]
     assert (await states(db))[post] == "scheduled"
     async with db.sessions() as session:

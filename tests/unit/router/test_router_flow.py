@@ -133,7 +133,7 @@ async def test_a_newer_event_supersedes_the_pending_draft(ctx: RouterContext, db
     assert second.id != first.id
     with pytest.raises(DomainError, match="superseded; only pending drafts"):
         async with db.transaction() as session:
-            await approvals.approve(ctx, session, first.id, None, DUTY)
+            await approvals.approve(ctx, session, draft_id=first.id, channel_ids=None, by=DUTY)
 
 
 async def test_approval_requests_publication_on_the_chosen_channels(
@@ -142,15 +142,19 @@ async def test_approval_requests_publication_on_the_chosen_channels(
     await deliver(ctx, db, raised("inc_c", Severity.SEV4, []))
     (draft,) = await pending_drafts(db, "inc_c")
     async with db.transaction() as session:
-        await approvals.edit_text(ctx, session, draft.id, "status", "Edited by hand.", DUTY)
-        await approvals.approve(ctx, session, draft.id, ["status", "north"], DUTY)
+        await approvals.edit_text(
+            ctx, session, draft_id=draft.id, channel_id="status", text="Edited by hand.", by=DUTY
+        )
+        await approvals.approve(
+            ctx, session, draft_id=draft.id, channel_ids=["status", "north"], by=DUTY
+        )
     requests = [r for r in await outbound(db, ctx) if isinstance(r, PublishRequested)]
     assert sorted((r.channel_id, r.text) for r in requests)[1] == ("status", "Edited by hand.")
     assert {r.channel_id for r in requests} == {"status", "north"}
     assert all(r.incident and r.incident.incident_id == "inc_c" for r in requests)
     with pytest.raises(DomainError, match="approved; only pending drafts"):
         async with db.transaction() as session:
-            await approvals.approve(ctx, session, draft.id, None, DUTY)
+            await approvals.approve(ctx, session, draft_id=draft.id, channel_ids=None, by=DUTY)
 
 
 async def test_unknown_channel_in_approval_is_refused(ctx: RouterContext, db: Database) -> None:
@@ -158,7 +162,9 @@ async def test_unknown_channel_in_approval_is_refused(ctx: RouterContext, db: Da
     (draft,) = await pending_drafts(db, "inc_d")
     with pytest.raises(DomainError, match="no text for: mars"):
         async with db.transaction() as session:
-            await approvals.approve(ctx, session, draft.id, ["status", "mars"], DUTY)
+            await approvals.approve(
+                ctx, session, draft_id=draft.id, channel_ids=["status", "mars"], by=DUTY
+            )
 
 
 async def test_a_channel_resumes_only_when_every_incident_holding_it_is_over(

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.router.drafting import Drafter, builtin_drafter, channel_limit, load_drafter
+from services.router.drafting import Drafter, DraftInput, builtin_drafter, load_drafter
+from services.router.fitting import channel_limit
 from services.router.main import bootstrap
 from services.router.models import Base, Incident
 from services.router.settings import RouterSettings
@@ -46,15 +47,15 @@ def draft_for(
 ) -> str:
     """The built-in (or `drafter`'s) text, which must fit without cutting."""
     status = "investigating" if kind == "holding" else kind
-    drafted = (drafter or builtin_drafter()).draft(
-        incident(status, severity),
-        channel,
+    draft_input = DraftInput(
+        incident=incident(status, severity),
         message="Engineers are on site",
         link=LINK,
         zone=LONDON,
         now=NOW,
         holding=kind == "holding",
     )
+    drafted = (drafter or builtin_drafter()).draft(draft_input, channel)
     assert drafted.cut_chars == 0
     return drafted.text
 

@@ -1,0 +1,124 @@
+"""Settling one send: its outcome recorded on the delivery row and its report staged.
+
+Apart from the per-channel worker (`dispatch.py`) because this is the one place a delivery
+leaves `sending`, and the recovery at start settles through it too: published (advancing the
+thread), back to pending with the durable retry schedule, or failed, each with its report
+in the same transaction.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from services.publisher.channels.protocol import Posted, RetryableChannelError
+from services.publisher.handlers import report_delivery
+from services.publisher.metrics import PublisherMetrics
+from services.publisher.models import Delivery, DeliveryState
+from services.publisher.schedule import RetryPolicy
+from services.publisher.threads import advance_thread
+from shared.contract.events import (
+    DeliveryFailed,
+    DeliveryOutcome,
+    DeliveryPublished,
+    DeliveryRetrying,
+    MessageKind,
+    PublishRequested,
+    derived_id,
+    utcnow,
+)
+from shared.contract.topics import Topics
+from shared.runtime.database import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settler:
+    """Records send outcomes for one dispatcher, with what its reports need."""
+
+    database: Database
+    topics: Topics
+    wake_relay: Callable[[], None]
+    policy: RetryPolicy
+    metrics: PublisherMetrics
+
+    async def settle(
+        self,
+        message_id: str,
+        *,
+        posted: Posted | None = None,
+        message: PublishRequested | None = None,
+        failed: str | None = None,
+        retry: RetryableChannelError | None = None,
+        attempts: int = 0,
+    ) -> None:
+        """Record the outcome of one send and stage its report, in one transaction."""
+        now = utcnow()
+        async with self.database.transaction() as session:
+            row = await session.get(Delivery, message_id)
+            if row is None:
+                return
+            give_up = failed
+            if retry is not None:
+                age = (now - row.created_at).total_seconds()
+                if (why := self.policy.give_up_reason(attempts, age)) is not None:
+                    give_up = f"gave up {why}: {retry}"
+            row.claimed_at = None
+            row.updated_at = now
+            if posted is not None and message is not None:
+                row.state = DeliveryState.PUBLISHED.value
+                row.remote_id, row.url, row.error = posted.remote_id, posted.url, None
+                await advance_thread(session, message, posted)
+                self.report(
+                    session, row, DeliveryPublished, remote_id=posted.remote_id, url=posted.url
+                )
+                log.info(
+                    "message_id=%s channel=%s published as %s",
+                    message_id,
+                    row.channel_id,
+                    posted.remote_id,
+                )
+            elif retry is not None and give_up is None:
+                row.state = DeliveryState.PENDING.value
+                row.error = str(retry)
+                row.next_attempt_at = self.policy.next_attempt(now, attempts, retry.retry_after)
+                self.report(
+                    session,
+                    row,
+                    DeliveryRetrying,
+                    error=str(retry),
+                    next_attempt_at=row.next_attempt_at,
+                )
+                log.warning(
+                    "message_id=%s channel=%s retry at %s: %s",
+                    message_id,
+                    row.channel_id,
+                    row.next_attempt_at,
+                    retry,
+                )
+            else:
+                reason = give_up or "failed"
+                row.state = DeliveryState.FAILED.value
+                row.error = reason
+                self.report(session, row, DeliveryFailed, error=reason)
+                log.warning(
+                    "message_id=%s channel=%s failed: %s", message_id, row.channel_id, reason
+                )
+
+    def report(
+        self, session: Any, row: Delivery, model: type[DeliveryOutcome], **fields: Any
+    ) -> None:
+        outcome = model(
+            message_id=row.message_id,
+            channel_id=row.channel_id,
+            kind=MessageKind(row.kind),
+            incident_id=row.incident_id,
+            post_id=row.post_id,
+            attempts=row.attempts,
+            at=utcnow(),
+            **fields,
+        )
+        event_id = derived_id(row.message_id, "attempt", str(row.attempts), model.event_type)
+        self.metrics.outcomes.labels(row.channel_id, outcome.event_type.split(".")[2]).inc()
+        report_delivery(session, self.topics, outcome, event_id=event_id, wake=self.wake_relay)
