@@ -5,6 +5,7 @@ Only the Kafka protocol is used, so the embedded tansu broker and Apache Kafka b
 
 import asyncio
 import logging
+from typing import Literal, TypedDict
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -39,11 +40,21 @@ async def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: i
         await admin.close()
 
 
+class _ProducerOptions(TypedDict):
+    """The producer's keyword arguments, kept to connect again; typed so the stubs check them."""
+
+    bootstrap_servers: str
+    client_id: str
+    acks: Literal["all"]
+    linger_ms: int
+    request_timeout_ms: int
+
+
 class EventProducer:
     """One long-lived producer per process; every send waits for all in-sync replicas."""
 
     def __init__(self, bootstrap_servers: str, *, client_id: str, request_timeout_ms: int = 5000):
-        self._options = {
+        self._options: _ProducerOptions = {
             "bootstrap_servers": bootstrap_servers,
             "client_id": client_id,
             "acks": "all",
