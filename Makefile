@@ -52,9 +52,10 @@ asyncapi: $(STAMP) ## Regenerate docs/asyncapi.yaml from shared/contract/events.
 bench: $(STAMP) ## Benchmarks: a table and bench/results/latest.json (BENCH_ARGS="--quick --only pause-10")
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-lint: $(STAMP) ## ruff check and format check
+lint: $(STAMP) ## ruff check and format check, mypy --strict on services and shared
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .

@@ -18,7 +18,14 @@ from services.ingest.intake import Intake
 from services.ingest.models import AlertGroup, IncidentRecord
 from services.ingest.schemas import Accepted, IncidentCreate, IncidentUpdateIn
 from shared.contract.config_files import load_yaml_model
-from shared.contract.events import Affected, IncidentUpdated, Instant, Severity, utcnow
+from shared.contract.events import (
+    Affected,
+    IncidentStatus,
+    IncidentUpdated,
+    Instant,
+    Severity,
+    utcnow,
+)
 from shared.runtime.database import lock_key
 from shared.web.auth import Principal
 
@@ -142,7 +149,9 @@ async def handle_notification(
     if payload.status == "resolved" or not firing:
         if record is None or not record.open:
             return _unchanged(record.id if record else None)
-        body = IncidentUpdateIn(status="resolved", message="All alerts in the group resolved.")
+        body = IncidentUpdateIn(
+            status=IncidentStatus.RESOLVED, message="All alerts in the group resolved."
+        )
         return await incidents.update_incident(
             intake, session, incident_id=record.id, body=body, by=by
         )
@@ -171,7 +180,7 @@ async def handle_notification(
     raised = Severity(record.severity) > severity  # "sev1" < "sev2": lower is worse
     data = IncidentUpdated(
         incident_id=record.id,
-        status=record.status,
+        status=IncidentStatus(record.status),
         message=f"{len(firing)} alert(s) firing: {', '.join(names)[:500]}",
         severity=severity if raised else None,
         updated_by=by.name,

@@ -94,14 +94,15 @@ class Intake:
             try:
                 async with self.runtime.database.transaction() as session:
                     session.info[_STAGED] = staged
-                    claim = None
+                    claim: IdempotencyRecord | None = None
                     if key is not None:
-                        claim = await self._claim_key(
+                        claimed = await self._claim_key(
                             session, caller=caller, key=key, digest=digest
                         )
-                        if isinstance(claim, Accepted):
+                        if isinstance(claimed, Accepted):
                             self.metrics.events.labels("replayed").inc()
-                            return claim, True
+                            return claimed, True
+                        claim = claimed
                     answer = await work(session)
                     if claim is not None:
                         claim.response = answer.model_dump(mode="json")

@@ -129,6 +129,7 @@ async def draft_holding_updates(
     ).all()
     drafted = []
     for incident_id, promised in due:
+        assert promised is not None  # the query keeps only incidents with a promised time
         draft = await _draft_holding_update(
             ctx, session, incident_id=incident_id, promised=promised, now=now
         )

@@ -8,6 +8,7 @@ a word boundary, keeping the status-page link whole at the end.
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import regex
 
@@ -103,7 +104,13 @@ class _GraphemeHeads(Sequence[str]):
     def __len__(self) -> int:
         return len(self._ends)
 
-    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self._text[:end] for end in self._ends[index]]
         return self._text[: self._ends[index]]
 
 

@@ -39,7 +39,7 @@ class Paused(NamedTuple):
     """Scheduled posts the pause held on them."""
 
 
-def paused_channel_ids() -> Select[tuple[str]]:
+def paused_channel_ids() -> Select[str]:
     """A subquery of the channels some active pause holds."""
     return select(ChannelPause.channel_id).where(ChannelPause.released_at.is_(None))
 
@@ -114,7 +114,7 @@ async def pause_channels(
 
 async def hold_scheduled_posts(
     session: AsyncSession,
-    channels: list[str] | Select[tuple[str]],
+    channels: list[str] | Select[str],
     *,
     reason: str,
     now: datetime,
@@ -132,6 +132,7 @@ async def hold_scheduled_posts(
             synchronize_session=False
         )
     )
+    # AsyncSession.execute is typed to return Result; for an UPDATE it is a CursorResult
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -101,6 +101,7 @@ class EventConsumer:
         self._connection = retrying(
             backoff=self._backoff,
             retry_on=INFRASTRUCTURE_ERRORS,
+            # tenacity types the event as threading.Event; it only calls is_set()
             stop=stop_when_event_set(self._stopping),  # type: ignore[arg-type]
             on_retry=self._note_trouble,
         )
@@ -128,7 +129,7 @@ class EventConsumer:
         """Consume until stopped (`request_stop`) or cancelled; reconnects after broker trouble."""
         while not self._stopping.is_set():
             try:
-                consumer = await self._connection(self._connected_consumer)
+                consumer: AIOKafkaConsumer = await self._connection(self._connected_consumer)
             except INFRASTRUCTURE_ERRORS:
                 return  # stopped while the broker was away
             self._consumer = consumer

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -14,7 +15,12 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, for_code
 from aiokafka.structs import RecordMetadata
 
 from shared.contract.events import CloudEvent
-from shared.runtime.kafka_security import PLAINTEXT, KafkaSecurity, tls_handshake_error
+from shared.runtime.kafka_security import (
+    PLAINTEXT,
+    ClientOptions,
+    KafkaSecurity,
+    tls_handshake_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +125,16 @@ async def ensure_topics(
         await admin.close()
 
 
+class _ProducerOptions(ClientOptions):
+    """The producer's keyword arguments, kept to connect again; typed so the stubs check them."""
+
+    bootstrap_servers: str
+    client_id: str
+    acks: Literal["all"]
+    linger_ms: int
+    request_timeout_ms: int
+
+
 class EventProducer:
     """One long-lived producer per process; every send waits for all in-sync replicas."""
 
@@ -130,7 +146,7 @@ class EventProducer:
         request_timeout_ms: int = 5000,
         security: KafkaSecurity = PLAINTEXT,
     ):
-        self._options = {
+        self._options: _ProducerOptions = {
             "bootstrap_servers": bootstrap_servers,
             "client_id": client_id,
             "acks": "all",

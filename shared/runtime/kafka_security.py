@@ -6,7 +6,7 @@ takes, so no client of the system can be built without them.
 import asyncio
 import ssl
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, TypedDict
 
 from aiokafka.helpers import create_ssl_context
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
@@ -89,17 +89,28 @@ class KafkaSecurity(BaseModel):
         context.check_hostname = self.ssl_check_hostname
         return context
 
-    def client_options(self) -> dict[str, Any]:
+    def client_options(self) -> "ClientOptions":
         """aiokafka's (0.14) connection keyword arguments for this configuration."""
-        options: dict[str, Any] = {"security_protocol": self.protocol}
+        options: ClientOptions = {"security_protocol": self.protocol}
         if self.uses_tls:
             options["ssl_context"] = self.ssl_context()
         if self.uses_sasl:
             assert self.sasl_password is not None  # checked by the validator
+            assert self.sasl_mechanism is not None
             options["sasl_mechanism"] = self.sasl_mechanism
             options["sasl_plain_username"] = self.sasl_username
             options["sasl_plain_password"] = self.sasl_password.get_secret_value()
         return options
+
+
+class ClientOptions(TypedDict, total=False):
+    """The connection keyword arguments every aiokafka client takes (typed by the stubs)."""
+
+    security_protocol: SecurityProtocol
+    ssl_context: ssl.SSLContext | None
+    sasl_mechanism: SaslMechanism
+    sasl_plain_username: str | None
+    sasl_plain_password: str | None
 
 
 PLAINTEXT = KafkaSecurity()

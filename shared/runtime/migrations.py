@@ -138,6 +138,7 @@ async def differences(url: str, service: str) -> list[Any]:
             return await conn.run_sync(
                 lambda sync: compare_metadata(
                     MigrationContext.configure(sync, opts={"render_as_batch": True}),
+                    # alembic annotates one MetaData; its AutogenContext takes a sequence too
                     target,  # type: ignore[arg-type]
                 )
             )

@@ -143,7 +143,7 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay until cancelled; backs off while Kafka or the database is unreachable."""
         while True:
-            sent = await self._until_done(self._round)
+            sent: int = await self._until_done(self._round)
             if sent:
                 continue
             await wait_for_wakeup(self._wakeup, self.idle_poll_seconds)

@@ -35,6 +35,7 @@ from shared.web.problems import Problem, domain_status
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 T = TypeVar("T")
+R = TypeVar("R", bound=Response)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -203,7 +204,7 @@ def render(
     return secure(response)
 
 
-def secure(response: Response) -> Response:
+def secure(response: R) -> R:
     for key, value in SECURITY_HEADERS.items():
         response.headers.setdefault(key, value)
     return response

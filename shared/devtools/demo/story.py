@@ -32,8 +32,9 @@ from shared.devtools.sandbox.accounts import Account, Sandbox, promotions, sched
 T = TypeVar("T")
 DONE = "The story is complete."
 
+TITLE = "Trains held outside Northgate"
 INCIDENT = {
-    "title": "Trains held outside Northgate",
+    "title": TITLE,
     "severity": "sev3",
     "summary": "A signal fault north of Northgate is holding trains.",
     "customer_impact": "Northern line trains are held between Northgate and Central; "
@@ -208,7 +209,7 @@ class Story:
 
         async def on_status_page() -> bool:
             page = await self.http.get(f"{self.publisher}/status.json")
-            return INCIDENT["title"] in page.text
+            return TITLE in page.text
 
         await self.until(on_status_page, "update on the status page")
         say(f"   and on the status page: {self.publisher}/status")

@@ -84,8 +84,11 @@ class Sandbox:
             Account("south-bluesky", "south  (Bluesky) ", south),
             Account("trains-mastodon", "trains (Mastodon)", trains),
         )
-        titles = ("North · Mastodon @planb_north", "South · Bluesky @planb-south.bsky.test")
-        titles += ("Trains department · Mastodon @planb_trains",)
+        titles = (
+            "North · Mastodon @planb_north",
+            "South · Bluesky @planb-south.bsky.test",
+            "Trains department · Mastodon @planb_trains",
+        )
         for offset, (account, title) in enumerate(zip(sandbox.accounts(), titles, strict=True)):
             account.peer.title = f"{title} (Plan B sandbox)"
             port = first_port + offset if first_port else 0

@@ -205,6 +205,7 @@ class BlueskyPeer(Peer):
         record = body.get("record")
         if (problem := self._invalid_record(record)) is not None:
             return self.error(400, problem)
+        assert isinstance(record, dict)  # _invalid_record checked it is one
         if rkey in self.records:  # the PDS answers a taken rkey with a 500 today
             return self.xrpc_error(500, "InternalServerError", "Internal Server Error")
         uri, cid = f"at://{self.did}/{POST}/{rkey}", _cid(record)

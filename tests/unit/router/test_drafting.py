@@ -15,7 +15,7 @@ from services.router import approvals
 from services.router.context import RouterContext
 from services.router.draft_queue import write_requested_drafts
 from services.router.drafting import tidy
-from services.router.fitting import channel_limit, fit
+from services.router.fitting import _GraphemeHeads, channel_limit, fit
 from services.router.incidents import draft_update, incident_handlers
 from services.router.main import create_app
 from services.router.models import Base, Draft, DraftText, Incident
@@ -87,6 +87,14 @@ def test_emoji_are_never_split_and_a_single_long_word_is_cut_between_graphemes()
     assert drafted.text == FAMILY * (300 - 2 - graphemes(LINK)) + f"\u2026 {LINK}"
     assert drafted.length == 300
     assert drafted.cut_chars == 400 - (300 - 2 - graphemes(LINK))
+
+
+def test_grapheme_heads_slice_like_the_sequence_they_claim_to_be() -> None:
+    """A slice once indexed the text with a list (TypeError); mypy caught the override."""
+    heads = _GraphemeHeads(f"a{FAMILY}b")
+    assert list(heads) == ["", "a", f"a{FAMILY}"]
+    assert heads[1:] == ["a", f"a{FAMILY}"]
+    assert heads[-1] == f"a{FAMILY}"
 
 
 def test_sms_is_shortened_with_a_gsm7_ellipsis_so_it_keeps_160() -> None:

@@ -1,0 +1,5 @@
+from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
+
+class RoundRobinPartitionAssignor(AbstractPartitionAssignor):
+    @property
+    def name(self) -> str: ...
