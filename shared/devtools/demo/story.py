@@ -1,10 +1,7 @@
-"""The sandbox and the narrated incident of `planb demo`.
-
-Every step is driven through the public HTTP APIs (ingest, router, publisher) with the dev
-tokens, and every claim the narration makes is checked before it is printed: the story waits
-(with a retrying poll) for the paused channel, the pending draft, the posts on the sandbox
-timelines and the status page, and fails loudly when one does not come.
-"""
+"""The narrated incident of `planb demo`, driven through the public HTTP APIs with the dev
+tokens; every claim is checked before it is printed (a retrying poll for the paused channel,
+the pending draft, the posts on the sandbox timelines and the status page), loudly failing
+when one does not come."""
 
 import asyncio
 import textwrap
