@@ -64,7 +64,15 @@ def main(args: argparse.Namespace) -> int:
         print(f"planb topics: {exc}", file=sys.stderr)
         return 2
     partitions = args.partitions or settings.topic_partitions
-    return asyncio.run(_create(settings, partitions, args.replication_factor, common, dlq))
+    return asyncio.run(
+        _create(
+            settings,
+            partitions=partitions,
+            replication_factor=args.replication_factor,
+            common=common,
+            dlq=dlq,
+        )
+    )
 
 
 def _key_values(pairs: list[str]) -> dict[str, str]:
@@ -79,6 +87,7 @@ def _key_values(pairs: list[str]) -> dict[str, str]:
 
 async def _create(
     settings: CommonSettings,
+    *,
     partitions: int,
     replication_factor: int,
     common: dict[str, str],

@@ -148,7 +148,7 @@ class BlueskyChannel:
             post.idempotency_key,
             created.get("uri"),
         )
-        return self._posted(session, rkey, post, created)
+        return self._posted(session, rkey, post=post, body=created)
 
     def _record(self, post: OutgoingPost) -> dict[str, Any]:
         """The `app.bsky.feed.post` record: text, time, link facets, reply refs."""
@@ -216,10 +216,10 @@ class BlueskyChannel:
             post.idempotency_key,
             found.get("uri"),
         )
-        return self._posted(session, rkey, post, found)
+        return self._posted(session, rkey, post=post, body=found)
 
     def _posted(
-        self, session: _Session, rkey: str, post: OutgoingPost, body: dict[str, Any]
+        self, session: _Session, rkey: str, *, post: OutgoingPost, body: dict[str, Any]
     ) -> Posted:
         uri, cid = body.get("uri"), body.get("cid")
         if not isinstance(uri, str) or not isinstance(cid, str):
