@@ -103,6 +103,8 @@ class OutboxRelay:
         self._suspect_broker = False
         self._wakeup = asyncio.Event()
         self._held: dict[int, str] = {}
+        self._sent_while_reading: list[set[int]] = []
+        """For each read of the outbox under way, the rows released as sent since it began."""
         self._blocked: set[str] = set()
         """Keys whose rows the last drain left behind a held row."""
         self._until_done = retrying(
@@ -120,9 +122,12 @@ class OutboxRelay:
         self._held[row_id] = key
 
     def release(self, row_id: int, *, sent: bool = False) -> None:
-        """The sender is done with the row: deleted once acknowledged (`sent`), or the
-        relay's to send now."""
+        """The sender is done with the row: acknowledged and its delete committed (`sent`),
+        or the relay's to send now."""
         key = self._held.pop(row_id, None)
+        if sent:
+            for settled in self._sent_while_reading:
+                settled.add(row_id)
         if key is not None and (not sent or key in self._blocked):
             self._wakeup.set()  # unsent, or a later row of its key waits behind it
 
@@ -170,16 +175,28 @@ class OutboxRelay:
         Acks are trusted only if the topics exist afterwards (one metadata request a batch):
         a restarted memory broker acks records for topics it no longer has and drops them,
         so such a batch stays in the outbox, the topics are recreated and it is sent again.
+
+        A row its sender released as sent while the read was under way is skipped: the read
+        may have begun before the sender's delete committed, and so still return it.
         """
-        async with self.database.sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(OutboxEntry).order_by(OutboxEntry.id).limit(self.batch_size)
-                )
-            ).all()
+        settled: set[int] = set()
+        self._sent_while_reading.append(settled)
+        try:
+            async with self.database.sessions() as session:
+                rows = (
+                    await session.scalars(
+                        select(OutboxEntry).order_by(OutboxEntry.id).limit(self.batch_size)
+                    )
+                ).all()
+        finally:
+            self._sent_while_reading.remove(settled)
         held_keys = set(self._held.values())
         self._blocked = {row.key for row in rows if row.key in held_keys}
-        rows = [row for row in rows if row.id not in self._held and row.key not in held_keys]
+        rows = [
+            row
+            for row in rows
+            if row.id not in self._held and row.id not in settled and row.key not in held_keys
+        ]
         if not rows:
             return 0
         results = await self.producer.send_many([(row.topic, row.key, row.value) for row in rows])

@@ -193,8 +193,11 @@ async def test_two_routers_and_two_publishers_share_the_work_and_survive_a_kill(
     assert {len(found) for found in ids.values()} == {1}
     marketing = await query(cluster.router_db, "SELECT state, emissions FROM marketing_posts")
     assert Counter(marketing) == {("published", 1): POSTS}
+    # The database above is the record (each post emitted once). The logs say who emitted
+    # what, but router-b's last line can be lost: it is written after the commit, and a
+    # kill -9 between the two leaves a committed emission unlogged (seen once: 59 of 60).
     emitted = {router.name: emitted_by(router) for router in cluster.routers}
-    assert sum(emitted.values()) == POSTS
+    assert sum(emitted.values()) <= POSTS
 
     # both members of each pair did some of the work
     router_a_handled = int((await cluster.consumer(router_a, "router-incidents"))["handled"])
