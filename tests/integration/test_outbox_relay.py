@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Database, OutboxEntry
-from shared.events import CloudEvent, IncidentResolved, parse_event, utcnow
-from shared.kafka import EventProducer, ensure_topics
-from shared.outbox import OutboxRelay
+from shared.contract.events import CloudEvent, IncidentResolved, parse_event, utcnow
+from shared.runtime.database import Database, OutboxEntry
+from shared.runtime.kafka import EventProducer, ensure_topics
+from shared.runtime.outbox import OutboxRelay
 from tests.support import read_records
 
 
