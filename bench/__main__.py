@@ -97,17 +97,21 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     names = list(SCENARIOS) if not args.only else ["floor", *[n for n in args.only if n != "floor"]]
     with (
-        broker() as (bootstrap, kind, security),
+        broker() as (bootstrap, kind, security, broker_pid),
         tempfile.TemporaryDirectory(prefix="planb-bench-") as root,
     ):
-        bench = Bench(bootstrap, kind, Path(root), args.quick, security)
-        bench.progress(f"broker: {kind} at {bootstrap}; load average {_load()}")
+        bench = Bench(bootstrap, kind, Path(root), args.quick, security, broker_pid)
+        bench.progress(
+            f"broker: {kind} at {bootstrap}; services' fetch wait {bench.fetch_max_wait_ms} ms; "
+            f"load average {_load()}"
+        )
         load_before = _load()
         scenarios = asyncio.run(_run_all(bench, names))
     results = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
         "broker": kind,
+        "fetch_max_wait_ms": bench.fetch_max_wait_ms,
         "process_model": "in-process: ingest, router, publisher apps over httpx.ASGITransport, "
         "one event loop; peers are uvicorn servers on loopback in threads",
         "machine": {

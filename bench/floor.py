@@ -1,9 +1,11 @@
 """The floor: a bare aiokafka produce→consume round trip on the same broker, one and two hops.
 
-Same client settings as the services (`acks=all`, `linger_ms=0`, consumers with
-`fetch_max_wait_ms=50`), a representative incident record, one message in flight at a time.
-The two-hop path is what an incident takes to become a pause record: ingest's produce, the
-router's consume, the router's produce (its outbox relay), the outsider's consume.
+Same client settings as the services (`acks=all`, `linger_ms=0`, consumers with the
+services' `fetch_max_wait_ms`: `Bench.fetch_max_wait_ms`), a representative incident record,
+one message in flight at a time. The two-hop path is what an incident takes to become a pause
+record: ingest's produce, the router's consume, the router's produce (its outbox relay), the
+outsider's consume. Then, for each fetch wait in `bench.idle.WAITS_MS`, the one hop and the
+CPU an idle consumer (and the broker serving it) burns: what the setting costs either way.
 """
 
 import asyncio
@@ -14,9 +16,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bench.idle import WAITS_MS, idle_cpu
 from bench.stats import jitter, summarise
 from bench.system import Bench
-from bench.watch import FETCH_MAX_WAIT_MS
 from shared.contract.events import CloudEvent, IncidentRaised, Severity
 from shared.runtime.kafka import ensure_topics
 
@@ -44,11 +46,13 @@ def producer(bench: Bench) -> AIOKafkaProducer:
     )
 
 
-async def assigned_consumer(bench: Bench, topic: str) -> AIOKafkaConsumer:
+async def assigned_consumer(
+    bench: Bench, topic: str, wait_ms: int | None = None
+) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bench.bootstrap_servers,
         **bench.security.client_options(),
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        fetch_max_wait_ms=wait_ms or bench.fetch_max_wait_ms,
         auto_offset_reset="latest",
         enable_auto_commit=False,
     )
@@ -114,11 +118,49 @@ async def run(bench: Bench) -> dict[str, Any]:
         await out.stop()
         await relay.stop()
     return {
+        "fetch_max_wait_ms": bench.fetch_max_wait_ms,
         "produce_ack": summarise(ack).as_dict(),
         "one_hop": summarise(one).as_dict(),
         "two_hops": summarise(two).as_dict(),
         "record_bytes": len(record),
+        "fetch_waits": await _fetch_waits(bench, first, record),
     }
+
+
+async def _fetch_waits(bench: Bench, topic: str, record: bytes) -> dict[str, Any]:
+    """Per fetch wait: the one hop (fewer samples) and the idle CPU (a consumer of an empty
+    topic, in its own process)."""
+    samples = bench.samples(200, 40)
+    idle_seconds = 60.0 if not bench.quick else 8.0
+    empty = f"{topic}.idle"
+    await ensure_topics(bench.bootstrap_servers, [empty], 8, security=bench.security)
+    out = producer(bench)
+    await out.start()
+    figures: dict[str, Any] = {}
+    try:
+        for wait_ms in WAITS_MS:
+            consumer = await assigned_consumer(bench, topic, wait_ms)
+            hops: list[float] = []
+            try:
+                for i in range(samples):
+                    key = f"w{wait_ms}-{i}".encode()
+                    await jitter()
+                    started = time.perf_counter()
+                    await out.send_and_wait(topic, record, key=key)
+                    await _receive(consumer, key)
+                    hops.append(time.perf_counter() - started)
+            finally:
+                await consumer.stop()
+            idle = await idle_cpu(bench, empty, wait_ms, idle_seconds)
+            figures[str(wait_ms)] = {"one_hop": summarise(hops).as_dict(), "idle": idle}
+            bench.progress(
+                f"floor: fetch wait {wait_ms} ms: hop p50 {summarise(hops).median_ms:.1f} ms, "
+                f"idle consumer {idle['consumer_core_pct']:.1f}% of a core, "
+                f"broker {idle.get('broker_core_pct', float('nan')):.1f}%"
+            )
+    finally:
+        await out.stop()
+    return figures
 
 
 async def _receive(consumer: AIOKafkaConsumer, key: bytes, within: float = 10) -> None:

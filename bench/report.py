@@ -34,6 +34,12 @@ def rows(results: dict[str, Any]) -> list[Row]:
         out.append(_latency("floor: produce ack", floor["produce_ack"]))
         out.append(_latency("floor: one hop", floor["one_hop"]))
         out.append(_latency("floor: two hops", floor["two_hops"]))
+        for wait_ms, figures in floor.get("fetch_waits", {}).items():
+            idle = figures["idle"]
+            cost = f"idle: consumer {idle['consumer_core_pct']:.1f}%"
+            if "broker_core_pct" in idle:
+                cost += f" + broker {idle['broker_core_pct']:.1f}%"
+            out.append(_latency(f"fetch wait {wait_ms} ms: one hop", figures["one_hop"], cost))
     if "ingest" in s:
         ingest = s["ingest"]
         out.append(_latency("ingest: accept, concurrency 1", ingest["accept_c1"]))

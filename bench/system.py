@@ -30,6 +30,7 @@ from services.publisher.settings import PublisherSettings
 from services.router.main import create_app as create_router
 from services.router.settings import RouterSettings
 from shared.contract.topics import Topics
+from shared.devtools.broker import FETCH_MAX_WAIT_MS as EMBEDDED_FETCH_MAX_WAIT_MS
 from shared.devtools.broker import EmbeddedBroker
 from shared.devtools.sandbox import WebhookPeer, serve
 from shared.runtime.kafka_security import PLAINTEXT, KafkaSecurity
@@ -51,6 +52,16 @@ class Bench:
     root: Path
     quick: bool
     security: KafkaSecurity = PLAINTEXT
+    broker_pid: int | None = None
+    """The embedded broker's process (its CPU is read from /proc), None for an external one."""
+
+    @property
+    def fetch_max_wait_ms(self) -> int:
+        """The services' (and the bench's own consumers') fetch wait: KAFKA_FETCH_MAX_WAIT_MS
+        if set, else what `planb run` uses on this kind of broker."""
+        if "KAFKA_FETCH_MAX_WAIT_MS" in os.environ or self.broker_pid is None:
+            return CommonSettings().kafka_fetch_max_wait_ms
+        return EMBEDDED_FETCH_MAX_WAIT_MS
 
     def progress(self, message: str) -> None:
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
@@ -60,15 +71,16 @@ class Bench:
 
 
 @contextmanager
-def broker() -> Iterator[tuple[str, str, KafkaSecurity]]:
+def broker() -> Iterator[tuple[str, str, KafkaSecurity, int | None]]:
     """KAFKA_BOOTSTRAP_SERVERS (with the KAFKA_SECURITY_* settings) if set, else an embedded
-    tansu broker for the run."""
+    tansu broker for the run (with its pid)."""
     given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if given:
-        yield given, "external", CommonSettings().kafka_security()
+        yield given, "external", CommonSettings().kafka_security(), None
         return
     with EmbeddedBroker() as embedded:
-        yield embedded.bootstrap_servers, "embedded tansu", PLAINTEXT
+        assert embedded.process is not None
+        yield embedded.bootstrap_servers, "embedded tansu", PLAINTEXT, embedded.process.pid
 
 
 @dataclass
@@ -193,6 +205,7 @@ async def running_system(
         "topic_prefix": prefix,
         "topic_partitions": 8,
         "kafka_session_timeout_ms": 6000,
+        "kafka_fetch_max_wait_ms": bench.fetch_max_wait_ms,
         "data_dir": folder,
         "config_dir": folder,
         "log_level": "WARNING",
@@ -221,7 +234,10 @@ async def running_system(
             await _ready(system.clients[service], service)
         system.watcher = await stack.enter_async_context(
             Watcher.running(
-                bench.bootstrap_servers, [getattr(topics, t) for t in watch], bench.security
+                bench.bootstrap_servers,
+                [getattr(topics, t) for t in watch],
+                bench.security,
+                fetch_max_wait_ms=bench.fetch_max_wait_ms,
             )
         )
         yield system

@@ -19,8 +19,6 @@ from shared.contract.events import (
 )
 from shared.runtime.kafka_security import KafkaSecurity
 
-FETCH_MAX_WAIT_MS = 50  # as the services' own consumers (shared/runtime/consumer.py)
-
 
 @dataclass
 class Watcher:
@@ -38,12 +36,18 @@ class Watcher:
     @classmethod
     @asynccontextmanager
     async def running(
-        cls, bootstrap_servers: str, topics: list[str], security: KafkaSecurity
+        cls,
+        bootstrap_servers: str,
+        topics: list[str],
+        security: KafkaSecurity,
+        *,
+        fetch_max_wait_ms: int,
     ) -> AsyncIterator["Watcher"]:
+        """Reading with the services' fetch wait: it is the last hop of every figure."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             **security.client_options(),
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            fetch_max_wait_ms=fetch_max_wait_ms,
             max_poll_records=5000,
             auto_offset_reset="earliest",
             enable_auto_commit=False,

@@ -1,20 +1,29 @@
 """Fixtures shared by every test: a real tansu broker, unique topics, polling helpers."""
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from shared.devtools.broker import EmbeddedBroker
+from shared.devtools.broker import FETCH_MAX_WAIT_MS, EmbeddedBroker
 from tests.databases import scratch_database
 
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    """One real Kafka-protocol broker (tansu, memory storage) for the whole session."""
+    """One real Kafka-protocol broker (tansu, memory storage) for the whole session; the
+    services the tests start (in process or not) use its fetch wait, as under `planb run`."""
     log_file = tmp_path_factory.mktemp("broker") / "tansu.log"
-    with EmbeddedBroker(log_file=log_file) as running:
+    with (
+        pytest.MonkeyPatch.context() as env,
+        EmbeddedBroker(log_file=log_file) as running,
+    ):
+        env.setenv(
+            "KAFKA_FETCH_MAX_WAIT_MS",
+            os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", str(FETCH_MAX_WAIT_MS)),
+        )
         yield running
 
 

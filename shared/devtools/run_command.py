@@ -14,7 +14,13 @@ from pathlib import Path
 import httpx
 
 from shared.contract.topics import Topics
-from shared.devtools.broker import EmbeddedBroker, busy_port, free_port, port_open
+from shared.devtools.broker import (
+    FETCH_MAX_WAIT_MS,
+    EmbeddedBroker,
+    busy_port,
+    free_port,
+    port_open,
+)
 from shared.devtools.sandbox.accounts import Sandbox, promotions, schedule
 from shared.devtools.supervisor import ServiceSpec, Supervisor
 from shared.runtime.kafka import ensure_topics
@@ -143,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
                 "PUBLIC_BASE_URL", f"http://{args.host}:{args.publisher_port}"
             ),
         }
+        if broker is not None and "KAFKA_FETCH_MAX_WAIT_MS" not in os.environ:
+            env["KAFKA_FETCH_MAX_WAIT_MS"] = str(FETCH_MAX_WAIT_MS)  # tansu: a hop costs this
         if sandbox is not None:
             env |= {"CHANNELS_FILE": str(data_dir / "channels.yaml"), **sandbox.credentials()}
         specs = [

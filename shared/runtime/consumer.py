@@ -70,6 +70,9 @@ class ConsumerConfig:
     group_id: str
     topics: list[str]
     session_timeout_ms: int = 10_000
+    fetch_max_wait_ms: int = 500
+    """How long the broker may hold an empty fetch: Apache Kafka answers as soon as a record
+    arrives, the embedded broker only when this runs out (see docs/broker.md)."""
     max_attempts: int = 3
     retry_base_seconds: float = 0.2
     retry_max_seconds: float = 10.0
@@ -120,7 +123,7 @@ class EventConsumer:
             auto_offset_reset="earliest",
             session_timeout_ms=self.config.session_timeout_ms,
             heartbeat_interval_ms=max(100, self.config.session_timeout_ms // 10),
-            fetch_max_wait_ms=50,
+            fetch_max_wait_ms=self.config.fetch_max_wait_ms,
             max_poll_records=200,
             **self.config.security.client_options(),
         )

@@ -98,14 +98,22 @@ class Runtime:
         self.relay.wake()
 
     def add_consumer(
-        self, group_id: str, topics: list[str], handlers: Mapping[str, Handler]
+        self,
+        group_id: str,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        *,
+        fetch_max_wait_ms: int | None = None,
     ) -> EventConsumer:
+        """A consumer loop for `group_id`; its fetch wait is `KAFKA_FETCH_MAX_WAIT_MS` unless
+        the caller (a consumer whose latency does not matter) passes its own."""
         consumer = EventConsumer(
             ConsumerConfig(
                 bootstrap_servers=self.settings.kafka_bootstrap_servers,
                 group_id=group_id,
                 topics=topics,
                 session_timeout_ms=self.settings.kafka_session_timeout_ms,
+                fetch_max_wait_ms=fetch_max_wait_ms or self.settings.kafka_fetch_max_wait_ms,
                 security=self.security,
                 require_existing_topics=not self.settings.creates_topics,
             ),

@@ -23,6 +23,18 @@ class CommonSettings(BaseSettings):
     topic_partitions: int = Field(default=8, ge=1, le=1000)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
     kafka_request_timeout_ms: int = Field(default=5_000, ge=500)
+    kafka_fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="how long the service's consumers (all latency-critical: router on "
+        "incidents and deliveries, publisher on outbound) let the broker hold a fetch that "
+        "finds no records. Apache Kafka answers such a fetch as soon as a record arrives, so "
+        "the default 500 costs no latency there; the embedded broker (tansu) answers only "
+        "when the wait runs out, so a hop costs up to this much: `planb run`, the demo, the "
+        "bench and the tests set 10 with it (hop p50 ~3 ms; each idle consumer then costs "
+        "~5% of a core, and the broker as much again; `python -m bench` measures both)",
+    )
     kafka_security_protocol: SecurityProtocol = Field(
         default="PLAINTEXT",
         description="`PLAINTEXT` (the embedded broker), `SSL`, `SASL_PLAINTEXT` or `SASL_SSL` "

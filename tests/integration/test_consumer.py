@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contract.events import AuditRecorded, CloudEvent
 from shared.contract.topics import Topics
+from shared.devtools.broker import FETCH_MAX_WAIT_MS
 from shared.runtime.consumer import ConsumerConfig, EventConsumer, PermanentError
 from shared.runtime.database import Database, InboxEntry
 from shared.runtime.kafka import EventProducer, ensure_topics
@@ -61,7 +62,11 @@ async def test_poison_records_go_to_the_dead_letter_topic_and_the_loop_goes_on(
 
     consumer = EventConsumer(
         ConsumerConfig(
-            bootstrap_servers, f"{topic_prefix}-g", [topics.audit], session_timeout_ms=6000
+            bootstrap_servers,
+            f"{topic_prefix}-g",
+            [topics.audit],
+            session_timeout_ms=6000,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         ),
         handlers={AuditRecorded.event_type: on_audit},
         database=database,
@@ -112,6 +117,7 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_and_its_effects_rol
             f"{topic_prefix}-g",
             [topics.audit],
             session_timeout_ms=6000,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             max_attempts=3,
             retry_base_seconds=0.01,
         ),

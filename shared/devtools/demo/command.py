@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.contract.topics import Topics
-from shared.devtools.broker import EmbeddedBroker, busy_port, free_port
+from shared.devtools.broker import FETCH_MAX_WAIT_MS, EmbeddedBroker, busy_port, free_port
 from shared.devtools.demo.timing import Timing
 from shared.devtools.supervisor import ServiceSpec, Supervisor
 from shared.runtime.kafka import ensure_topics
@@ -131,6 +131,7 @@ def main(args: argparse.Namespace) -> int:
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
             "TOPIC_PARTITIONS": "2",
+            "KAFKA_FETCH_MAX_WAIT_MS": str(FETCH_MAX_WAIT_MS),  # tansu: a hop costs this
             "DATA_DIR": str(data_dir),
             "TOKENS_FILE": str(data_dir / "tokens.json"),
             "CHANNELS_FILE": str(data_dir / "channels.yaml"),
