@@ -5,14 +5,19 @@ Ingest, router and publisher run; 10 webhook channels on a loopback peer
 (shared/devtools/sandbox) that accepts each post, then answers `PEER_DELAY` later. The second
 variant sends one channel to a peer that answers far beyond the publisher's channel timeout:
 the other channels' figures should not move.
+
+The waterfall: every stage the services time (shared/runtime/waterfall.py), as seconds since
+the approval, median and p99 per stage over the measured approvals, so the slow stage shows.
 """
 
 import time
+from collections import defaultdict
 from typing import Any
 
 from bench.draft import draft_of
 from bench.stats import jitter, summarise
 from bench.system import Bench, System, channels, peers, running_system
+from shared.runtime.waterfall import STAGES
 
 PEER_DELAY = 0.05
 SLOW_PEER_DELAY = 30.0
@@ -36,6 +41,11 @@ async def run(bench: Bench, *, one_times_out: bool = False) -> dict[str, Any]:
         ) as system:
             skip = {slow_id} if one_times_out else set()
             await _one(system, skip)  # warm-up
+            stages: dict[str, list[float]] = defaultdict(list)
+            for service in ("router", "publisher"):
+                system.apps[service].state.waterfall.listeners.append(
+                    lambda stage, seconds: stages[stage].append(seconds)
+                )
             per_approval: list[float] = []
             per_channel: list[float] = []
             for i in range(samples):
@@ -52,6 +62,9 @@ async def run(bench: Bench, *, one_times_out: bool = False) -> dict[str, Any]:
         "peer_delay_ms": PEER_DELAY * 1000,
         "timing_out_channel": slow_id if one_times_out else None,
         "channel_timeout_s": CHANNEL_TIMEOUT,
+        "stages": {
+            stage: summarise(stages[stage]).as_dict() for stage in STAGES if stages.get(stage)
+        },
     }
 
 

@@ -79,6 +79,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
             limit = 250 + s[key]["peer_delay_ms"]
             target = f"p99 < {limit:.0f} ms: {_verdict(figure['p99_ms'] < limit)}"
             out.append(_latency(name, figure, target))
+            for stage, since_approval in s[key].get("stages", {}).items():
+                out.append(_latency(f"  {key} stage: {stage}", since_approval, "since approval"))
     if "storm" in s:
         storm = s["storm"]
         out.append(

@@ -177,7 +177,7 @@ class Dispatcher:
         asked = self._quiet_until.get(channel_id, 0.0) - time.monotonic()
         if (quiet := max(breaker.wait_seconds(), asked)) > 0:
             return quiet
-        now = utcnow()
+        now = woke = utcnow()
         async with self.database.transaction() as session:
             await lock_key(session, f"dispatch:{channel_id}")
             if await sending_elsewhere(session, channel_id, now - self.lease):
@@ -208,6 +208,9 @@ class Dispatcher:
             row.attempts += 1
             attempts = row.attempts
             thread = await thread_for(session, message)
+        stages = self.metrics.waterfall
+        stages.mark("dispatcher_woke", message.requested_at, at=woke)
+        stages.mark("claimed", message.requested_at)
         post = OutgoingPost.of(message, reply_to=thread)
         sent = asyncio.Event()
         keeper = asyncio.create_task(
@@ -224,6 +227,8 @@ class Dispatcher:
         self, channel: Channel, message: PublishRequested, post: OutgoingPost, *, attempts: int
     ) -> None:
         breaker = self.breakers[channel.channel_id]
+        stages = self.metrics.waterfall
+        stages.mark("send_started", message.requested_at)
         started = time.perf_counter()
         try:
             posted = await post_with_retries(
@@ -247,10 +252,12 @@ class Dispatcher:
             )
         else:
             breaker.succeeded()
+            stages.mark("send_finished", message.requested_at)
             self.metrics.send_seconds.labels(channel.channel_id).observe(
                 time.perf_counter() - started
             )
             await self.settler.settle(message.message_id, posted=posted, message=message)
+            stages.mark("settled", message.requested_at)
         finally:
             self.metrics.breaker_open.labels(channel.channel_id).set(
                 1 if breaker.state == "open" else 0

@@ -31,6 +31,7 @@ from shared.contract.topics import Topics
 from shared.runtime.consumer import Handler, payload_of
 from shared.runtime.database import after_commit
 from shared.runtime.outbox import add_to_outbox
+from shared.runtime.waterfall import Waterfall
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,12 @@ def publisher_handlers(
     channels: ChannelRegistry,
     wake: Callable[[], None],
     wake_dispatch: Callable[[str], None] = lambda _channel_id: None,
+    waterfall: Waterfall | None = None,
 ) -> dict[str, Handler]:
     """The consumer's registry; `wake` nudges the outbox relay once a report is committed,
-    `wake_dispatch(channel_id)` the dispatcher once a network delivery is queued."""
+    `wake_dispatch(channel_id)` the dispatcher once a network delivery is queued;
+    `waterfall` times a request's arrival and its delivery row."""
+    stages = waterfall or Waterfall()
 
     def emit(session: AsyncSession, outcome: DeliveryOutcome, cause: CloudEvent) -> None:
         report_delivery(
@@ -58,6 +62,7 @@ def publisher_handlers(
 
     async def on_publish_requested(event: CloudEvent, session: AsyncSession) -> None:
         message = payload_of(event, PublishRequested)
+        stages.mark("consumed", message.requested_at)
         delivery = await session.get(Delivery, message.message_id)
         if delivery is None:
             delivery = _new_delivery(message)
@@ -75,7 +80,12 @@ def publisher_handlers(
             return
         outcome = await _deliver(message, delivery, session, channels=channels)
         if outcome is None:
-            after_commit(session, lambda: wake_dispatch(message.channel_id))
+
+            def queued() -> None:
+                stages.mark("delivery_written", message.requested_at)
+                wake_dispatch(message.channel_id)
+
+            after_commit(session, queued)
         else:
             emit(session, outcome, event)
 

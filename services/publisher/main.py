@@ -49,6 +49,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             lease_seconds=settings.sending_lease_seconds,
             metrics=PublisherMetrics(app.state.metrics.registry),
         )
+        app.state.waterfall = app.state.dispatcher.metrics.waterfall
 
     async def setup(app: FastAPI, runtime: Runtime) -> None:
         channels: ChannelRegistry = app.state.channels
@@ -65,6 +66,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                 channels=channels,
                 wake=runtime.relay.wake,
                 wake_dispatch=dispatcher.wake,
+                waterfall=dispatcher.metrics.waterfall,
             ),
         )
 

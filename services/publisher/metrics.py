@@ -2,6 +2,8 @@
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from shared.runtime.waterfall import Waterfall
+
 
 class PublisherMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -25,3 +27,5 @@ class PublisherMetrics:
             ["channel"],
             registry=registry,
         )
+        self.waterfall = Waterfall(registry)
+        """Approve → published, the publisher's stages (shared/runtime/waterfall.py)."""

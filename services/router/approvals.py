@@ -22,6 +22,7 @@ from shared.contract.events import (
     derived_id,
 )
 from shared.contract.textlength import Measured
+from shared.runtime.database import after_commit
 from shared.web.auth import Principal, Role
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,7 @@ async def approve(
                 updated_at=now,
             )
         )
+    after_commit(session, lambda: ctx.waterfall.mark("approved", now))
     channels = [row.channel_id for row in chosen]
     _decide(
         ctx,

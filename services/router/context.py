@@ -14,6 +14,7 @@ from shared.contract.channels import ChannelConfig
 from shared.contract.events import CloudEvent, utcnow
 from shared.contract.topics import Topics
 from shared.runtime.outbox import add_to_outbox
+from shared.runtime.waterfall import Waterfall
 
 SOURCE = "/planb/router"
 
@@ -32,6 +33,8 @@ class RouterContext:
     """Renders drafts from the templates; `bootstrap` builds it over the operator's folder."""
     drafts_wanted: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when an incident asked for a draft; wakes the drafting job (draft_queue.py)."""
+    waterfall: Waterfall = field(default_factory=Waterfall)
+    """Approve → published, the router's stages (in the app's registry: `bootstrap`)."""
 
     def channel(self, channel_id: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.id == channel_id), None)

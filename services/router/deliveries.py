@@ -13,6 +13,7 @@ from shared.contract.events import (
     DeliveryRetrying,
 )
 from shared.runtime.consumer import Handler, payload_of
+from shared.runtime.waterfall import Waterfall
 
 _STATES: dict[type[DeliveryOutcome], str] = {
     DeliveryPublished: "published",
@@ -23,12 +24,14 @@ _STATES: dict[type[DeliveryOutcome], str] = {
 _FINAL = {"published", "failed", "held"}
 
 
-def delivery_handlers() -> dict[str, Handler]:
-    """The registry of `planb.deliveries` handlers, keyed by event type."""
-    return {model.event_type: _make_handler(model) for model in _STATES}
+def delivery_handlers(waterfall: Waterfall | None = None) -> dict[str, Handler]:
+    """The registry of `planb.deliveries` handlers, keyed by event type; `waterfall` times
+    the first report on each approved message (the last stage of approve → published)."""
+    stages = waterfall or Waterfall()
+    return {model.event_type: _make_handler(model, stages) for model in _STATES}
 
 
-def _make_handler(model: type[DeliveryOutcome]) -> Handler:
+def _make_handler(model: type[DeliveryOutcome], stages: Waterfall) -> Handler:
     state = _STATES[model]
 
     async def on_delivery(event: CloudEvent, session: AsyncSession) -> None:
@@ -50,6 +53,8 @@ def _make_handler(model: type[DeliveryOutcome]) -> Handler:
             session.add(delivery)
         elif delivery.state in _FINAL and state == "retrying":
             return  # a late "retrying" never overwrites a final outcome
+        elif delivery.state == "requested":  # stamped at the approval
+            stages.mark("report_consumed", delivery.updated_at)
         delivery.state = state
         delivery.attempts = data.attempts
         delivery.updated_at = data.at

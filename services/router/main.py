@@ -21,10 +21,13 @@ from services.router.policy import load_policy
 from services.router.settings import RouterSettings, get_settings
 from shared.contract.channels import load_channels
 from shared.runtime.service import Runtime
+from shared.runtime.waterfall import Waterfall, relay_stage
 from shared.web.app import create_service_app
 
 
-def bootstrap(settings: RouterSettings, runtime: Runtime) -> RouterContext:
+def bootstrap(
+    settings: RouterSettings, runtime: Runtime, *, waterfall: Waterfall | None = None
+) -> RouterContext:
     """Read configuration (failing fast with a clear message) and wire the context."""
     channels = load_channels(settings.resolved_channels_file())
     return RouterContext(
@@ -35,6 +38,7 @@ def bootstrap(settings: RouterSettings, runtime: Runtime) -> RouterContext:
         public_base_url=settings.public_base_url,
         wake_relay=runtime.relay.wake,
         drafter=load_drafter(settings.resolved_templates_dir(), settings.config_dir, channels),
+        waterfall=waterfall or Waterfall(),
     )
 
 
@@ -42,7 +46,9 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     def prepare(app: FastAPI, runtime: Runtime) -> None:
-        app.state.context = bootstrap(settings, runtime)
+        app.state.waterfall = Waterfall(app.state.metrics.registry)
+        app.state.context = bootstrap(settings, runtime, waterfall=app.state.waterfall)
+        runtime.relay.on_sent = relay_stage(runtime.topics.outbound, app.state.waterfall)
 
     async def setup(app: FastAPI, runtime: Runtime) -> None:
         ctx: RouterContext = app.state.context
@@ -51,7 +57,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
             f"{group}-incidents", [runtime.topics.incidents], incident_handlers(ctx)
         )
         runtime.add_consumer(
-            f"{group}-deliveries", [runtime.topics.deliveries], delivery_handlers()
+            f"{group}-deliveries", [runtime.topics.deliveries], delivery_handlers(ctx.waterfall)
         )
         for job in periodic_jobs(ctx, runtime.database, settings):
             runtime.spawn(job.run(), job.name)

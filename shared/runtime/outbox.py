@@ -8,7 +8,7 @@ A redelivered outbox row carries the same event id, so consumers' inboxes drop t
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from sqlalchemy import delete, func, insert, select
@@ -97,6 +97,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
         self.on_depth: Callable[[int], None] | None = None
+        self.on_sent: Callable[[Sequence[OutboxEntry]], None] | None = None
+        """Told of each batch once acknowledged (the router times its publish requests)."""
         self.before_drain = before_drain
         self.missing_topics = missing_topics
         self.last_error: str | None = None
@@ -205,6 +207,8 @@ class OutboxRelay:
             if missing:
                 raise KafkaConnectionError(f"acked, but the broker lacks {sorted(missing)}")
         sent = [row.id for row, error in zip(rows, results, strict=True) if error is None]
+        if self.on_sent is not None:
+            self.on_sent([row for row, error in zip(rows, results, strict=True) if error is None])
         async with self.database.transaction() as session:
             await session.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(sent)))
         failed = [error for error in results if error is not None]
