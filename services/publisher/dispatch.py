@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, select
 from sqlalchemy.exc import OperationalError
@@ -178,6 +178,8 @@ class Dispatcher:
         if (quiet := max(breaker.wait_seconds(), asked)) > 0:
             return quiet
         now = woke = utcnow()
+        if (due := await self._next_due(channel_id, now)) != 0:
+            return due
         async with self.database.transaction() as session:
             await lock_key(session, f"dispatch:{channel_id}")
             if await sending_elsewhere(session, channel_id, now - self.lease):
@@ -221,6 +223,31 @@ class Dispatcher:
         finally:
             sent.set()
             await keeper
+        return 0
+
+    async def _next_due(self, channel_id: str, now: datetime) -> float | None:
+        """Whether the channel has a delivery due, by a read: None when its queue is empty,
+        else the seconds until its oldest is due (0: now). Every round that sends ends with
+        one more round, which mostly finds nothing; as a write it would wait its turn
+        behind every other writer (SQLite admits one) and make them wait behind it."""
+        async with self.database.reader() as session:
+            due = (
+                await session.execute(
+                    select(Delivery.next_attempt_at)
+                    .where(
+                        Delivery.channel_id == channel_id,
+                        Delivery.state == DeliveryState.PENDING.value,
+                        Delivery.request.is_not(None),
+                    )
+                    .order_by(STATUS_FIRST, Delivery.created_at, Delivery.message_id)
+                    .limit(1)
+                )
+            ).first()
+        if due is None:
+            return None
+        next_attempt_at = due[0]
+        if next_attempt_at is not None and next_attempt_at > now:
+            return float((next_attempt_at - now).total_seconds())
         return 0
 
     async def _send(

@@ -170,10 +170,17 @@ class EventConsumer:
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=200)
             self.stats.assigned = set(consumer.assignment())
-            for tp, records in batches.items():
-                for record in records:
-                    await self._process(record)
-                await consumer.commit({tp: records[-1].offset + 1})
+            handled: dict[TopicPartition, int] = {}
+            try:
+                for tp, records in batches.items():
+                    for record in records:
+                        await self._process(record)
+                        handled[tp] = record.offset + 1
+            finally:
+                # one commit (a round trip to the broker) for the whole batch, not one per
+                # partition; what was handled before a failure is committed all the same
+                if handled:
+                    await consumer.commit(handled)
 
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
         try:

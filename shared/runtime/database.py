@@ -182,7 +182,9 @@ def create_engine_for(url: str, *, migrations: bool = False) -> AsyncEngine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    # readers don't queue (only writers take turns), so a publisher's per-channel
+    # dispatchers read at once: keep enough connections that none is opened per read
+    engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=20)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
