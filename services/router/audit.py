@@ -1,8 +1,9 @@
 """The audit log: every pause, resume, edit, approval and rejection, in the router's
 database and on `planb.audit`."""
 
-from typing import Any
+from typing import Any, NamedTuple
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.context import SOURCE, RouterContext
@@ -45,3 +46,39 @@ def record_audit(
         key=entity_id,
         event=CloudEvent.wrap(data, source=SOURCE, subject=entity_id),
     )
+
+
+class Audited(NamedTuple):
+    """One entry for `record_audits`."""
+
+    entity_id: str
+    details: dict[str, Any]
+
+
+async def record_audits(
+    ctx: RouterContext,
+    session: AsyncSession,
+    entries: list[Audited],
+    *,
+    actor: str,
+    action: str,
+    entity_type: str,
+) -> None:
+    """Many entries of one action (a pause of 1,000 channels) in one multi-row INSERT: an
+    ORM object each cost more than the pause itself."""
+    if not entries:
+        return
+    now = ctx.clock()
+    common = {"actor": actor, "action": action, "entity_type": entity_type, "at": now}
+    await session.execute(
+        insert(AuditEntry),
+        [{**common, "entity_id": e.entity_id, "details": e.details} for e in entries],
+    )
+    for entry in entries:
+        data = AuditRecorded(**common, entity_id=entry.entity_id, details=entry.details)
+        ctx.emit(
+            session,
+            topic=ctx.topics.audit,
+            key=entry.entity_id,
+            event=CloudEvent.wrap(data, source=SOURCE, subject=entry.entity_id),
+        )

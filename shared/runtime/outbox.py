@@ -86,7 +86,7 @@ class OutboxRelay:
         database: Database,
         producer: EventProducer,
         *,
-        batch_size: int = 500,
+        batch_size: int = 1000,  # a pause of 1,000 channels stages its fences first: one batch
         idle_poll_seconds: float = 1.0,
         before_drain: Callable[[], Awaitable[None]] | None = None,
         missing_topics: Callable[[set[str]], Awaitable[set[str]]] | None = None,

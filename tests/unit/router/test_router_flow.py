@@ -12,7 +12,8 @@ from services.router import approvals
 from services.router.context import RouterContext
 from services.router.draft_queue import write_requested_drafts
 from services.router.incidents import incident_handlers
-from services.router.models import ChannelPause, Draft
+from services.router.models import AuditEntry, ChannelPause, Draft
+from services.router.pauses import Paused, pause_channels
 from services.router.policy import Policy
 from shared.contract.channels import ChannelConfig, ChannelTags, ChannelType
 from shared.contract.errors import DomainError
@@ -233,3 +234,38 @@ async def test_a_burst_of_events_is_drafted_once_for_the_latest(
     assert draft.state == "pending"
     assert draft.incident_status == "identified"
     assert all("Engineers are on site." in t.text for t in texts)
+
+
+async def test_a_pause_writes_a_row_an_audit_entry_and_a_fence_per_channel_fences_first(
+    ctx: RouterContext, db: Database
+) -> None:
+    """Set-based: the rows come from multi-row INSERTs, and every fence is staged ahead of
+    the audit records, so the relay sends them in its first batch."""
+    channels = [f"c{i:03d}" for i in range(25)]
+    async with db.transaction() as session:
+        paused = await pause_channels(
+            ctx,
+            session,
+            channels,
+            incident_id="inc_many",
+            reason="sev1",
+            actor="policy",
+            cause_id="evt_many",
+            now=NOW,
+        )
+    assert paused == Paused(channels, 0)
+    async with db.sessions() as session:
+        pauses = (await session.scalars(select(ChannelPause).order_by(ChannelPause.id))).all()
+        audits = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
+        topics = (await session.scalars(select(OutboxEntry.topic).order_by(OutboxEntry.id))).all()
+    assert [(p.channel_id, p.incident_id, p.paused_by, p.released_at) for p in pauses] == [
+        (c, "inc_many", "policy", None) for c in channels
+    ]
+    assert [(a.action, a.entity_id, a.details) for a in audits] == [
+        ("channel.paused", c, {"incident_id": "inc_many", "reason": "sev1"}) for c in channels
+    ]
+    assert topics == [ctx.topics.outbound] * 25 + [ctx.topics.audit] * 25
+    fences = await outbound(db, ctx)
+    assert [(type(f).__name__, f.channel_id) for f in fences] == [  # type: ignore[attr-defined]
+        ("ChannelPaused", c) for c in channels
+    ]
