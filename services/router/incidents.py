@@ -6,7 +6,7 @@ import logging
 import uuid
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.approvals import approve_by_policy
@@ -239,6 +239,7 @@ async def draft_update(
         created_at=now,
     )
     session.add(draft)
+    await session.flush()  # the texts refer to it
     for channel_id, drafted in rendered.items():
         if drafted.cut_chars:
             log.info(
@@ -249,15 +250,22 @@ async def draft_update(
                 drafted.cut_chars,
                 drafted.limit,
             )
-        session.add(
-            DraftText(
-                draft_id=draft.id,
-                channel_id=channel_id,
-                text=drafted.text,
-                length=drafted.length,
-                limit=drafted.limit,
-                cut_chars=drafted.cut_chars,
-            )
+    # one multi-row INSERT: with 1,000 channels, ORM objects held SQLite's writer ~0.5 s,
+    # and the next incident's pause waited behind it
+    if rendered:
+        await session.execute(
+            insert(DraftText),
+            [
+                {
+                    "draft_id": draft.id,
+                    "channel_id": channel_id,
+                    "text": drafted.text,
+                    "length": drafted.length,
+                    "limit": drafted.limit,
+                    "cut_chars": drafted.cut_chars,
+                }
+                for channel_id, drafted in rendered.items()
+            ],
         )
     _timeline(
         session,
