@@ -22,6 +22,13 @@ CLEARED = (
 )
 
 
+def _as_a_terminal_would() -> None:
+    """Ctrl-C at its default, as an interactive shell sets it for a foreground job: a test
+    run started in the background of a non-interactive shell inherits SIGINT *ignored*, and
+    make (not Python, which handles it itself) would then let it pass and exit 0."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(target: str, variables: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """`make <target> NAME="value" ...` from the repository's root, output to `log_path`."""
     env = {k: v for k, v in os.environ.items() if k not in CLEARED}
@@ -29,7 +36,13 @@ def start(target: str, variables: dict[str, str], log_path: Path) -> subprocess.
     command += [f"{name}={value}" for name, value in variables.items()]
     with log_path.open("w") as log:
         return subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_as_a_terminal_would,
         )
 
 
