@@ -75,7 +75,14 @@ async def record_audits(
         [{**common, "entity_id": e.entity_id, "details": e.details} for e in entries],
     )
     for entry in entries:
-        data = AuditRecorded(**common, entity_id=entry.entity_id, details=entry.details)
+        data = AuditRecorded(
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entry.entity_id,
+            details=entry.details,
+            at=now,
+        )
         ctx.emit(
             session,
             topic=ctx.topics.audit,
