@@ -22,7 +22,13 @@ from shared.devtools.broker import (
     port_open,
 )
 from shared.devtools.sandbox.accounts import Sandbox, promotions, schedule
-from shared.devtools.supervisor import ServiceSpec, Supervisor
+from shared.devtools.supervisor import (
+    ServiceSpec,
+    Supervisor,
+    port_flags,
+    service_ports,
+    service_specs,
+)
 from shared.runtime.kafka import ensure_topics
 from shared.runtime.settings import CommonSettings
 from shared.web.auth import generate_dev_tokens
@@ -91,11 +97,7 @@ def run(args: argparse.Namespace) -> int:
     settings = CommonSettings()
     data_dir: Path = args.data_dir or settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    ports = [
-        ("--ingest-port", args.ingest_port),
-        ("--router-port", args.router_port),
-        ("--publisher-port", args.publisher_port),
-    ]
+    ports = port_flags(service_ports(args))
     if not args.no_sandbox and "CHANNELS_FILE" not in os.environ and args.sandbox_port:
         ports += [("--sandbox-port", args.sandbox_port + offset) for offset in range(3)]
     busy = busy_port("planb run", ports, "another `make run` or `make demo`?")
@@ -153,11 +155,7 @@ def run(args: argparse.Namespace) -> int:
             env["KAFKA_FETCH_MAX_WAIT_MS"] = str(FETCH_MAX_WAIT_MS)  # tansu: a hop costs this
         if sandbox is not None:
             env |= {"CHANNELS_FILE": str(data_dir / "channels.yaml"), **sandbox.credentials()}
-        specs = [
-            ServiceSpec("ingest", "services.ingest.main:create_app", args.ingest_port),
-            ServiceSpec("router", "services.router.main:create_app", args.router_port),
-            ServiceSpec("publisher", "services.publisher.main:create_app", args.publisher_port),
-        ]
+        specs = service_specs(service_ports(args))
 
         async def on_ready() -> None:
             if sandbox is not None:

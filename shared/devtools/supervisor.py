@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from shared.runtime.registry import registered_services
 from shared.runtime.wakeup import wait_for_wakeup
 
 PR_SET_PDEATHSIG = 1
@@ -26,6 +27,24 @@ class ServiceSpec:
     name: str
     factory: str
     port: int
+
+
+def service_ports(args: object) -> dict[str, int]:
+    """Each registered service's port from the command's `--<service>-port` flag."""
+    return {name: int(getattr(args, f"{name}_port")) for name in registered_services()}
+
+
+def port_flags(ports: dict[str, int]) -> list[tuple[str, int]]:
+    """(flag, port) pairs for `busy_port`, so a taken port is named with its flag."""
+    return [(f"--{name}-port", port) for name, port in ports.items()]
+
+
+def service_specs(ports: dict[str, int]) -> list[ServiceSpec]:
+    """One spec per registered service, in start-up order, each on its port."""
+    return [
+        ServiceSpec(name, service.app_factory, ports[name])
+        for name, service in registered_services().items()
+    ]
 
 
 def _die_with_parent() -> None:

@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING
 from shared.contract.topics import Topics
 from shared.devtools.broker import FETCH_MAX_WAIT_MS, EmbeddedBroker, busy_port, free_port
 from shared.devtools.demo.timing import Timing
-from shared.devtools.supervisor import ServiceSpec, Supervisor
+from shared.devtools.supervisor import (
+    Supervisor,
+    port_flags,
+    service_ports,
+    service_specs,
+)
 from shared.runtime.kafka import ensure_topics
 from shared.web.auth import generate_dev_tokens
 
@@ -94,11 +99,7 @@ def main(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
     if not _reset(data_dir):
         return 1
-    ports = [
-        ("--ingest-port", args.ingest_port),
-        ("--router-port", args.router_port),
-        ("--publisher-port", args.publisher_port),
-    ]
+    ports = port_flags(service_ports(args))
     busy = busy_port("planb demo", ports, "`make run`?")
     if busy is not None:
         print(busy + ' (with make: make demo DEMO_ARGS="...")', file=sys.stderr)
@@ -139,11 +140,7 @@ def main(args: argparse.Namespace) -> int:
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),  # the story does the talking
             **sandbox.credentials(),
         }
-        specs = [
-            ServiceSpec("ingest", "services.ingest.main:create_app", args.ingest_port),
-            ServiceSpec("router", "services.router.main:create_app", args.router_port),
-            ServiceSpec("publisher", "services.publisher.main:create_app", args.publisher_port),
-        ]
+        specs = service_specs(service_ports(args))
         story = Story(
             sandbox=sandbox,
             tokens=tokens,
