@@ -32,19 +32,27 @@ def record_audit(
             at=now,
         )
     )
-    data = AuditRecorded(
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        details=details or {},
-        at=now,
+    _emit(
+        ctx,
+        session,
+        AuditRecorded(
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            details=details or {},
+            at=now,
+        ),
     )
+
+
+def _emit(ctx: RouterContext, session: AsyncSession, data: AuditRecorded) -> None:
+    """The entry's record on `planb.audit`, keyed by the entity, staged in the transaction."""
     ctx.emit(
         session,
         topic=ctx.topics.audit,
-        key=entity_id,
-        event=CloudEvent.wrap(data, source=SOURCE, subject=entity_id),
+        key=data.entity_id,
+        event=CloudEvent.wrap(data, source=SOURCE, subject=data.entity_id),
     )
 
 
@@ -75,17 +83,15 @@ async def record_audits(
         [{**common, "entity_id": e.entity_id, "details": e.details} for e in entries],
     )
     for entry in entries:
-        data = AuditRecorded(
-            actor=actor,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entry.entity_id,
-            details=entry.details,
-            at=now,
-        )
-        ctx.emit(
+        _emit(
+            ctx,
             session,
-            topic=ctx.topics.audit,
-            key=entry.entity_id,
-            event=CloudEvent.wrap(data, source=SOURCE, subject=entry.entity_id),
+            AuditRecorded(
+                actor=actor,
+                action=action,
+                entity_type=entity_type,
+                entity_id=entry.entity_id,
+                details=entry.details,
+                at=now,
+            ),
         )
