@@ -25,8 +25,9 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import case, select
+from sqlalchemy import Select, case, select
 from sqlalchemy.exc import OperationalError
 
 from services.publisher.breaker import Breaker
@@ -185,15 +186,7 @@ class Dispatcher:
             if await sending_elsewhere(session, channel_id, now - self.lease):
                 return BUSY_POLL_SECONDS
             row = await session.scalar(
-                select(Delivery)
-                .where(
-                    Delivery.channel_id == channel_id,
-                    Delivery.state == DeliveryState.PENDING.value,
-                    Delivery.request.is_not(None),
-                )
-                .order_by(STATUS_FIRST, Delivery.created_at, Delivery.message_id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
+                _oldest_pending(select(Delivery), channel_id).with_for_update(skip_locked=True)
             )
             if row is None:
                 return None
@@ -232,16 +225,7 @@ class Dispatcher:
         behind every other writer (SQLite admits one) and make them wait behind it."""
         async with self.database.reader() as session:
             due = (
-                await session.execute(
-                    select(Delivery.next_attempt_at)
-                    .where(
-                        Delivery.channel_id == channel_id,
-                        Delivery.state == DeliveryState.PENDING.value,
-                        Delivery.request.is_not(None),
-                    )
-                    .order_by(STATUS_FIRST, Delivery.created_at, Delivery.message_id)
-                    .limit(1)
-                )
+                await session.execute(_oldest_pending(select(Delivery.next_attempt_at), channel_id))
             ).first()
         if due is None:
             return None
@@ -289,3 +273,20 @@ class Dispatcher:
             self.metrics.breaker_open.labels(channel.channel_id).set(
                 1 if breaker.state == "open" else 0
             )
+
+
+AnySelect = TypeVar("AnySelect", bound=Select[Any])
+
+
+def _oldest_pending(query: AnySelect, channel_id: str) -> AnySelect:
+    """`query` narrowed to the channel's next delivery in send order (status updates first,
+    then oldest): the one the dispatcher claims, and the one its read checks is due."""
+    return (
+        query.where(
+            Delivery.channel_id == channel_id,
+            Delivery.state == DeliveryState.PENDING.value,
+            Delivery.request.is_not(None),
+        )
+        .order_by(STATUS_FIRST, Delivery.created_at, Delivery.message_id)
+        .limit(1)
+    )
