@@ -93,8 +93,18 @@ class HttpMetrics:
         self.service = service
 
 
+METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """The method as a metric label: a method HTTP defines, else "other". The raw method is
+    whatever the client sent, so labelling by it let anyone add series without bound."""
+    return method if method in METHOD_LABELS else "other"
+
+
 class MetricsMiddleware:
-    """Counts requests and their latency by route template (not raw path: bounded labels)."""
+    """Counts requests and their latency by route template (not raw path) and by a fixed set
+    of methods: every label takes a bounded set of values, whatever a client sends."""
 
     def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
         self.app = app
@@ -119,7 +129,7 @@ class MetricsMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
             self.metrics.requests.labels(
-                self.metrics.service, scope["method"], template, str(status)
+                self.metrics.service, method_label(scope["method"]), template, str(status)
             ).inc()
             self.metrics.latency.labels(self.metrics.service, template).observe(
                 time.perf_counter() - start
