@@ -108,10 +108,19 @@ def viewer(request: Request) -> Viewer:
     return Viewer(request, principal, session)
 
 
+MAX_FORM_FIELDS = 2000
+
+
 async def form_of(request: Request) -> dict[str, list[str]]:
-    """An HTML form body (application/x-www-form-urlencoded; the body guard caps its size)."""
+    """An HTML form body (application/x-www-form-urlencoded; the body guard caps its size, and
+    more than `MAX_FORM_FIELDS` fields is a 413 problem, not parse_qs's uncaught ValueError)."""
     body = (await request.body()).decode("utf-8", errors="replace")
-    return parse_qs(body, keep_blank_values=True, max_num_fields=2000)
+    try:
+        return parse_qs(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise Problem(
+            413, "Too many form fields", f"A form here has at most {MAX_FORM_FIELDS} fields."
+        ) from None
 
 
 def first(form: dict[str, list[str]], name: str, default: str = "") -> str:
