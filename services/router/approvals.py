@@ -165,8 +165,10 @@ async def approve_by_policy(
 ) -> bool:
     """Approve a draft just written, for every channel, as `policy`, when the policy approves
     its incident's severity by itself; through `approve`, so its publish requests are staged,
-    its deliveries recorded and the decision audited exactly as a duty manager's would be."""
-    if not ctx.policy.approval.approves_itself(Severity(incident.severity)):
+    its deliveries recorded and the decision audited exactly as a duty manager's would be.
+    By the highest severity the incident has had: a sev1 lowered to sev4 is still not the
+    policy's to approve (nobody at all would have read it)."""
+    if not ctx.policy.approval.approves_itself(Severity(incident.highest_severity)):
         return False
     await session.flush()  # the draft and its texts, for `approve` to read back
     try:

@@ -5,6 +5,9 @@ whoever last edited one of the texts being approved. None of them may approve it
 person must. "Alone" is read strictly and simply: the approval needs a second person, not a
 second click, so an author's approval never counts as half of one. An admin is a person too
 and is bound the same way.
+
+The rule goes by the highest severity the incident has had, not its current one: otherwise
+whoever raised a sev1 could lower it to sev3 with an update and approve the new draft alone.
 """
 
 from services.router.models import DraftText, Incident
@@ -30,16 +33,17 @@ def check_four_eyes(
     policy: ApprovalPolicy, incident: Incident, texts: list[DraftText], *, by: Principal
 ) -> None:
     """Refuse (403, saying why) an approval by one of the draft's authors where the rule is on."""
-    severity = Severity(incident.severity)
+    severity = Severity(incident.highest_severity)
     if not policy.needs_four_eyes(severity):
         return
     deeds = authorship(incident, texts).get(by.name)
     if not deeds:
         return
+    was = f" (it was {severity.value}; it is {incident.severity} now)"
     raise NotAllowed(
         "Four-eyes rule",
-        f"four-eyes rule for {severity.value}: {by.name} {_and(deeds)}; "
-        "another duty manager must approve.",
+        f"four-eyes rule for {severity.value}{was if severity != incident.severity else ''}: "
+        f"{by.name} {_and(deeds)}; another duty manager must approve.",
         severity=severity.value,
         authors=sorted(authorship(incident, texts)),
     )

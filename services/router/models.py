@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from shared.runtime.database import UTCDateTime
 
@@ -22,6 +22,9 @@ class Incident(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     severity: Mapped[str] = mapped_column(String(8))
+    highest_severity: Mapped[str] = mapped_column(
+        String(8), doc="The most severe it has been: the four-eyes rule goes by this"
+    )
     status: Mapped[str] = mapped_column(String(20))
     summary: Mapped[str | None] = mapped_column(Text)
     customer_impact: Mapped[str | None] = mapped_column(Text)
@@ -48,6 +51,14 @@ class Incident(Base):
     draft_message: Mapped[str | None] = mapped_column(
         Text, doc="The operator's message of that event, for its draft"
     )
+
+    @validates("severity")
+    def _keep_highest(self, _key: str, value: str) -> str:
+        """Whatever sets the severity also keeps the highest it has had, so lowering an
+        incident (sev1 to sev3) cannot lift a rule the higher severity put on it."""
+        if self.highest_severity is None or value < self.highest_severity:  # sev1 < sev2 < …
+            self.highest_severity = value
+        return value
 
 
 class TimelineEntry(Base):

@@ -87,10 +87,17 @@ def raised(
     )
 
 
-def updated(incident_id: str, *, by: str = "op", every: int | None = None) -> IncidentUpdated:
+def updated(
+    incident_id: str,
+    *,
+    by: str = "op",
+    every: int | None = None,
+    severity: Severity | None = None,
+) -> IncidentUpdated:
     return IncidentUpdated(
         incident_id=incident_id,
         status=IncidentStatus.IDENTIFIED,
+        severity=severity,
         message="A signal failed at Central.",
         next_update_in_minutes=every,
         updated_by=by,

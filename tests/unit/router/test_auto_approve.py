@@ -129,3 +129,14 @@ def test_a_policy_file_asking_for_it_is_refused_naming_the_field(tmp_path: Path)
         ConfigFileError, match=r"policy.yaml: approval: .*auto_approve lists sev1, which four_eyes"
     ):
         load_policy(path)
+
+
+async def test_a_sev1_lowered_to_a_listed_severity_still_needs_a_person(
+    ctx: RouterContext, db: Database
+) -> None:
+    """Else one person could raise a sev1, lower it to sev4 and have their words go out with
+    nobody else reading them: the policy approves by the highest severity the incident had."""
+    await deliver(ctx, db, raised("inc_was1", Severity.SEV1, by="root"))
+    await deliver(ctx, db, updated("inc_was1", by="root", severity=Severity.SEV4))
+    assert sorted(d.state for d in await drafts_of(db, "inc_was1")) == ["pending", "superseded"]
+    assert await publish_requests(db, ctx) == []

@@ -194,3 +194,31 @@ async def test_every_edit_approval_and_rejection_is_audited_with_who_and_when(
         if isinstance(d, AuditRecorded) and d.action.startswith("draft.")
     ]
     assert on_kafka == expected
+
+
+async def test_lowering_the_severity_does_not_lift_the_rule(
+    ctx: RouterContext, db: Database
+) -> None:
+    """The review's bypass: an admin raised a sev1, lowered it to sev3 with an update and
+    approved the new draft alone. The rule goes by the highest severity the incident had."""
+    await deliver(ctx, db, raised("inc_low", Severity.SEV1, by="root"))
+    first = await pending(db, "inc_low")
+    await refusal(ctx, db, first.id, ROOT)
+    await deliver(ctx, db, updated("inc_low", by="root", severity=Severity.SEV3))
+    draft = await pending(db, "inc_low")
+    assert draft.id != first.id
+    problem = await refusal(ctx, db, draft.id, ROOT)
+    assert problem.detail == (
+        "four-eyes rule for sev1 (it was sev1; it is sev3 now): root raised this incident and "
+        "last updated this incident; another duty manager must approve."
+    )
+    assert problem.facts["severity"] == "sev1"
+    assert await approve(ctx, db, draft.id, BOB, None) == "approved"
+
+
+async def test_raising_the_severity_is_remembered_too(ctx: RouterContext, db: Database) -> None:
+    await deliver(ctx, db, raised("inc_up", Severity.SEV3, by="root"))
+    await deliver(ctx, db, updated("inc_up", by="root", severity=Severity.SEV1))
+    await deliver(ctx, db, updated("inc_up", by="root", severity=Severity.SEV4))
+    draft = await pending(db, "inc_up")
+    assert (await refusal(ctx, db, draft.id, ROOT)).facts["severity"] == "sev1"
