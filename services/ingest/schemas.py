@@ -1,11 +1,12 @@
 """Request and response bodies of the ingest API."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contract.events import Affected, IncidentStatus, Instant, Severity
+from shared.contract.plaintext import PUBLISHED, PublicText
 
 OpenStatus = Literal[
     IncidentStatus.INVESTIGATING, IncidentStatus.IDENTIFIED, IncidentStatus.MONITORING
@@ -16,12 +17,12 @@ class IncidentCreate(BaseModel):
     """What an operator says when raising an incident."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    title: str = Field(min_length=1, max_length=200)
+    title: PublicText = Field(min_length=1, max_length=200)
     severity: Severity
-    summary: str | None = Field(default=None, max_length=2000)
+    summary: Annotated[str, Field(max_length=2000), PUBLISHED] | None = None
     status: OpenStatus = IncidentStatus.INVESTIGATING
     affected: Affected = Affected()
-    customer_impact: str | None = Field(default=None, max_length=1000)
+    customer_impact: Annotated[str, Field(max_length=1000), PUBLISHED] | None = None
     next_update_in_minutes: int = Field(default=30, ge=5, le=1440)
     started_at: Instant | None = None
     external_ref: str | None = Field(default=None, max_length=200)
@@ -32,8 +33,8 @@ class IncidentUpdateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     status: IncidentStatus
-    message: str | None = Field(default=None, max_length=2000)
-    customer_impact: str | None = Field(default=None, max_length=1000)
+    message: Annotated[str, Field(max_length=2000), PUBLISHED] | None = None
+    customer_impact: Annotated[str, Field(max_length=1000), PUBLISHED] | None = None
     severity: Severity | None = None
     next_update_in_minutes: int | None = Field(default=None, ge=5, le=1440)
 

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.contract.channels import ChannelType
 from shared.contract.events import IncidentStatus, MessageKind, Severity
+from shared.contract.plaintext import PublicText
 
 
 class StatusUpdateOut(BaseModel):
@@ -14,7 +15,7 @@ class StatusUpdateOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     message_id: str
     status: IncidentStatus
-    text: str
+    text: PublicText
     published_at: datetime
 
 
@@ -22,7 +23,7 @@ class IncidentOut(BaseModel):
     """An incident as the status page shows it: its latest state, updates newest first."""
 
     incident_id: str
-    title: str
+    title: PublicText
     severity: Severity
     status: IncidentStatus
     url: str

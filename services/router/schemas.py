@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contract.plaintext import PublicText
+
 DraftState = Literal["pending", "approved", "rejected", "superseded"]
 
 
@@ -97,7 +99,7 @@ class IncidentDetailOut(IncidentOut):
 class DraftEdit(BaseModel):
     model_config = ConfigDict(extra="forbid")
     channel_id: str = Field(min_length=1, max_length=64)
-    text: str = Field(min_length=1, max_length=10_000)
+    text: PublicText = Field(min_length=1, max_length=10_000)
 
 
 class ApproveIn(BaseModel):

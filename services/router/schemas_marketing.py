@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contract.channels import ChannelId, ChannelTags
 from shared.contract.events import Instant, Tag
+from shared.contract.plaintext import PublicText
 
 PostState = Literal["scheduled", "emitted", "published", "held", "cancelled", "failed"]
 
@@ -15,7 +16,7 @@ PostState = Literal["scheduled", "emitted", "published", "held", "cancelled", "f
 class PostIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     channel_id: ChannelId
-    text: str = Field(min_length=1, max_length=10_000)
+    text: PublicText = Field(min_length=1, max_length=10_000)
     publish_at: Instant = Field(description="When to post (with a UTC offset)")
     campaign: Tag | None = Field(default=None, description="Optional campaign tag")
 

@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
 )
 
+from shared.contract.plaintext import PublicText
 from shared.contract.validation import summarise
 
 Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
@@ -82,12 +83,12 @@ class Affected(BaseModel):
 class IncidentRaised(EventData):
     event_type: ClassVar[str] = "planb.incident.raised.v1"
     incident_id: str
-    title: str
+    title: PublicText
     severity: Severity
     status: IncidentStatus = IncidentStatus.INVESTIGATING
-    summary: str | None = None
+    summary: PublicText | None = None
     affected: Affected = Affected()
-    customer_impact: str | None = None
+    customer_impact: PublicText | None = None
     next_update_in_minutes: int = 30
     started_at: datetime
     external_ref: str | None = None
@@ -99,8 +100,8 @@ class IncidentUpdated(EventData):
     event_type: ClassVar[str] = "planb.incident.updated.v1"
     incident_id: str
     status: IncidentStatus
-    message: str | None = None
-    customer_impact: str | None = None
+    message: PublicText | None = None
+    customer_impact: PublicText | None = None
     severity: Severity | None = None
     next_update_in_minutes: int | None = None
     updated_by: str
@@ -110,8 +111,8 @@ class IncidentUpdated(EventData):
 class IncidentResolved(EventData):
     event_type: ClassVar[str] = "planb.incident.resolved.v1"
     incident_id: str
-    message: str | None = None
-    customer_impact: str | None = None
+    message: PublicText | None = None
+    customer_impact: PublicText | None = None
     resolved_by: str
     resolved_at: datetime
 
@@ -124,7 +125,7 @@ class IncidentRef(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     incident_id: str
-    title: str
+    title: PublicText
     severity: Severity
     status: IncidentStatus
 
@@ -134,7 +135,7 @@ class PublishRequested(EventData):
     message_id: str
     channel_id: str
     kind: MessageKind
-    text: str
+    text: PublicText
     incident: IncidentRef | None = None
     post_id: str | None = None
     approved_by: str | None = None

@@ -121,6 +121,21 @@ async def test_status_json_lists_updates_newest_first(
     assert [u["text"] for u in incident["updates"]] == ["Lifts are back.", "Looking into it."]
 
 
+async def test_control_characters_reach_no_published_page(
+    live: Publisher, client: httpx.AsyncClient
+) -> None:
+    """Found by the security review: only the Atom feed filtered them; /status and
+    /status.json showed a form feed, an ANSI escape and U+FFFE as they came."""
+    await live.handle(
+        update("m1", IncidentStatus.INVESTIGATING, "Lifts\x0c \x1b[31mstopped\ufffe.")
+    )
+    pages = [await client.get(path) for path in ("/status", "/status.json", "/status/feed.atom")]
+    for page in pages:
+        assert "Lifts stopped." in page.text
+        assert not any(c in page.text for c in "\x0c\x1b\ufffe"), page.url
+    assert "\\u001b" not in pages[1].text  # nor escaped in the JSON
+
+
 async def test_status_page_and_feed_are_public_with_their_media_types(
     live: Publisher, client: httpx.AsyncClient
 ) -> None:

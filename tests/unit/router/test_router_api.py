@@ -211,3 +211,19 @@ async def test_a_nul_character_in_a_text_or_an_id_is_a_422(api: Api) -> None:
     assert [r.status_code for r in refused] == [422, 422, 422]
     assert {r.json()["title"] for r in refused} == {"NUL character"}
     assert (await pending(api.db, "inc_3")).id == draft.id  # untouched
+
+
+async def test_control_characters_in_an_edited_text_are_not_published(api: Api) -> None:
+    """Found by the security review: a form feed, an ANSI escape and U+FFFE reached /status."""
+    await deliver(api.ctx, api.db, raised("inc_4", Severity.SEV3))
+    draft = await pending(api.db, "inc_4")
+    edit = {"channel_id": "status", "text": "Trains\x0c \x1b[31mare held\ufffe.\r\nSorry."}
+    answer = await api.client.patch(f"/v1/drafts/{draft.id}", json=edit, headers=api.auth("admin"))
+    assert answer.status_code == 200, answer.text
+    texts = {t["channel_id"]: t["text"] for t in answer.json()["texts"]}
+    assert texts["status"] == "Trains are held.\nSorry."
+    only_controls = {"channel_id": "status", "text": "\x0c\x1b[31m\ufffe"}
+    refused = await api.client.patch(
+        f"/v1/drafts/{draft.id}", json=only_controls, headers=api.auth("admin")
+    )
+    assert refused.status_code == 422  # nothing left to publish
