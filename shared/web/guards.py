@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.web.problems import PROBLEM_JSON, TYPE_BASE
+from shared.web.problems import PROBLEM_JSON, TYPE_BASE, instance_of
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 FORM = "application/x-www-form-urlencoded"
@@ -152,7 +152,7 @@ async def refuse(scope: Scope, send: Send, *, status: int, title: str, detail: s
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": scope.get("path", ""),
+        "instance": instance_of(scope.get("path", "")),
     }
     payload = json.dumps(body).encode()
     await send(

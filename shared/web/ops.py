@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.runtime.health import ReadinessCheck
 from shared.web.auth import Principal, Role, TokenStore
 from shared.web.guards import BodyGuard, NulGuard
+from shared.web.headers import SecurityHeaders
 from shared.web.problems import Problem
 
 _bearer = HTTPBearer(auto_error=False)
@@ -187,6 +188,7 @@ def install_common(
     app.add_middleware(NulGuard)  # inside BodyGuard: it reads bodies already bounded
     app.add_middleware(BodyGuard, per_path=body_limits, form_prefixes=form_prefixes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeaders)  # outermost: on guards' refusals and errors too
     install_problem_handlers(app)
     app.include_router(ops_router(lambda request: request.app.state.runtime.readiness()))
     return metrics

@@ -8,6 +8,7 @@ silently. `Problem` is for the HTTP edge itself (routes, guards, rate limits).
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -50,6 +51,12 @@ class Problem(Exception):
         self.extensions = extensions
 
 
+def instance_of(path: str) -> str:
+    """The problem's `instance`: the path percent-encoded as in a URL, never echoed raw (a
+    404 for `/<script>…` answered `"instance": "/<script>…"`)."""
+    return quote(path, safe="/-._~!$&'()*+,;=:@")
+
+
 def domain_status(error: DomainError) -> int:
     """The HTTP status of a domain refusal (422 for a kind this table does not know)."""
     for kind, status in DOMAIN_STATUS.items():
@@ -71,7 +78,7 @@ def problem_response(
     body: dict[str, Any] = {"type": type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail
-    body["instance"] = request.url.path
+    body["instance"] = instance_of(request.url.path)
     body.update(extensions)
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None:
