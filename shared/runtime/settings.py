@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.runtime.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 
 Environment = Literal["local", "test", "production"]
+PRODUCTION_OPS_PORT = 9100
 
 
 class CommonSettings(BaseSettings):
@@ -72,6 +73,20 @@ class CommonSettings(BaseSettings):
     channels_file: Path | None = None
     public_base_url: str = "http://127.0.0.1:8002"
     log_level: str = "INFO"
+    ops_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="port of the operations listener: `/metrics`, `/docs`, `/redoc`, "
+        "`/openapi.json` and `/readyz` with its details, which then leave the service's own "
+        "port (there `/readyz` answers only its status, for probes). Unset: "
+        f"{PRODUCTION_OPS_PORT} when ENVIRONMENT=production, else all stay on the service's "
+        "port; 0: on the service's port in every environment",
+    )
+    ops_host: str = Field(
+        default="0.0.0.0",  # Prometheus scrapes a pod by its address
+        description="address the operations listener binds (keep it off the public network)",
+    )
 
     @model_validator(mode="after")
     def _refuse_local_defaults_in_production(self) -> "CommonSettings":
@@ -117,6 +132,12 @@ class CommonSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / (self.service_name + '.db')}"
+
+    def resolved_ops_port(self) -> int | None:
+        """The operations listener's port, or None when they stay on the service's port."""
+        if self.ops_port is None:
+            return PRODUCTION_OPS_PORT if self.environment == "production" else None
+        return self.ops_port or None
 
     def resolved_tokens_file(self) -> Path:
         return self.tokens_file or self.data_dir / "tokens.json"

@@ -15,6 +15,7 @@ from shared.runtime.service import Runtime
 from shared.runtime.settings import CommonSettings
 from shared.web.auth import TokenStore
 from shared.web.ops import install_common
+from shared.web.ops_server import OpsServer
 
 Setup = Callable[[FastAPI, Runtime], Awaitable[None]]
 
@@ -40,6 +41,7 @@ def create_service_app(
     `teardown` after the runtime stopped (close clients the background tasks used);
     `form_prefixes`: paths whose routes take HTML form bodies (a web console)."""
     configure_logging(settings.log_level, settings.service_name)
+    ops_port = settings.resolved_ops_port()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,17 +51,38 @@ def create_service_app(
         app.state.runtime = runtime
         if prepare is not None:
             prepare(app, runtime)
-        await runtime.start()
+        ops = None if ops_port is None else OpsServer(app, host=settings.ops_host, port=ops_port)
+        if ops is not None:
+            await ops.start()
         try:
-            await setup(app, runtime)
-            yield
+            await runtime.start()
+            try:
+                await setup(app, runtime)
+                yield
+            finally:
+                await runtime.stop()
+                if teardown is not None:
+                    await teardown(app)
         finally:
-            await runtime.stop()
-            if teardown is not None:
-                await teardown(app)
+            if ops is not None:
+                await ops.stop()
 
-    app = FastAPI(title=title, version="1", summary=summary, lifespan=lifespan)
-    install_common(app, settings.service_name, body_limits=body_limits, form_prefixes=form_prefixes)
+    # with an operations port, the API documents are served there only (see ops_server.py)
+    hidden = {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    app = FastAPI(
+        title=title,
+        version="1",
+        summary=summary,
+        lifespan=lifespan,
+        **(hidden if ops_port is not None else {}),  # type: ignore[arg-type]
+    )
+    install_common(
+        app,
+        settings.service_name,
+        body_limits=body_limits,
+        form_prefixes=form_prefixes,
+        ops_elsewhere=ops_port is not None,
+    )
     for router in routers:
         app.include_router(router)
     return app

@@ -137,8 +137,12 @@ class MetricsMiddleware:
             )
 
 
-def ops_router(checks: Callable[[Request], dict[str, ReadinessCheck]]) -> APIRouter:
-    """/healthz, /readyz and /metrics; `checks` finds the app's readiness checks."""
+def ops_router(
+    checks: Callable[[Request], dict[str, ReadinessCheck]], *, details: bool = True
+) -> APIRouter:
+    """/healthz, /readyz and /metrics; `checks` finds the app's readiness checks. Without
+    `details` (operations served on a port of their own) no /metrics, and /readyz answers its
+    status alone: the checks name internal addresses."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="The process is alive")
@@ -161,8 +165,11 @@ def ops_router(checks: Callable[[Request], dict[str, ReadinessCheck]]) -> APIRou
             for r in results.values()
         )
         state = "unavailable" if not ready else "degraded" if degraded else "ready"
-        body = {"status": state, "checks": results}
+        body = {"status": state, "checks": results} if details else {"status": state}
         return JSONResponse(body, status_code=200 if ready else 503)
+
+    if not details:
+        return router
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
@@ -178,6 +185,7 @@ def install_common(
     *,
     body_limits: dict[str, int] | None = None,
     form_prefixes: tuple[str, ...] = (),
+    ops_elsewhere: bool = False,
 ) -> HttpMetrics:
     """Metrics middleware and the operations routes on `app`; paths under `form_prefixes`
     take HTML form bodies as well as JSON."""
@@ -190,5 +198,8 @@ def install_common(
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeaders)  # outermost: on guards' refusals and errors too
     install_problem_handlers(app)
-    app.include_router(ops_router(lambda request: request.app.state.runtime.readiness()))
+    readiness = ops_router(
+        lambda request: request.app.state.runtime.readiness(), details=not ops_elsewhere
+    )
+    app.include_router(readiness)
     return metrics

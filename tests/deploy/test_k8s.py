@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from shared.contract.topics import Topics
+from shared.runtime.settings import PRODUCTION_OPS_PORT
 from tests.deploy.support import REQUIRED_BY_NAME, run_topics_script, settings_error
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,13 +43,18 @@ def test_probes_readiness_on_readyz_liveness_on_healthz(
     objects: dict[tuple[str, str], dict[str, Any]], name: str, port: int
 ) -> None:
     container = _container(objects, name)
-    assert container["ports"] == [{"name": "http", "containerPort": port}]
+    assert container["ports"] == [
+        {"name": "http", "containerPort": port},
+        {"name": "ops", "containerPort": PRODUCTION_OPS_PORT},
+    ]
+    annotations = objects[("Deployment", name)]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(PRODUCTION_OPS_PORT)
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert f"services.{name}.main:create_app" in container["command"]
     service = objects[("Service", name)]
-    assert service["spec"]["ports"][0]["port"] == port
+    assert [p["port"] for p in service["spec"]["ports"]] == [port]  # operations stay inside
 
 
 @pytest.mark.parametrize("name", SERVICES)

@@ -49,7 +49,11 @@ async def test_production_waits_for_planb_topics_create(
     tokens = generate_dev_tokens(tmp_path)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", bootstrap_servers)
     monkeypatch.setenv("TOPIC_PREFIX", topic_prefix)
-    production = {"environment": "production", "tokens_file": tmp_path / "tokens.json"}
+    production = {
+        "environment": "production",
+        "tokens_file": tmp_path / "tokens.json",
+        "ops_port": 0,  # /readyz's details on the app's port, as this test reads them
+    }
     async with running_ingest(
         tmp_path, bootstrap_servers, topic_prefix, database_url, **production
     ) as ingest:
