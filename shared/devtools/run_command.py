@@ -30,6 +30,7 @@ from shared.devtools.supervisor import (
     service_specs,
 )
 from shared.runtime.kafka import ensure_topics
+from shared.runtime.private_files import private_folder
 from shared.runtime.settings import CommonSettings
 from shared.web.auth import generate_dev_tokens
 
@@ -96,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     """Start everything, print where it is, and wait for Ctrl-C."""
     settings = CommonSettings()
     data_dir: Path = args.data_dir or settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    os.umask(0o077)  # what it and the services it starts create is theirs alone
+    private_folder(data_dir)
     ports = port_flags(service_ports(args))
     if not args.no_sandbox and "CHANNELS_FILE" not in os.environ and args.sandbox_port:
         ports += [("--sandbox-port", args.sandbox_port + offset) for offset in range(3)]

@@ -33,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from shared.contract.events import utcnow
+from shared.runtime.private_files import private_database_file
 from shared.runtime.wakeup import wait_for_wakeup
 
 READ_ONLY = "planb_read_only"
@@ -181,7 +182,7 @@ def create_engine_for(url: str, *, migrations: bool = False) -> AsyncEngine:
         return create_async_engine(url, pool_pre_ping=True)
     database = make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        private_database_file(Path(database))
     # readers don't queue (only writers take turns), so a publisher's per-channel
     # dispatchers read at once: keep enough connections that none is opened per read
     engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=20)

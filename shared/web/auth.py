@@ -14,6 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from shared.runtime.private_files import private_folder
+
 
 class Role(StrEnum):
     OPERATOR = "operator"
@@ -88,7 +90,7 @@ def generate_dev_tokens(data_dir: Path) -> dict[str, str]:
     restarts; a key missing from an older file is added."""
     plain_path = data_dir / "dev-tokens.json"
     hashed_path = data_dir / "tokens.json"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(data_dir)
     plain: dict[str, str] = json.loads(plain_path.read_text()) if plain_path.exists() else {}
     missing = [key for key in DEV_TOKEN_ROLES if key not in plain]
     if missing:

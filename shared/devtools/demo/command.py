@@ -32,6 +32,7 @@ from shared.devtools.supervisor import (
     service_specs,
 )
 from shared.runtime.kafka import ensure_topics
+from shared.runtime.private_files import private_folder
 from shared.web.auth import generate_dev_tokens
 
 if TYPE_CHECKING:
@@ -189,6 +190,7 @@ def _reset(data_dir: Path) -> bool:
             )
             return False
         shutil.rmtree(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    os.umask(0o077)  # what it and the services it starts create is theirs alone
+    private_folder(data_dir)
     (data_dir / MARKER).write_text("created by `planb demo`; reset at each start\n")
     return True
