@@ -10,6 +10,7 @@ from services.publisher.deps import ChannelsDep, DispatcherDep, SettingsDep
 from services.publisher.pages import render_atom, render_status_html
 from services.publisher.schemas import ChannelHealth, DeliveryOut, StatusBoard
 from shared.web.deps import AnyRoleDep, ReadSessionDep
+from shared.web.paging import CursorParam, link_next
 
 ATOM = "application/atom+xml; charset=utf-8"
 STATUS_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
@@ -24,6 +25,7 @@ async def _board(session: ReadSessionDep, settings: SettingsDep) -> StatusBoard:
         title=settings.status_page_title,
         public_base_url=settings.public_base_url,
         incidents=settings.status_page_incidents,
+        updates=settings.status_page_updates,
     )
 
 
@@ -55,16 +57,21 @@ async def status_feed(request: Request, session: ReadSessionDep, settings: Setti
 
 @api_router.get("/deliveries", response_model=list[DeliveryOut])
 async def list_deliveries(
+    request: Request,
+    response: Response,
     _principal: AnyRoleDep,
     session: ReadSessionDep,
     message_id: Annotated[str | None, Query(max_length=200)] = None,
     incident_id: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: CursorParam = None,
 ) -> list[DeliveryOut]:
-    """What happened to each message, newest first; filter by message or incident."""
-    return await read_models.find_deliveries(
-        session, message_id=message_id, incident_id=incident_id, limit=limit
+    """What happened to each message, newest first; filter by message or incident; paged."""
+    deliveries, following = await read_models.find_deliveries(
+        session, message_id=message_id, incident_id=incident_id, limit=limit, cursor=cursor
     )
+    link_next(request, response, following)
+    return deliveries
 
 
 @api_router.get("/channels/health", response_model=list[ChannelHealth])

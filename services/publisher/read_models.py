@@ -1,6 +1,7 @@
 """Read models for the status page and the delivery API (keyword-only, read-only queries)."""
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,26 +18,43 @@ from services.publisher.schemas import (
     StatusUpdateOut,
 )
 from shared.contract.events import IncidentStatus, Severity, utcnow
+from shared.web.paging import SortKey, fetch_page
 
 
 async def status_board(
-    session: AsyncSession, *, title: str, public_base_url: str, incidents: int
+    session: AsyncSession, *, title: str, public_base_url: str, incidents: int, updates: int
 ) -> StatusBoard:
-    """The `incidents` most recently updated incidents, open ones first."""
+    """The `incidents` most recently updated incidents, open ones first, each with its
+    `updates` newest updates (an incident's list grows with every update it gets)."""
     last_update = func.max(StatusEntry.published_at)
     recent = (
         select(StatusEntry.incident_id)
         .group_by(StatusEntry.incident_id)
         .order_by(last_update.desc())
         .limit(incidents)
+        .scalar_subquery()
     )
+    newest_first = (StatusEntry.published_at.desc(), StatusEntry.id.desc())
+    rank = func.row_number().over(partition_by=StatusEntry.incident_id, order_by=newest_first)
+    ranked = (
+        select(StatusEntry.id, rank.label("n")).where(StatusEntry.incident_id.in_(recent))
+    ).subquery()
     entries = (
         await session.scalars(
             select(StatusEntry)
-            .where(StatusEntry.incident_id.in_(recent.scalar_subquery()))
-            .order_by(StatusEntry.published_at.desc(), StatusEntry.id.desc())
+            .join(ranked, ranked.c.id == StatusEntry.id)
+            .where(ranked.c.n <= updates)
+            .order_by(*newest_first)
         )
     ).all()
+    first_query = (
+        select(StatusEntry.incident_id, func.min(StatusEntry.published_at))
+        .where(StatusEntry.incident_id.in_(recent))
+        .group_by(StatusEntry.incident_id)
+    )
+    first_published: dict[str, datetime] = {
+        str(row[0]): row[1] for row in (await session.execute(first_query)).all()
+    }
     grouped: dict[str, list[StatusEntry]] = {}
     for entry in entries:
         grouped.setdefault(entry.incident_id, []).append(entry)
@@ -47,7 +65,7 @@ async def status_board(
             severity=Severity(rows[0].severity),
             status=IncidentStatus(rows[0].status),
             url=status_page_url(public_base_url, incident_id),
-            first_published_at=rows[-1].published_at,
+            first_published_at=first_published[incident_id],
             updated_at=rows[0].published_at,
             updates=[StatusUpdateOut.model_validate(row) for row in rows],
         )
@@ -63,16 +81,28 @@ async def status_board(
     )
 
 
+DELIVERY_ORDER = [
+    SortKey(Delivery.updated_at, lambda d: d.updated_at, datetime, descending=True),
+    SortKey(Delivery.message_id, lambda d: d.message_id, descending=True),
+]
+
+
 async def find_deliveries(
-    session: AsyncSession, *, message_id: str | None, incident_id: str | None, limit: int
-) -> list[DeliveryOut]:
-    """Newest first, narrowed by whichever filters are given."""
-    query = select(Delivery).order_by(Delivery.updated_at.desc()).limit(limit)
+    session: AsyncSession,
+    *,
+    message_id: str | None,
+    incident_id: str | None,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[DeliveryOut], str | None]:
+    """Newest first, narrowed by whichever filters are given; a page and the next cursor."""
+    query = select(Delivery)
     if message_id is not None:
         query = query.where(Delivery.message_id == message_id)
     if incident_id is not None:
         query = query.where(Delivery.incident_id == incident_id)
-    return [DeliveryOut.model_validate(row) for row in (await session.scalars(query)).all()]
+    rows, following = await fetch_page(session, query, DELIVERY_ORDER, limit=limit, cursor=cursor)
+    return [DeliveryOut.model_validate(row) for row in rows], following
 
 
 async def channel_health(

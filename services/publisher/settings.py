@@ -9,6 +9,13 @@ class PublisherSettings(CommonSettings):
     service_name: str = "publisher"
     status_page_title: str = Field(default="Service status", min_length=1, max_length=200)
     status_page_incidents: int = Field(default=50, ge=1, le=1000)
+    status_page_updates: int = Field(
+        default=25,
+        ge=1,
+        le=1000,
+        description="updates shown per incident on the status page, its JSON and feed (the "
+        "newest; an incident's list grows with each update)",
+    )
     channel_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     quick_retry_attempts: int = Field(default=3, ge=1, le=10, description="in-call tries")
     quick_retry_max_wait_seconds: float = Field(default=5.0, ge=0, le=60)

@@ -1,9 +1,10 @@
 """The router's HTTP routes for duty managers: incidents, drafts, channels."""
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
-from sqlalchemy import and_, case, select
+from fastapi import APIRouter, Path, Query, Request, Response
+from sqlalchemy import select
 
 from services.router import approvals, read_models
 from services.router.deps import (
@@ -13,7 +14,7 @@ from services.router.deps import (
     ReadSessionDep,
     WriteSessionDep,
 )
-from services.router.models import Draft, Incident
+from services.router.models import Incident
 from services.router.schemas import (
     ApproveIn,
     ChannelOut,
@@ -24,27 +25,37 @@ from services.router.schemas import (
     IncidentOut,
     RejectIn,
 )
+from shared.web.paging import CursorParam, SortKey, fetch_page, link_next
 from shared.web.problems import Problem
 
 router = APIRouter(prefix="/v1")
 
 DraftId = Annotated[str, Path(min_length=1, max_length=64)]
+INCIDENT_ORDER = [
+    SortKey(Incident.opened_at, lambda i: i.opened_at, datetime, descending=True),
+    SortKey(Incident.id, lambda i: i.id, descending=True),
+]
 
 
 @router.get("/incidents", response_model=list[IncidentOut], tags=["incidents"])
 async def list_incidents(
+    request: Request,
+    response: Response,
     session: ReadSessionDep,
     _: AnyRoleDep,
     state: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: CursorParam = None,
 ) -> list[Incident]:
-    """Incidents, newest first; `state=open` or `state=resolved` to filter."""
-    query = select(Incident).order_by(Incident.opened_at.desc()).limit(limit)
+    """Incidents, newest first; `state=open` or `state=resolved` to filter; paged."""
+    query = select(Incident)
     if state == "open":
         query = query.where(Incident.resolved_at.is_(None))
     elif state == "resolved":
         query = query.where(Incident.resolved_at.is_not(None))
-    return list((await session.scalars(query)).all())
+    rows, following = await fetch_page(session, query, INCIDENT_ORDER, limit=limit, cursor=cursor)
+    link_next(request, response, following)
+    return rows
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetailOut, tags=["incidents"])
@@ -60,21 +71,23 @@ async def get_incident(
 
 @router.get("/drafts", response_model=list[DraftOut], tags=["drafts"])
 async def list_drafts(
+    request: Request,
+    response: Response,
     session: ReadSessionDep,
     ctx: ContextDep,
     _: AnyRoleDep,
     state: DraftState | None = None,
     incident_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: CursorParam = None,
 ) -> list[DraftOut]:
-    """Drafts, overdue ones first, then oldest first (the one waiting longest comes first)."""
-    overdue = and_(Draft.state == "pending", Draft.overdue_at.is_not(None))
-    query = select(Draft).order_by(case((overdue, 0), else_=1), Draft.created_at, Draft.id)
-    if state is not None:
-        query = query.where(Draft.state == state)
-    if incident_id is not None:
-        query = query.where(Draft.incident_id == incident_id)
-    drafts = list((await session.scalars(query)).all())
-    return await read_models.draft_views(session, drafts, now=ctx.clock())
+    """Drafts, overdue ones first, then oldest first (the one waiting longest comes first);
+    paged (each draft carries all its texts, hence the smaller pages)."""
+    drafts, following = await read_models.drafts_page(
+        session, state=state, incident_id=incident_id, limit=limit, cursor=cursor, now=ctx.clock()
+    )
+    link_next(request, response, following)
+    return drafts
 
 
 @router.patch("/drafts/{draft_id}", response_model=DraftOut, tags=["drafts"])

@@ -1,8 +1,9 @@
 """The marketing calendar API (role marketing) and the pause/resume controls (duty managers)."""
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import select
 
 from services.router import marketing, resume
@@ -26,11 +27,16 @@ from services.router.schemas_marketing import (
     ResumeResult,
 )
 from shared.contract.events import Instant
+from shared.web.paging import CursorParam, SortKey, fetch_page, link_next
 from shared.web.problems import Problem
 
 router = APIRouter(prefix="/v1/marketing", tags=["marketing"])
 
 PostId = Annotated[str, Path(min_length=1, max_length=64)]
+CALENDAR_ORDER = [
+    SortKey(MarketingPost.publish_at, lambda p: p.publish_at, datetime),
+    SortKey(MarketingPost.id, lambda p: p.id),
+]
 
 
 @router.post("/posts", response_model=PostOut, status_code=201)
@@ -43,6 +49,8 @@ async def schedule_post(
 
 @router.get("/posts", response_model=list[PostOut])
 async def list_posts(
+    request: Request,
+    response: Response,
     session: ReadSessionDep,
     _: AnyRoleDep,
     state: PostState | None = None,
@@ -51,9 +59,10 @@ async def list_posts(
     since: Annotated[Instant | None, Query(description="publish_at ≥ this")] = None,
     until: Annotated[Instant | None, Query(description="publish_at < this")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: CursorParam = None,
 ) -> list[MarketingPost]:
-    """Posts in calendar order, filtered by state, channel, campaign and time range."""
-    query = select(MarketingPost).order_by(MarketingPost.publish_at, MarketingPost.id)
+    """Posts in calendar order, filtered by state, channel, campaign and time range; paged."""
+    query = select(MarketingPost)
     if state is not None:
         query = query.where(MarketingPost.state == state)
     if channel_id is not None:
@@ -64,7 +73,9 @@ async def list_posts(
         query = query.where(MarketingPost.publish_at >= since)
     if until is not None:
         query = query.where(MarketingPost.publish_at < until)
-    return list((await session.scalars(query.limit(limit))).all())
+    posts, following = await fetch_page(session, query, CALENDAR_ORDER, limit=limit, cursor=cursor)
+    link_next(request, response, following)
+    return posts
 
 
 @router.get("/posts/{post_id}", response_model=PostOut)

@@ -1,8 +1,9 @@
 """Read models: incidents with their timeline, drafts, deliveries and pauses."""
 
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.context import RouterContext
@@ -26,8 +27,12 @@ from services.router.schemas import (
     TimelineOut,
 )
 from shared.contract.events import utcnow
+from shared.web.paging import SortKey, fetch_page
 
+T = TypeVar("T")
 _COMPUTED = {"texts", "overdue", "age_seconds"}
+DETAIL_LIMIT = 100
+"""An incident's view shows at most this many of each list, the newest (see `truncated`)."""
 
 
 async def draft_views(
@@ -58,36 +63,86 @@ async def draft_views(
     ]
 
 
+_OVERDUE = and_(Draft.state == "pending", Draft.overdue_at.is_not(None))
+DRAFT_ORDER = [  # overdue first, then the one waiting longest
+    SortKey(
+        case((_OVERDUE, 0), else_=1),
+        lambda d: 0 if d.overdue_at and d.state == "pending" else 1,
+        int,
+    ),
+    SortKey(Draft.created_at, lambda d: d.created_at, datetime),
+    SortKey(Draft.id, lambda d: d.id),
+]
+
+
+async def drafts_page(
+    session: AsyncSession,
+    *,
+    state: str | None,
+    incident_id: str | None,
+    limit: int,
+    cursor: str | None,
+    now: datetime,
+) -> tuple[list[DraftOut], str | None]:
+    """Drafts in `DRAFT_ORDER`, filtered; a page of them and the next cursor."""
+    query = select(Draft)
+    if state is not None:
+        query = query.where(Draft.state == state)
+    if incident_id is not None:
+        query = query.where(Draft.incident_id == incident_id)
+    drafts, following = await fetch_page(session, query, DRAFT_ORDER, limit=limit, cursor=cursor)
+    return await draft_views(session, drafts, now=now), following
+
+
 def _age_seconds(draft: Draft, now: datetime) -> int:
     """A pending draft's wait so far; a decided one's wait until its decision."""
     end = draft.decided_at if draft.state != "pending" and draft.decided_at else now
     return max(0, int((end - draft.created_at).total_seconds()))
 
 
+async def _newest(session: AsyncSession, query: Select[T], *newest_first: Any) -> list[T]:
+    """The `DETAIL_LIMIT + 1` newest rows of `query` (one more, to tell it was cut)."""
+    rows = await session.scalars(query.order_by(*newest_first).limit(DETAIL_LIMIT + 1))
+    return list(rows.all())
+
+
 async def incident_detail(session: AsyncSession, incident: Incident) -> IncidentDetailOut:
-    timeline = await session.scalars(
-        select(TimelineEntry)
-        .where(TimelineEntry.incident_id == incident.id)
-        .order_by(TimelineEntry.id)
-    )
-    drafts = await session.scalars(
-        select(Draft).where(Draft.incident_id == incident.id).order_by(Draft.created_at)
-    )
-    deliveries = await session.scalars(
-        select(Delivery).where(Delivery.incident_id == incident.id).order_by(Delivery.channel_id)
-    )
-    pauses = await session.scalars(
-        select(ChannelPause)
-        .where(ChannelPause.incident_id == incident.id)
-        .order_by(ChannelPause.id)
-    )
+    """The incident with the newest `DETAIL_LIMIT` of each of its lists, in reading order;
+    `truncated` names the lists that have more (paged: `/v1/drafts?incident_id=`)."""
+    lists: dict[str, list[Any]] = {
+        "timeline": await _newest(
+            session,
+            select(TimelineEntry).where(TimelineEntry.incident_id == incident.id),
+            TimelineEntry.id.desc(),
+        ),
+        "drafts": await _newest(
+            session,
+            select(Draft).where(Draft.incident_id == incident.id),
+            Draft.created_at.desc(),
+            Draft.id.desc(),
+        ),
+        "deliveries": await _newest(
+            session,
+            select(Delivery).where(Delivery.incident_id == incident.id),
+            Delivery.updated_at.desc(),
+        ),
+        "pauses": await _newest(
+            session,
+            select(ChannelPause).where(ChannelPause.incident_id == incident.id),
+            ChannelPause.id.desc(),
+        ),
+    }
+    truncated = sorted(name for name, rows in lists.items() if len(rows) > DETAIL_LIMIT)
+    shown = {name: rows[:DETAIL_LIMIT][::-1] for name, rows in lists.items()}
+    deliveries = sorted(shown["deliveries"], key=lambda d: d.channel_id)
     base = IncidentOut.model_validate(incident).model_dump()
     return IncidentDetailOut(
         **base,
-        timeline=[TimelineOut.model_validate(t) for t in timeline],
-        drafts=await draft_views(session, list(drafts.all())),
+        timeline=[TimelineOut.model_validate(t) for t in shown["timeline"]],
+        drafts=await draft_views(session, shown["drafts"]),
         deliveries=[DeliveryOut.model_validate(d) for d in deliveries],
-        pauses=[PauseOut.model_validate(p) for p in pauses],
+        pauses=[PauseOut.model_validate(p) for p in shown["pauses"]],
+        truncated=truncated,
     )
 
 

@@ -94,6 +94,10 @@ class IncidentDetailOut(IncidentOut):
     drafts: list[DraftOut]
     deliveries: list[DeliveryOut]
     pauses: list[PauseOut]
+    truncated: list[str] = Field(
+        default_factory=list,
+        description="Lists cut to their newest 100 (drafts in full: GET /v1/drafts?incident_id=)",
+    )
 
 
 class DraftEdit(BaseModel):

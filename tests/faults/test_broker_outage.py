@@ -118,9 +118,15 @@ def system(tmp_path: Path, topic_prefix: str) -> Iterator[System]:
 
 
 async def drafts_per_incident(router: httpx.AsyncClient) -> Counter[str]:
-    response = await router.get("/v1/drafts")
-    response.raise_for_status()
-    return Counter(draft["incident_id"] for draft in response.json())
+    """Every draft, page by page (`Link: rel=next`)."""
+    counts: Counter[str] = Counter()
+    url = "/v1/drafts?limit=200"
+    while url:
+        response = await router.get(url)
+        response.raise_for_status()
+        counts.update(draft["incident_id"] for draft in response.json())
+        url = response.links.get("next", {}).get("url", "")
+    return counts
 
 
 async def drafted_once(router: httpx.AsyncClient, required: set[str]) -> Counter[str]:

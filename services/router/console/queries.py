@@ -7,7 +7,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import read_models
-from services.router.api import list_drafts
 from services.router.context import RouterContext
 from services.router.fitting import channel_limit
 from services.router.models import (
@@ -52,7 +51,9 @@ async def overview(ctx: RouterContext, session: AsyncSession, who: Principal) ->
             )
         ).all()
     )
-    waiting = await list_drafts(session, ctx, who, state="pending", incident_id=None)
+    waiting, _ = await read_models.drafts_page(  # one pending draft an incident: bounded
+        session, state="pending", incident_id=None, limit=500, cursor=None, now=ctx.clock()
+    )
     draft_of = {d.incident_id: d for d in reversed(waiting)}
     pauses = await session.scalars(select(ChannelPause).where(ChannelPause.released_at.is_(None)))
     paused_by: dict[str | None, list[str]] = {}

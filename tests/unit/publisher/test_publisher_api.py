@@ -209,3 +209,27 @@ async def test_channel_health_counts_outcomes_and_shows_pauses(
         "failed": 1,
     }
     assert (health["status"]["breaker"], health["status"]["consecutive_failures"]) == ("closed", 0)
+
+
+async def test_the_status_page_shows_each_incidents_newest_updates_and_deliveries_are_paged(
+    live: Publisher, client: httpx.AsyncClient, token: str
+) -> None:
+    """An incident's updates grew without bound on the public pages, deliveries had no cursor."""
+    for n in range(30):
+        await live.handle(update(f"m{n:02}", IncidentStatus.INVESTIGATING, f"Update {n}."))
+    [incident] = (await client.get("/status.json")).json()["incidents"]
+    assert [u["text"] for u in incident["updates"]] == [f"Update {n}." for n in range(29, 4, -1)]
+    oldest_shown = incident["updates"][-1]["published_at"]
+    assert incident["first_published_at"] < oldest_shown  # still the first update's time
+    seen: list[str] = []
+    url = "/v1/deliveries?limit=7"
+    while url:
+        page = await client.get(url, headers=auth(token))
+        assert len(page.json()) <= 7
+        seen += [d["message_id"] for d in page.json()]
+        url = page.links.get("next", {}).get("url", "")
+    assert sorted(seen) == [f"m{n:02}" for n in range(30)]
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,6 +1,8 @@
 """The router's draft routes over ASGI on a real database: who may decide, the four-eyes
 refusal as a problem document, overdue drafts listed first, escalations on the timeline."""
 
+import json
+from base64 import urlsafe_b64encode
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 
 from services.router.escalation import escalate
 from services.router.main import create_app
-from services.router.models import Base
+from services.router.models import Base, TimelineEntry
 from services.router.settings import RouterSettings
 from shared.contract.events import Severity
 from shared.runtime.database import Database
@@ -227,3 +229,67 @@ async def test_control_characters_in_an_edited_text_are_not_published(api: Api) 
         f"/v1/drafts/{draft.id}", json=only_controls, headers=api.auth("admin")
     )
     assert refused.status_code == 422  # nothing left to publish
+
+
+async def every_page(api: Api, url: str, key: str) -> list[str]:
+    """Follow `Link: rel=next` from `url` to the last page; the `key` of every item."""
+    seen: list[str] = []
+    while url:
+        page = await api.client.get(url, headers=api.auth("operator"))
+        assert page.status_code == 200, page.text
+        seen += [item[key] for item in page.json()]
+        url = page.links.get("next", {}).get("url", "")
+    return seen
+
+
+async def test_every_list_that_grows_is_paged_with_a_cap_and_a_cursor(api: Api) -> None:
+    """The review: `GET /v1/drafts?limit=1` answered all 11 drafts, every text of each."""
+    for n in range(11):
+        await deliver(api.ctx, api.db, raised(f"inc_p{n:02}", Severity.SEV3))
+    one = await api.client.get("/v1/drafts?limit=1", headers=api.auth("operator"))
+    assert len(one.json()) == 1
+    assert "cursor=" in one.headers["link"]
+    everything = await api.client.get("/v1/drafts?limit=200", headers=api.auth("operator"))
+    assert "link" not in everything.headers  # the last page says so
+    in_order = [d["id"] for d in everything.json()]
+    assert len(in_order) == 11
+    assert await every_page(api, "/v1/drafts?limit=3", "id") == in_order
+    incidents = await every_page(api, "/v1/incidents?limit=4", "id")
+    assert sorted(incidents) == [f"inc_p{n:02}" for n in range(11)]
+    too_many = await api.client.get("/v1/drafts?limit=201", headers=api.auth("operator"))
+    assert too_many.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "nope",
+        [["v", "0"], ["t", "2030-01-01T00:00:00+00:00"], ["v", "d1"]],  # a text for a number
+        [["v", 2**70], ["t", "2030-01-01T00:00:00+00:00"], ["v", "d1"]],  # no database's int
+        [["v", 0], ["v", "2030-01-01"], ["v", "d1"]],  # a text for a time
+        [["v", 0], ["t", "2030-01-01T00:00:00"], ["v", "d1"]],  # a time without offset
+        [["v", 0], ["t", "2030-01-01T00:00:00+00:00"], ["v", "d\u0000"]],  # a NUL
+        [["v", 0], ["t", "2030-01-01T00:00:00+00:00"]],  # too short
+        {"v": 0},
+    ],
+)
+async def test_a_cursor_no_page_gave_out_is_a_400(api: Api, key: object) -> None:
+    """Never a 500, on SQLite or PostgreSQL: a cursor is the client's to forge."""
+    raw = json.dumps(key).encode() if not isinstance(key, str) else key.encode()
+    cursor = urlsafe_b64encode(raw).decode()
+    forged = await api.client.get(f"/v1/drafts?cursor={cursor}", headers=api.auth("operator"))
+    assert forged.status_code == 400, forged.text
+    assert forged.json()["title"] == "Invalid cursor"
+
+
+async def test_an_incidents_lists_show_their_newest_hundred(api: Api) -> None:
+    await deliver(api.ctx, api.db, raised("inc_long", Severity.SEV3))
+    async with api.db.transaction() as session:
+        session.add_all(
+            TimelineEntry(incident_id="inc_long", kind="note", text=f"n{n}", at=api.clock())
+            for n in range(120)
+        )
+    detail = (await api.client.get("/v1/incidents/inc_long", headers=api.auth("operator"))).json()
+    assert len(detail["timeline"]) == 100
+    assert detail["timeline"][-1]["text"] == "n119"  # the newest, in reading order
+    assert detail["truncated"] == ["timeline"]
