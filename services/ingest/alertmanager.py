@@ -164,15 +164,13 @@ async def handle_notification(
             body=incident_from(payload, mapping, firing),
             by=by,
             source="alertmanager",
+            alert_digest=digest,
         )
         assert answer.incident_id is not None
         if group is None:
             session.add(AlertGroup(group_key_digest=group_digest, incident_id=answer.incident_id))
         else:
             group.incident_id = answer.incident_id
-        new_record = await session.get(IncidentRecord, answer.incident_id)
-        if new_record is not None:
-            new_record.alert_digest = digest
         return answer
     if record.alert_digest == digest:
         return _unchanged(record.id)

@@ -23,6 +23,7 @@ async def raise_incident(
     body: IncidentCreate,
     by: Principal,
     source: str = "api",
+    alert_digest: str | None = None,
 ) -> Accepted:
     now = utcnow()
     incident_id = new_incident_id()
@@ -47,11 +48,12 @@ async def raise_incident(
             status=body.status.value,
             severity=body.severity.value,
             source=source,
+            alert_digest=alert_digest,
             created_at=now,
             updated_at=now,
         )
     )
-    event, outcome = await intake.submit(session, incident_id, data)
+    event, outcome = await intake.submit(session, incident_id, data, new=True)
     return Accepted(incident_id=incident_id, event_id=event.id, status=outcome, received_at=now)
 
 
