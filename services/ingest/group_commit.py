@@ -69,6 +69,11 @@ class GroupCommit:
         self._wakeup = asyncio.Event()
         self._writer: asyncio.Task[Any] | None = None
 
+    @property
+    def waiting(self) -> int:
+        """Jobs queued for the next batch (not the one under way)."""
+        return len(self._waiting)
+
     async def run(
         self,
         work: Callable[[AsyncSession], Awaitable[T]],
