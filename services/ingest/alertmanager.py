@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import incidents
@@ -142,8 +143,7 @@ async def handle_notification(
 ) -> Accepted:
     group_digest = hashlib.sha256(payload.groupKey.encode()).hexdigest()
     await lock_key(session, f"alert-group:{group_digest}")  # a group's first alerts race
-    group = await session.get(AlertGroup, group_digest, with_for_update=True)
-    record = await session.get(IncidentRecord, group.incident_id) if group else None
+    group, record = await _group_and_incident(session, group_digest)
     firing = [a for a in payload.alerts if a.status == "firing"]
     now = utcnow()
     if payload.status == "resolved" or not firing:
@@ -190,6 +190,22 @@ async def handle_notification(
         record.severity = severity.value
     event, outcome = await intake.submit(session, record.id, data)
     return Accepted(incident_id=record.id, event_id=event.id, status=outcome, received_at=now)
+
+
+async def _group_and_incident(
+    session: AsyncSession, group_digest: str
+) -> tuple[AlertGroup | None, IncidentRecord | None]:
+    """The group (row-locked) and its incident, in one query: each is a round trip (on
+    SQLite a hop to its thread and back), the main cost of a notification in a storm."""
+    found = (
+        await session.execute(
+            select(AlertGroup, IncidentRecord)
+            .outerjoin(IncidentRecord, IncidentRecord.id == AlertGroup.incident_id)
+            .where(AlertGroup.group_key_digest == group_digest)
+            .with_for_update(of=AlertGroup)
+        )
+    ).first()
+    return (found[0], found[1]) if found is not None else (None, None)
 
 
 def _unchanged(incident_id: str | None) -> Accepted:
