@@ -40,8 +40,10 @@ _RACE_DETAIL = "The request conflicted with a concurrent one; retry it."
 @dataclass
 class _Job(Generic[T]):
     work: Callable[[AsyncSession], Awaitable[T]]
-    committed: Callable[[], None]
-    """Called as soon as the job's writes committed, before any other task runs."""
+    flushed: Callable[[], None]
+    """Called once the job's rows are written (they have ids), before the commit: what the
+    job then does with them (ingest holds them from the relay) is in place before any
+    reader can see them."""
     undo: Callable[[], None]
     """Called when the job's writes are rolled back, or committed for a request that gave up
     waiting; may be called more than once."""
@@ -78,14 +80,14 @@ class GroupCommit:
         self,
         work: Callable[[AsyncSession], Awaitable[T]],
         *,
-        committed: Callable[[], None] = lambda: None,
+        flushed: Callable[[], None] = lambda: None,
         undo: Callable[[], None] = lambda: None,
     ) -> T:
         """`work`'s result once its transaction committed; its exception if it failed (its
         writes undone, the batch's others kept), or the commit's if the batch failed."""
         if self._writer is None or self._writer.done():
             self._writer = self._spawn(self._write(), "ingest-group-commit")
-        job: _Job[T] = _Job(work, committed, undo, asyncio.get_running_loop().create_future())
+        job: _Job[T] = _Job(work, flushed, undo, asyncio.get_running_loop().create_future())
         self._waiting.append(job)
         self._wakeup.set()
         return await job.future
@@ -112,6 +114,9 @@ class GroupCommit:
             async with self.database.transaction() as session:
                 for job in jobs:
                     job.result[:] = [await job.work(session)]
+                await session.flush()
+                for job in jobs:
+                    job.flushed()
         except Exception as exc:
             log.debug("batch of %d failed (%r); again, a SAVEPOINT each", len(jobs), exc)
             for job in jobs:
@@ -127,6 +132,7 @@ class GroupCommit:
             async with self.database.transaction() as session:
                 for job in jobs:
                     if await self._attempt(session, job):
+                        job.flushed()
                         done.append(job)
                     elif not job.future.done():
                         again.append(job)
@@ -139,11 +145,10 @@ class GroupCommit:
         return again
 
     def _settle(self, jobs: list[_Job[Any]]) -> None:
-        """Committed: tell each job, then answer its request (if it still waits)."""
+        """Committed: answer each request (if it still waits)."""
         if self.on_batch is not None:
             self.on_batch(len(jobs))
         for job in jobs:
-            job.committed()
             if job.future.done():
                 job.undo()
             else:

@@ -114,7 +114,7 @@ class Intake:
         claim = (caller, key) if key is not None else None
         began: list[bool] = []
 
-        def committed() -> None:
+        def flushed() -> None:
             """Hold the rows this request sends itself before the relay can read them."""
             for row in staged:
                 if row.direct:
@@ -146,7 +146,7 @@ class Intake:
                 record.response = answer.model_dump(mode="json")
             return _Taken(answer, replayed=False, claim=record)
 
-        taken = await self.writer.run(job, committed=committed, undo=undo)
+        taken = await self.writer.run(job, flushed=flushed, undo=undo)
         if taken.replayed:
             assert claim is not None
             self.metrics.events.labels("replayed").inc()
