@@ -162,6 +162,7 @@ class GroupCommit:
                 job.result[:] = [await job.work(session)]
             return True
         except DBAPIError as exc:
+            session.info.clear()  # per-batch notes may name the rolled-back job's rows
             job.undo()
             job.attempts += 1
             if job.attempts >= ATTEMPTS:
@@ -169,6 +170,7 @@ class GroupCommit:
                 _fail(job, Conflict(_RACE_TITLE, _RACE_DETAIL))
             return False
         except Exception as exc:
+            session.info.clear()
             _fail(job, exc)
             return False
 

@@ -174,11 +174,12 @@ class Intake:
         in_batch: set[str] = session.info.setdefault(_BATCH_KEYS, set())
         waiting = incident_id in in_batch
         if not new and not waiting:
-            waiting = (
-                await session.scalar(
-                    select(OutboxEntry.id).where(OutboxEntry.key == incident_id).limit(1)
-                )
-            ) is not None
+            with session.no_autoflush:  # this batch's own rows are in `in_batch`
+                waiting = (
+                    await session.scalar(
+                        select(OutboxEntry.id).where(OutboxEntry.key == incident_id).limit(1)
+                    )
+                ) is not None
         in_batch.add(incident_id)
         row = OutboxEntry(
             topic=self.runtime.topics.incidents,

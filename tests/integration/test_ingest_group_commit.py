@@ -229,3 +229,42 @@ async def test_an_incidents_events_keep_their_order_within_and_across_batches(
     assert kinds[1:-1] == [IncidentUpdated] * 12
     assert [e.id for e in events[:3]] == [a["event_id"] for a in answers]
     assert sorted(e.data.message for e in events[3:13]) == [f"{n}" for n in range(10)]  # type: ignore[attr-defined]
+
+
+async def test_a_group_raised_resolved_and_raised_again_in_one_batch(
+    client: httpx.AsyncClient, bootstrap_servers: str, topic_prefix: str
+) -> None:
+    am = {"Authorization": f"Bearer {SECRET}"}
+    bodies = [
+        notification([alert("A")]),
+        notification([alert("A")]),  # a repeat: unchanged
+        notification([alert("A")], status="resolved"),
+        notification([alert("B")]),  # the group fires again: a new incident
+        notification([alert("B"), alert("C")]),  # which it updates
+    ]
+    async with one_batch(client) as queued:
+        posts = []
+        for n, body in enumerate(bodies, start=1):
+            posts.append(
+                asyncio.create_task(client.post("/v1/alerts/alertmanager", headers=am, json=body))
+            )
+            await queued(n)
+    answers = [a.json() for a in await asyncio.gather(*posts)]
+    # an event behind another of its incident in the same batch goes by the relay: `queued`
+    assert [a["status"] for a in answers] == [
+        "accepted",
+        "unchanged",
+        "queued",
+        "accepted",
+        "queued",
+    ]
+    first, second = answers[0]["incident_id"], answers[3]["incident_id"]
+    assert first != second
+    assert [a["incident_id"] for a in answers] == [first, first, first, second, second]
+    events = await all_events(bootstrap_servers, topic_prefix, 4)
+
+    def of(incident: str) -> list[type]:  # in order per incident (its partition's)
+        return [type(e.data) for e in events if e.subject == incident]
+
+    assert of(first) == [IncidentRaised, IncidentResolved]
+    assert of(second) == [IncidentRaised, IncidentUpdated]
