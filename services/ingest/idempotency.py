@@ -7,6 +7,7 @@ one's final answer (`accepted` once Kafka has it), not the `queued` the row hold
 
 import asyncio
 import time
+from collections import OrderedDict
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -21,6 +22,7 @@ PURGE_EVERY_SECONDS = 60.0
 """Expired keys are purged at most this often, not by every request (the TTL is hours); an
 expired key met before then is deleted on the spot."""
 
+RECENT_ANSWERS = 1000
 Claim = tuple[str, str]
 """(caller, key)"""
 
@@ -30,6 +32,9 @@ class Idempotency:
         self.ttl = ttl
         self._purged_at = -PURGE_EVERY_SECONDS
         self._in_flight: dict[Claim, asyncio.Future[Accepted]] = {}
+        self._recent: OrderedDict[Claim, Accepted] = OrderedDict()
+        """Final answers of the last keys answered here: a twin committed with its first
+        request may resume only after that one is done."""
 
     async def claim(
         self, session: AsyncSession, *, caller: str, key: str, digest: str
@@ -70,6 +75,10 @@ class Idempotency:
     def end(self, claim: Claim, answer: Accepted | None) -> None:
         """The first request answered (or failed: `None`, its twins keep what they read)."""
         future = self._in_flight.pop(claim, None)
+        if answer is not None:
+            self._recent[claim] = answer
+            if len(self._recent) > RECENT_ANSWERS:
+                self._recent.popitem(last=False)
         if future is None or future.done():
             return
         if answer is None:
@@ -81,6 +90,9 @@ class Idempotency:
         """The first request's answer: its final one if it is still under way here."""
         future = self._in_flight.get(claim)
         if future is None:
+            recent = self._recent.get(claim)
+            if recent is not None and recent.event_id == stored.event_id:
+                return recent  # that request's final answer, not an older use of the key
             return stored
         try:
             return await asyncio.shield(future)
