@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import incidents
@@ -30,6 +31,8 @@ from shared.runtime.database import lock_key
 from shared.web.auth import Principal
 
 Labels = dict[str, str]
+_GROUPS = "planb_ingest_alert_groups"
+"""session.info: the groups this transaction raised an incident for, by digest."""
 
 
 class AmAlert(BaseModel):
@@ -142,8 +145,8 @@ async def handle_notification(
 ) -> Accepted:
     group_digest = hashlib.sha256(payload.groupKey.encode()).hexdigest()
     await lock_key(session, f"alert-group:{group_digest}")  # a group's first alerts race
-    group = await session.get(AlertGroup, group_digest, with_for_update=True)
-    record = await session.get(IncidentRecord, group.incident_id) if group else None
+    group, record = await _group_and_incident(session, group_digest)
+    batch: dict[str, tuple[AlertGroup, IncidentRecord]] = session.info.setdefault(_GROUPS, {})
     firing = [a for a in payload.alerts if a.status == "firing"]
     now = utcnow()
     if payload.status == "resolved" or not firing:
@@ -158,21 +161,20 @@ async def handle_notification(
     severity = _severity(mapping, firing)
     digest = _digest(firing, severity)
     if record is None or not record.open:
-        answer = await incidents.raise_incident(
+        answer, record = await incidents.raise_record(
             intake,
             session,
             body=incident_from(payload, mapping, firing),
             by=by,
             source="alertmanager",
+            alert_digest=digest,
         )
-        assert answer.incident_id is not None
         if group is None:
-            session.add(AlertGroup(group_key_digest=group_digest, incident_id=answer.incident_id))
+            group = AlertGroup(group_key_digest=group_digest, incident_id=record.id)
+            session.add(group)
         else:
-            group.incident_id = answer.incident_id
-        new_record = await session.get(IncidentRecord, answer.incident_id)
-        if new_record is not None:
-            new_record.alert_digest = digest
+            group.incident_id = record.id
+        batch[group_digest] = (group, record)
         return answer
     if record.alert_digest == digest:
         return _unchanged(record.id)
@@ -192,6 +194,31 @@ async def handle_notification(
         record.severity = severity.value
     event, outcome = await intake.submit(session, record.id, data)
     return Accepted(incident_id=record.id, event_id=event.id, status=outcome, received_at=now)
+
+
+async def _group_and_incident(
+    session: AsyncSession, group_digest: str
+) -> tuple[AlertGroup | None, IncidentRecord | None]:
+    """The group (row-locked) and its incident, in one query: each is a round trip (on
+    SQLite a hop to its thread and back), the main cost of a notification in a storm.
+
+    Without flushing what the batch's earlier requests wrote, so that is written once for
+    all: a group this batch raised an incident for is taken from the batch's own note of it
+    (its rows may not be written yet), and any other row this batch changed is the one the
+    session already holds (a query does not overwrite it)."""
+    noted: dict[str, tuple[AlertGroup, IncidentRecord]] = session.info.get(_GROUPS, {})
+    if group_digest in noted:
+        return noted[group_digest]
+    with session.no_autoflush:
+        found = (
+            await session.execute(
+                select(AlertGroup, IncidentRecord)
+                .outerjoin(IncidentRecord, IncidentRecord.id == AlertGroup.incident_id)
+                .where(AlertGroup.group_key_digest == group_digest)
+                .with_for_update(of=AlertGroup)
+            )
+        ).first()
+    return (found[0], found[1]) if found is not None else (None, None)
 
 
 def _unchanged(incident_id: str | None) -> Accepted:

@@ -22,8 +22,21 @@ async def raise_incident(
     *,
     body: IncidentCreate,
     by: Principal,
-    source: str = "api",
 ) -> Accepted:
+    answer, _ = await raise_record(intake, session, body=body, by=by)
+    return answer
+
+
+async def raise_record(
+    intake: Intake,
+    session: AsyncSession,
+    *,
+    body: IncidentCreate,
+    by: Principal,
+    source: str = "api",
+    alert_digest: str | None = None,
+) -> tuple[Accepted, IncidentRecord]:
+    """Raise an incident; also returns its (not yet flushed) registry row."""
     now = utcnow()
     incident_id = new_incident_id()
     data = IncidentRaised(
@@ -40,19 +53,20 @@ async def raise_incident(
         raised_by=by.name,
         raised_at=now,
     )
-    session.add(
-        IncidentRecord(
-            id=incident_id,
-            open=True,
-            status=body.status.value,
-            severity=body.severity.value,
-            source=source,
-            created_at=now,
-            updated_at=now,
-        )
+    record = IncidentRecord(
+        id=incident_id,
+        open=True,
+        status=body.status.value,
+        severity=body.severity.value,
+        source=source,
+        alert_digest=alert_digest,
+        created_at=now,
+        updated_at=now,
     )
-    event, outcome = await intake.submit(session, incident_id, data)
-    return Accepted(incident_id=incident_id, event_id=event.id, status=outcome, received_at=now)
+    session.add(record)
+    event, outcome = await intake.submit(session, incident_id, data, new=True)
+    answer = Accepted(incident_id=incident_id, event_id=event.id, status=outcome, received_at=now)
+    return answer, record
 
 
 async def update_incident(

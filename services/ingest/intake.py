@@ -27,13 +27,14 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.ingest.group_commit import GroupCommit
+from services.ingest.idempotency import Idempotency
 from services.ingest.metrics import IngestMetrics
 from services.ingest.models import IdempotencyRecord, IncidentRecord
 from services.ingest.schemas import Accepted, Outcome
-from shared.contract.errors import Conflict, NotFound, Rejected
+from shared.contract.errors import Conflict, NotFound
 from shared.contract.events import CloudEvent, EventData, utcnow
 from shared.runtime.database import OutboxEntry
 from shared.runtime.service import Runtime
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = "/planb/ingest"
 _STAGED = "planb_ingest_staged"
+_BATCH_KEYS = "planb_ingest_batch_keys"
 
 Work = Callable[[AsyncSession], Awaitable[Accepted]]
 
@@ -59,12 +61,23 @@ def request_digest(path: str, body: dict[str, Any]) -> str:
 class Staged:
     """An event this request wrote to the outbox, to send once the transaction commits."""
 
-    row_id: int
-    topic: str
-    key: str
-    value: bytes
+    row: OutboxEntry
     direct: bool
     """False when an older row of the same incident waits: the relay keeps their order."""
+    held: bool = False
+
+    @property
+    def row_id(self) -> int:
+        return self.row.id
+
+
+@dataclass
+class _Taken:
+    """What a request's job left once its transaction committed."""
+
+    answer: Accepted
+    replayed: bool
+    claim: IdempotencyRecord | None = None
 
 
 class Intake:
@@ -77,76 +90,112 @@ class Intake:
         *,
         idempotency_ttl: timedelta,
         accept_wait: float = 1.0,
+        batch_limit: int = 200,
     ) -> None:
         self.runtime = runtime
         self.metrics = metrics
-        self.idempotency_ttl = idempotency_ttl
+        self.idempotency = Idempotency(ttl=idempotency_ttl)
         self.accept_wait = accept_wait
+        self.writer = GroupCommit(
+            runtime.database,
+            spawn=runtime.spawn,
+            max_jobs=batch_limit,
+            on_batch=metrics.commit_batch.observe,
+        )
         self._acked: list[int] = []
         self._forgetting: asyncio.Task[None] | None = None
 
     async def run(
         self, work: Work, *, caller: str, key: str | None, digest: str
     ) -> tuple[Accepted, bool]:
-        """Do `work` in a transaction, once per idempotency key; returns (answer, replayed)."""
-        for _attempt in range(3):
-            staged: list[Staged] = []
-            try:
-                async with self.runtime.database.transaction() as session:
-                    session.info[_STAGED] = staged
-                    claim: IdempotencyRecord | None = None
-                    if key is not None:
-                        claimed = await self._claim_key(
-                            session, caller=caller, key=key, digest=digest
-                        )
-                        if isinstance(claimed, Accepted):
-                            self.metrics.events.labels("replayed").inc()
-                            return claimed, True
-                        claim = claimed
-                    answer = await work(session)
-                    if claim is not None:
-                        claim.response = answer.model_dump(mode="json")
-            except IntegrityError:
-                self._release(staged)
-                # a concurrent request with the same key won the race: answer as it did
-                log.info("idempotency key race for caller %s; re-reading", caller)
-                continue
-            except BaseException:
-                self._release(staged)
-                raise
+        """Do `work` once per idempotency key, in the writer's next transaction, then send
+        what it staged; returns (answer, replayed)."""
+        staged: list[Staged] = []
+        claim = (caller, key) if key is not None else None
+        began: list[bool] = []
+
+        def flushed() -> None:
+            """Hold the rows this request sends itself before the relay can read them."""
+            for row in staged:
+                if row.direct:
+                    self.runtime.relay.hold(row.row_id, row.row.key)
+                    row.held = True
+
+        def undo() -> None:
+            """Rolled back, or committed for a request that gave up: the relay sends it."""
+            self._release(staged)
+            staged.clear()
+            if claim is not None and began:
+                self.idempotency.end(claim, None)
+                began.clear()
+
+        async def job(session: AsyncSession) -> _Taken:
+            session.info[_STAGED] = staged
+            record: IdempotencyRecord | None = None
+            if claim is not None:
+                claimed = await self.idempotency.claim(
+                    session, caller=caller, key=claim[1], digest=digest
+                )
+                if isinstance(claimed, Accepted):
+                    return _Taken(claimed, replayed=True)
+                record = claimed
+                self.idempotency.begin(claim)
+                began.append(True)
+            answer = await work(session)
+            if record is not None:
+                record.response = answer.model_dump(mode="json")
+            return _Taken(answer, replayed=False, claim=record)
+
+        taken = await self.writer.run(job, flushed=flushed, undo=undo)
+        if taken.replayed:
+            assert claim is not None
+            self.metrics.events.labels("replayed").inc()
+            return await self.idempotency.replay(claim, taken.answer), True
+        answer = taken.answer
+        try:
             if answer.status == "queued" and staged:
-                answer = await self._send(answer, staged, claim)
-            if answer.status == "queued":
-                self.metrics.outbox_depth.inc()  # the relay sets the true depth as it drains
-            self.metrics.events.labels(answer.status).inc()
-            return answer, False
-        raise Conflict("Conflict", "The request conflicted with a concurrent one; retry it.")
+                claim_id = taken.claim.id if taken.claim is not None else None
+                answer = await self._send(answer, staged, claim_id)
+        finally:
+            if claim is not None:
+                self.idempotency.end(claim, answer)
+        if answer.status == "queued":
+            self.metrics.outbox_depth.inc()  # the relay sets the true depth as it drains
+        self.metrics.events.labels(answer.status).inc()
+        return answer, False
 
     async def submit(
-        self, session: AsyncSession, incident_id: str, data: EventData
+        self, session: AsyncSession, incident_id: str, data: EventData, *, new: bool = False
     ) -> tuple[CloudEvent, Outcome]:
-        """Write the event to the outbox in the request's transaction (`queued`); `run` sends
-        it after the commit unless an older event of the incident still waits there."""
+        """Stage the event in the outbox in the request's transaction (`queued`); `run` sends
+        it after the commit unless an older event of the incident still waits there. A
+        `new` incident has no older event: no need to look."""
         event = CloudEvent.wrap(data, source=SOURCE, subject=incident_id)
-        topic = self.runtime.topics.incidents
-        waiting = await session.scalar(
-            select(OutboxEntry.id).where(OutboxEntry.key == incident_id).limit(1)
+        in_batch: set[str] = session.info.setdefault(_BATCH_KEYS, set())
+        waiting = incident_id in in_batch
+        if not new and not waiting:
+            with session.no_autoflush:  # this batch's own rows are in `in_batch`
+                waiting = (
+                    await session.scalar(
+                        select(OutboxEntry.id).where(OutboxEntry.key == incident_id).limit(1)
+                    )
+                ) is not None
+        in_batch.add(incident_id)
+        row = OutboxEntry(
+            topic=self.runtime.topics.incidents,
+            key=incident_id,
+            value=event.to_bytes(),
+            created_at=utcnow(),
         )
-        row = OutboxEntry(topic=topic, key=incident_id, value=event.to_bytes(), created_at=utcnow())
-        session.add(row)
-        await session.flush()
-        direct = waiting is None and self._kafka_looks_up()
-        if direct:
-            self.runtime.relay.hold(row.id, incident_id)
-        session.info[_STAGED].append(Staged(row.id, topic, incident_id, row.value, direct))
+        session.add(row)  # flushed with the batch's others
+        direct = not waiting and self._kafka_looks_up()
+        session.info[_STAGED].append(Staged(row, direct))
         return event, "queued"
 
     def _kafka_looks_up(self) -> bool:
         return self.runtime.producer.connected.is_set() and self.runtime.relay.healthy
 
-    async def _send(
-        self, answer: Accepted, staged: list[Staged], claim: IdempotencyRecord | None
-    ) -> Accepted:
+    async def _send(self, answer: Accepted, staged: list[Staged], claim_id: int | None) -> Accepted:
         """Send the committed rows; `accepted` if Kafka acknowledged them all in time."""
         direct = [row for row in staged if row.direct]
         if len(direct) < len(staged):
@@ -161,8 +210,8 @@ class Intake:
             self.runtime.relay.wake()
             return answer
         accepted = answer.model_copy(update={"status": "accepted"})
-        if claim is not None:
-            await self._record_answer(claim.id, accepted)
+        if claim_id is not None:
+            await self._record_answer(claim_id, accepted)
         return accepted
 
     async def _send_one(self, row: Staged) -> bool:
@@ -172,10 +221,11 @@ class Intake:
         try:
             # No asyncio timeout: a cancelled send may still be delivered by the client. The
             # producer's own request timeout (KAFKA_REQUEST_TIMEOUT_MS) ends it for good.
-            await self.runtime.producer.send_raw(row.topic, row.key, row.value)
+            await self.runtime.producer.send_raw(row.row.topic, row.row.key, row.row.value)
         except KafkaError as exc:
-            log.warning("incident_id=%s Kafka send failed (%r); queued", row.key, exc)
+            log.warning("incident_id=%s Kafka send failed (%r); queued", row.row.key, exc)
             self.runtime.relay.suspect_broker()
+            row.held = False
             self.runtime.relay.release(row.row_id)
             return False
         self.metrics.produce_seconds.observe(time.perf_counter() - started)
@@ -191,53 +241,28 @@ class Intake:
         while self._acked:
             ids, self._acked = self._acked, []
             try:
-                async with self.runtime.database.transaction() as session:
-                    await session.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(ids)))
+                await self.writer.run(_deleting(ids), undo=_nothing)
             finally:
                 for row_id in ids:
                     self.runtime.relay.release(row_id, sent=True)
 
     async def _record_answer(self, claim_id: int, answer: Accepted) -> None:
         """A replay of this key answers as the first request did: `accepted`."""
-        async with self.runtime.database.transaction() as session:
+
+        async def record(session: AsyncSession) -> None:
             await session.execute(
                 update(IdempotencyRecord)
                 .where(IdempotencyRecord.id == claim_id)
                 .values(response=answer.model_dump(mode="json"))
             )
 
+        await self.writer.run(record, undo=_nothing)
+
     def _release(self, staged: list[Staged]) -> None:
         for row in staged:
-            if row.direct:
+            if row.held:
+                row.held = False
                 self.runtime.relay.release(row.row_id)
-
-    async def _claim_key(
-        self, session: AsyncSession, *, caller: str, key: str, digest: str
-    ) -> IdempotencyRecord | Accepted:
-        """A new record for this key (to hold the answer), or the first answer to replay."""
-        await session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.created_at < utcnow() - self.idempotency_ttl
-            )
-        )
-        record = await session.scalar(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.principal == caller, IdempotencyRecord.key == key
-            )
-        )
-        if record is None:
-            record = IdempotencyRecord(
-                principal=caller, key=key, request_digest=digest, response={}, created_at=utcnow()
-            )
-            session.add(record)
-            await session.flush()  # concurrent twins block here, then fail: no second event
-            return record
-        if record.request_digest != digest:
-            raise Rejected(
-                "Idempotency key reused",
-                "This Idempotency-Key was used for a different request; use a new key.",
-            )
-        return Accepted.model_validate(record.response)
 
     async def open_record(self, session: AsyncSession, incident_id: str) -> IncidentRecord:
         """The incident if it can still be updated; `NotFound` or `Conflict` otherwise."""
@@ -249,3 +274,14 @@ class Intake:
                 "Incident resolved", f"Incident {incident_id} is resolved; raise a new one."
             )
         return record
+
+
+def _deleting(ids: list[int]) -> Callable[[AsyncSession], Awaitable[None]]:
+    async def delete_rows(session: AsyncSession) -> None:
+        await session.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(ids)))
+
+    return delete_rows
+
+
+def _nothing() -> None:
+    """Nothing to undo."""

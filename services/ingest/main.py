@@ -37,6 +37,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             metrics,
             idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
             accept_wait=settings.accept_wait_ms / 1000,
+            batch_limit=settings.commit_batch_limit,
         )
 
     return create_service_app(

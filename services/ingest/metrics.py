@@ -25,3 +25,9 @@ class IngestMetrics:
             registry=registry,
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
+        self.commit_batch = Histogram(
+            "planb_ingest_commit_batch_requests",
+            "Requests whose writes one transaction committed (ingest's group commit)",
+            registry=registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+        )

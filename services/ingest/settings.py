@@ -19,6 +19,13 @@ class IngestSettings(CommonSettings):
         description="How long a request waits for Kafka's acknowledgement before it answers "
         "`queued` (the event is already in the outbox; the relay sends it)",
     )
+    commit_batch_limit: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="Most requests whose writes one transaction commits (group commit: "
+        "requests that arrive while a transaction commits share the next one)",
+    )
     alertmanager_token: SecretStr | None = Field(
         default=None, description="Shared secret Alertmanager sends as its bearer token"
     )
