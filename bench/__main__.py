@@ -1,7 +1,8 @@
-"""`python -m bench`: run the scenarios, print a table, write bench/results/latest.json.
+"""`python -m bench`: run the scenarios, print a table, write bench/results/latest.json and a
+chart of every latency beside the floors (latest.svg).
 
-The services run in this process on the embedded broker (or KAFKA_BOOTSTRAP_SERVERS); see
-bench/system.py for what that means for the figures.
+The services run as separate processes, as `planb run` starts them (or, `--in-process`, in
+this one), on the embedded broker or KAFKA_BOOTSTRAP_SERVERS: see bench/start.py.
 """
 
 import argparse
@@ -19,7 +20,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from bench import draft, floor, ingest, pause, publish, storm
+from bench.idle import ticks
 from bench.report import table
 from bench.system import Bench, broker
 
@@ -64,10 +68,51 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SCENARIO",
         help="run only this scenario (repeatable; the floor always runs)",
     )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--processes",
+        dest="processes",
+        action="store_true",
+        default=True,
+        help="each service in a process of its own, started as `planb run` starts them, "
+        "the load from this process (the default)",
+    )
+    mode.add_argument(
+        "--in-process",
+        dest="processes",
+        action="store_false",
+        help="the services' apps in this process and event loop, over httpx's ASGI "
+        "transport (no HTTP hop; the services share one core with the load)",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="a PostgreSQL server (postgresql+asyncpg://postgres@127.0.0.1:5432/postgres): "
+        "each scenario's services get fresh databases there, dropped after; "
+        "default: SQLite files",
+    )
     parser.add_argument(
         "--output", type=Path, default=RESULTS, help="JSON results (default: %(default)s)"
     )
     return parser
+
+
+def _process_model(bench: Bench) -> str:
+    if bench.processes:
+        return (
+            "processes: ingest, router, publisher each uvicorn in its own process (as planb "
+            "run); load, outside consumer and channel peers in the bench process"
+        )
+    return (
+        "in-process: ingest, router, publisher apps over httpx.ASGITransport, one event "
+        "loop with the load; peers are uvicorn servers on loopback in threads"
+    )
+
+
+def _database(bench: Bench) -> str:
+    if bench.database_server is None:
+        return "SQLite (a file per service)"
+    return "PostgreSQL at " + make_url(bench.database_server).render_as_string(hide_password=True)
 
 
 def _load() -> dict[str, float]:
@@ -81,16 +126,31 @@ async def _run_all(bench: Bench, names: list[str]) -> dict[str, Any]:
         scenario, about = SCENARIOS[name]
         bench.progress(f"{name}: {about}")
         load_before = _load()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
+        broker = ticks(bench.broker_pid) if bench.broker_pid else None
+        bench.cpu.clear()
         try:
             figures = await scenario(bench)
         except Exception as exc:
             logging.getLogger("bench").exception("scenario %s failed", name)
             figures = {"error": repr(exc)}
         figures["seconds"] = round(time.perf_counter() - started, 1)
+        figures["cpu_seconds"] = _cpu(bench, time.process_time() - cpu, broker)
         figures["load_average"] = {"before": load_before, "after": _load()}
         results[name] = figures
     return results
+
+
+def _cpu(bench: Bench, own: float, broker_before: int | None) -> dict[str, float]:
+    """CPU seconds in the scenario: each service process (from /proc, ready to stop), the
+    bench process (the load and the outside consumer; in-process mode: the services too)
+    and the embedded broker."""
+    used = {name: round(seconds, 2) for name, seconds in sorted(bench.cpu.items())}
+    used["bench"] = round(own, 2)
+    if bench.broker_pid and broker_before is not None:
+        after = ticks(bench.broker_pid) or broker_before
+        used["broker"] = round((after - broker_before) / os.sysconf("SC_CLK_TCK"), 2)
+    return used
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,10 +160,19 @@ def main(argv: list[str] | None = None) -> int:
         broker() as (bootstrap, kind, security, broker_pid),
         tempfile.TemporaryDirectory(prefix="planb-bench-") as root,
     ):
-        bench = Bench(bootstrap, kind, Path(root), args.quick, security, broker_pid)
+        bench = Bench(
+            bootstrap,
+            kind,
+            Path(root),
+            args.quick,
+            security,
+            broker_pid,
+            processes=args.processes,
+            database_server=args.database_url,
+        )
         bench.progress(
             f"broker: {kind} at {bootstrap}; services' fetch wait {bench.fetch_max_wait_ms} ms; "
-            f"load average {_load()}"
+            f"{_process_model(bench)}; database {_database(bench)}; load average {_load()}"
         )
         load_before = _load()
         scenarios = asyncio.run(_run_all(bench, names))
@@ -112,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "broker": kind,
         "fetch_max_wait_ms": bench.fetch_max_wait_ms,
-        "process_model": "in-process: ingest, router, publisher apps over httpx.ASGITransport, "
-        "one event loop; peers are uvicorn servers on loopback in threads",
+        "process_model": _process_model(bench),
+        "database": _database(bench),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),

@@ -6,7 +6,8 @@ import time
 from typing import Any
 
 from bench.stats import jitter, summarise
-from bench.system import Bench, System, channels, running_system
+from bench.start import running_system
+from bench.system import Bench, System, channels
 
 DUMMY_URL = "http://127.0.0.1:9/none"
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from bench.draft import draft_of
 from bench.stats import jitter, summarise
-from bench.system import Bench, System, channels, peers, running_system
+from bench.start import running_system
+from bench.system import Bench, System, channels, peers
 from shared.runtime.waterfall import STAGES
 
 PEER_DELAY = 0.05
@@ -42,10 +43,11 @@ async def run(bench: Bench, *, one_times_out: bool = False) -> dict[str, Any]:
             skip = {slow_id} if one_times_out else set()
             await _one(system, skip)  # warm-up
             stages: dict[str, list[float]] = defaultdict(list)
-            for service in ("router", "publisher"):
-                system.apps[service].state.waterfall.listeners.append(
-                    lambda stage, seconds: stages[stage].append(seconds)
-                )
+            for app in system.apps.values():  # in-process only; processes: their /metrics
+                if hasattr(app.state, "waterfall"):
+                    app.state.waterfall.listeners.append(
+                        lambda stage, seconds: stages[stage].append(seconds)
+                    )
             per_approval: list[float] = []
             per_channel: list[float] = []
             for i in range(samples):

@@ -11,8 +11,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -27,6 +27,8 @@ class ServiceSpec:
     name: str
     factory: str
     port: int
+    env: Mapping[str, str] = field(default_factory=dict)
+    """This service's own settings (e.g. its DATABASE_URL), over the supervisor's `env`."""
 
 
 def service_ports(args: object) -> dict[str, int]:
@@ -76,7 +78,7 @@ class Supervisor:
         ]
         return subprocess.Popen(
             command,
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **spec.env},
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches only us; we stop children in order
             preexec_fn=_die_with_parent,
@@ -88,17 +90,20 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            for spec in self.specs:
-                self.processes[spec.name] = self._spawn(spec)
-                print(
-                    f"[planb] started {spec.name} (pid {self.processes[spec.name].pid})", flush=True
-                )
-            if not await self._wait_ready(ready_timeout, stop):
+            if not await self.start(ready_timeout=ready_timeout, stop=stop):
                 return 1 if not stop.is_set() else 0
             on_ready()
             return await self._watch(stop)
         finally:
             self.stop_all()
+
+    async def start(self, *, ready_timeout: float, stop: asyncio.Event | None = None) -> bool:
+        """Spawn every service in order and wait until all answer /readyz (False: one died
+        or was not ready in time, or `stop` was set). The bench starts its services here."""
+        for spec in self.specs:
+            self.processes[spec.name] = self._spawn(spec)
+            print(f"[planb] started {spec.name} (pid {self.processes[spec.name].pid})", flush=True)
+        return await self._wait_ready(ready_timeout, stop or asyncio.Event())
 
     async def _wait_ready(self, limit: float, stop: asyncio.Event) -> bool:
         deadline = asyncio.get_running_loop().time() + limit
