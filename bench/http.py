@@ -7,6 +7,7 @@ answer with Content-Length (uvicorn's for a JSON response).
 """
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,11 +34,14 @@ class Connection:
     @classmethod
     async def open(cls, url: str) -> "Connection":
         parts = urlsplit(url)
-        assert parts.hostname and parts.port, f"need host:port in {url}"
+        if not parts.hostname or not parts.port:
+            raise ValueError(f"need host:port in {url}")
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
         return cls(reader, writer, f"{parts.hostname}:{parts.port}")
 
-    async def post(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, bytes]:
+    async def post(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, bytes]:
         payload = json.dumps(body, separators=(",", ":")).encode()
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.writer.write(
@@ -62,10 +66,8 @@ class Connection:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(OSError):
             await self.writer.wait_closed()
-        except OSError:
-            pass
 
 
 @dataclass
@@ -77,7 +79,9 @@ class Pool:
     idle: list[Connection] = field(default_factory=list)
     opened: int = 0
 
-    async def post(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, bytes]:
+    async def post(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, bytes]:
         connection = self.idle.pop() if self.idle else await self._open()
         try:
             answer = await connection.post(path, body, headers)

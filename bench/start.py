@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -110,14 +111,19 @@ async def _processes(
 ) -> None:
     """`planb run`'s way: the supervisor spawns each service's uvicorn and waits for /readyz."""
     specs = [
-        dataclasses.replace(spec, env=_environment(settings[spec.name]))
+        dataclasses.replace(
+            spec,
+            env=_environment(settings[spec.name]),
+            log_file=settings[spec.name]["data_dir"] / f"{spec.name}.log",
+        )
         for spec in service_specs({s: free_port() for s in SERVICES})
         if spec.name in settings
     ]
     supervisor = Supervisor(specs, host="127.0.0.1", env={})
     stack.callback(supervisor.stop_all)
     if not await supervisor.start(ready_timeout=60):
-        raise RuntimeError(f"services did not start: {', '.join(settings)}")
+        tails = [f"{spec.log_file}:\n{_tail(spec.log_file)}" for spec in specs if spec.log_file]
+        raise RuntimeError("services did not start; their logs:\n" + "\n".join(tails))
     for spec in specs:
         url = f"http://127.0.0.1:{spec.port}"
         system.urls[spec.name] = url
@@ -129,10 +135,15 @@ async def _processes(
     stack.callback(_add_cpu, system, started)  # runs before stop_all (callbacks unwind LIFO)
 
 
+def _tail(log: Path, lines: int = 20) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
+
+
 def _add_cpu(system: System, started: dict[str, int]) -> None:
     per_second = os.sysconf("SC_CLK_TCK")
     for name, pid in system.pids.items():
-        system.bench.cpu[name] += ((ticks(pid) or 0) - started[name]) / per_second
+        used = ((ticks(pid) or 0) - started[name]) / per_second
+        system.bench.cpu[name] = system.bench.cpu.get(name, 0.0) + used
 
 
 def _environment(values: dict[str, Any]) -> dict[str, str]:

@@ -47,7 +47,7 @@ class Bench:
     """Each service in a process of its own (as `planb run`), else all in this process."""
     database_server: str | None = None
     """A PostgreSQL server URL: each system gets fresh databases there; None: SQLite files."""
-    cpu: Counter[str] = field(default_factory=Counter)
+    cpu: dict[str, float] = field(default_factory=dict)
     """CPU seconds each service process used in the current scenario (added as it stops)."""
 
     @property
@@ -177,7 +177,9 @@ class System:
             return
         client = self.clients[service]
 
-        async def post(path: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, bytes]:
+        async def post(
+            path: str, body: dict[str, Any], headers: dict[str, str]
+        ) -> tuple[int, bytes]:
             answer = await client.post(path, json=body, headers=headers)
             return answer.status_code, answer.content
 

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -29,6 +31,8 @@ class ServiceSpec:
     port: int
     env: Mapping[str, str] = field(default_factory=dict)
     """This service's own settings (e.g. its DATABASE_URL), over the supervisor's `env`."""
+    log_file: Path | None = None
+    """Where its output goes (appended); None: the supervisor's own terminal."""
 
 
 def service_ports(args: object) -> dict[str, int]:
@@ -62,6 +66,12 @@ class Supervisor:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def _spawn(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:
+        if spec.log_file is None:
+            return self._popen(spec, None)
+        with spec.log_file.open("ab") as log:  # the child keeps its own copy of the file
+            return self._popen(spec, log)
+
+    def _popen(self, spec: ServiceSpec, log: IO[bytes] | None) -> subprocess.Popen[bytes]:
         command = [
             sys.executable,
             "-m",
@@ -80,6 +90,8 @@ class Supervisor:
             command,
             env={**os.environ, **self.env, **spec.env},
             stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
             start_new_session=True,  # Ctrl-C reaches only us; we stop children in order
             preexec_fn=_die_with_parent,
         )
@@ -112,8 +124,9 @@ class Supervisor:
             while pending and not stop.is_set():
                 for name, spec in list(pending.items()):
                     if self.processes[name].poll() is not None:
+                        where = spec.log_file or "its log above"
                         print(
-                            f"[planb] {name} exited during start-up; see its log above",
+                            f"[planb] {name} exited during start-up; see {where}",
                             file=sys.stderr,
                         )
                         return False
