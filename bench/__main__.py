@@ -32,7 +32,10 @@ Scenario = Callable[[Bench], Awaitable[dict[str, Any]]]
 
 SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "floor": (floor.run, "bare aiokafka produce→consume, one and two hops"),
-    "ingest": (ingest.run, "accept latency at concurrency 1 and 32, throughput vs producer"),
+    "ingest": (
+        ingest.run,
+        "accept latency and rate at 1 and 32 clients, beside the HTTP floor and a bare producer",
+    ),
     "pause-10": (partial(pause.run, channel_count=10), "time to pause, 10 channels"),
     "pause-1000": (partial(pause.run, channel_count=1000), "time to pause, 1,000 channels"),
     "pause-posts": (
@@ -55,13 +58,15 @@ RESULTS = Path(__file__).parent / "results" / "latest.json"
 
 
 def _parser() -> argparse.ArgumentParser:
-    listing = "\n".join(f"  {name:12} {about}" for name, (_, about) in SCENARIOS.items())
+    listing = "\n".join(f"  {name:16} {about}" for name, (_, about) in SCENARIOS.items())
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Plan B's benchmarks: every figure as median, p99 and max, beside the "
-        "broker floor measured in the same run.",
+        description="Plan B's benchmarks: every figure as median, p99 and max with its target "
+        "(issues 17 and 18), beside the Kafka floor and the HTTP floor measured in the same "
+        "run; the services' CPU seconds per scenario; a table, JSON and an SVG chart.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=f"scenarios:\n{listing}\n\nKAFKA_BOOTSTRAP_SERVERS selects an external broker.",
+        epilog=f"scenarios:\n{listing}\n\nKAFKA_BOOTSTRAP_SERVERS selects an external broker. "
+        "Progress lines go to stdout as the run goes.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="fewer samples and shorter runs (a smoke run)"

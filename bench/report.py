@@ -244,7 +244,8 @@ def _storm(out: Figures, storm: dict[str, Any]) -> None:
 
 
 def cpu_table(results: dict[str, Any]) -> str:
-    """CPU seconds per scenario: each service process, the bench (load) process, the broker."""
+    """CPU seconds per scenario: each service process, the bench (load) process, the broker
+    (`-`: not running in that scenario)."""
     s = results["scenarios"]
     names = sorted({k for v in s.values() for k in v.get("cpu_seconds", {})})
     lines = [("scenario", "seconds", *names)]
@@ -254,7 +255,7 @@ def cpu_table(results: dict[str, Any]) -> str:
             (
                 scenario,
                 f"{figures.get('seconds', 0):.0f}",
-                *(f"{used.get(n, 0):.1f}" for n in names),
+                *(f"{used[n]:.1f}" if n in used else "-" for n in names),
             )
         )
     return _markdown(lines)
