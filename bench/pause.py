@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.start import running_system
 from bench.stats import jitter, summarise
@@ -29,15 +28,18 @@ DUMMY_URL = "http://127.0.0.1:9/none"  # the publisher is not running here
 async def run(bench: Bench, *, channel_count: int, posts: int = 0) -> dict[str, Any]:
     label = f"pause {channel_count} channels" + (f", {posts} posts" if posts else "")
     samples = _samples(bench, channel_count)
-    async with running_system(bench, "pause", channels(channel_count, DUMMY_URL)) as system:
-        if posts:
-            await _schedule(system, posts)
+    async with (
+        running_system(bench, "pause", channels(channel_count, DUMMY_URL)) as system,
+        _router_database(system, posts) as database,
+    ):
+        if database:
+            await _schedule(system, database, posts)
             bench.progress(f"{label}: {posts} posts scheduled")
-        await _one(system, posts)  # warm-up: the router's consumer is assigned by now
+        await _one(system, database)  # warm-up: the router's consumer is assigned by now
         per_incident: list[float] = []
         per_channel: list[float] = []
         for i in range(samples):
-            incident_id, accepted = await _one(system, posts)
+            incident_id, accepted = await _one(system, database)
             assert system.watcher is not None
             arrivals = system.watcher.paused[incident_id].values()
             per_incident.append(max(arrivals) - accepted)
@@ -46,7 +48,7 @@ async def run(bench: Bench, *, channel_count: int, posts: int = 0) -> dict[str, 
                 bench.progress(
                     f"{label}: {i + 1}/{samples}, p50 {summarise(per_incident).median_ms:.1f} ms"
                 )
-        held = await _held(system) if posts else 0
+        held = await _held(database) if database else 0
     return {
         "every_channel": summarise(per_incident).as_dict(),
         "each_channel": summarise(per_channel).as_dict(),
@@ -62,9 +64,9 @@ def _samples(bench: Bench, channel_count: int) -> int:
     return bench.samples(300, 200)
 
 
-async def _one(system: System, posts: int) -> tuple[str, float]:
-    if posts:
-        await _reschedule(system)
+async def _one(system: System, database: Database | None) -> tuple[str, float]:
+    if database:
+        await _reschedule(database)
     await jitter()
     incident_id, accepted = await system.raise_incident("sev1")
     watcher = system.watcher
@@ -79,17 +81,19 @@ async def _one(system: System, posts: int) -> tuple[str, float]:
 
 
 @asynccontextmanager
-async def _router_database(system: System) -> AsyncIterator[AsyncSession]:
-    """One transaction on the router's database, from the bench's own connection."""
+async def _router_database(system: System, posts: int) -> AsyncIterator[Database | None]:
+    """The bench's own connection to the router's database, when there are posts to hold."""
+    if not posts:
+        yield None
+        return
     database = Database(system.database_urls["router"])
     try:
-        async with database.transaction() as session:
-            yield session
+        yield database
     finally:
         await database.dispose()
 
 
-async def _schedule(system: System, posts: int) -> None:
+async def _schedule(system: System, database: Database, posts: int) -> None:
     """Lay the calendar down in one INSERT: the rows the router's `schedule_post` writes for
     channels that are not paused (the 10,000 API calls would take minutes)."""
     start, now = datetime.now(UTC) + timedelta(days=1), datetime.now(UTC)
@@ -111,12 +115,12 @@ async def _schedule(system: System, posts: int) -> None:
                 "updated_at": now,
             }
         )
-    async with _router_database(system) as session:
+    async with database.transaction() as session:
         await session.execute(insert(MarketingPost), rows)
 
 
-async def _reschedule(system: System) -> None:
-    async with _router_database(system) as session:
+async def _reschedule(database: Database) -> None:
+    async with database.transaction() as session:
         await session.execute(
             update(MarketingPost)
             .where(MarketingPost.state == "held")
@@ -124,8 +128,8 @@ async def _reschedule(system: System) -> None:
         )
 
 
-async def _held(system: System) -> int:
-    async with _router_database(system) as session:
+async def _held(database: Database) -> int:
+    async with database.transaction() as session:
         count = await session.scalar(
             select(func.count()).select_from(MarketingPost).where(MarketingPost.state == "held")
         )
