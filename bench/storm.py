@@ -8,11 +8,12 @@ tenth of the groups are `critical` (sev1: every channel paused), the rest `warni
 region (sev3: that region's 2 channels). Each notification fires one to three of three
 alerts, so many repeat a group's current set (`unchanged`) and some change it (an update).
 
-Figures: every notification answered 202, and by when; accept latency from each one's
-scheduled time (so a stalled server is not hidden by a waiting client); incidents raised;
-per region, its first notification → all its channels paused; per incident, the 202 that
-raised it → its last expected `channel paused` record; incidents lost (not on
-planb.incidents, or not paused everywhere a minute after the storm).
+Figures: every notification answered 202, and by when (in time: the last answer within the
+storm's duration plus the 100 ms accept target, since the last is sent just before the end);
+accept latency from each one's scheduled time (so a stalled server is not hidden by a
+waiting client); incidents raised; per region, its first notification → all its channels
+paused; per incident, the 202 that raised it → its last expected `channel paused` record;
+incidents lost (not on planb.incidents, or not paused everywhere a minute after the storm).
 """
 
 import asyncio
