@@ -82,7 +82,17 @@ class Pool:
     async def post(
         self, path: str, body: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, bytes]:
-        connection = self.idle.pop() if self.idle else await self._open()
+        if self.idle:
+            connection = self.idle.pop()
+            try:
+                return await self._send(connection, path, body, headers)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass  # the server closed it while idle (uvicorn: after 5 s): a fresh one
+        return await self._send(await self._open(), path, body, headers)
+
+    async def _send(
+        self, connection: Connection, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, bytes]:
         try:
             answer = await connection.post(path, body, headers)
         except BaseException:
