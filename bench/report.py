@@ -223,7 +223,7 @@ def _storm(out: Figures, storm: dict[str, Any]) -> None:
             f"{groups} groups",
             f"{raised}",
             f"{storm['incidents_on_topic']} on topic",
-            f"{lost} lost",
+            f"{lost} lost (no pause {storm.get('settle_s', 60):.0f} s after)",
             f"exactly {groups}, none lost: {_verdict(raised == groups and lost == 0)}",
         )
     )
