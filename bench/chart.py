@@ -105,7 +105,8 @@ def _tick(decade: int) -> str:
 
 def _subtitle(results: dict[str, Any]) -> str:
     machine = results.get("machine", {})
-    load = machine.get("load_average_before", {}).get("1m", "?")
+    before = machine.get("load_average_before", {}).get("1m", "?")
+    load = f"{before} → {machine.get('load_average_after', {}).get('1m', '?')}"
     quick = ", quick" if results.get("quick") else ""
     return (
         f"{results.get('broker', '')}, {results.get('database', 'SQLite')}, "
