@@ -49,7 +49,7 @@ docs: asyncapi $(STAMP) ## Regenerate docs/configuration.md, docs/asyncapi.yaml,
 asyncapi: $(STAMP) ## Regenerate docs/asyncapi.yaml from shared/contract/events.py
 	$(BIN)/python -m shared.devtools.asyncapi > docs/asyncapi.yaml
 
-bench: $(STAMP) ## Benchmarks: a table and bench/results/latest.json (BENCH_ARGS="--quick --only pause-10")
+bench: $(STAMP) ## Benchmarks, services as processes: a table, bench/results/latest.json and .svg (BENCH_ARGS="--quick --only pause-10")
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff check and format check, mypy --strict on services and shared

@@ -5,8 +5,9 @@ import asyncio
 import time
 from typing import Any
 
+from bench.start import running_system
 from bench.stats import jitter, summarise
-from bench.system import Bench, System, channels, running_system
+from bench.system import Bench, System, channels
 
 DUMMY_URL = "http://127.0.0.1:9/none"
 

@@ -42,7 +42,7 @@ async def _idle(bootstrap: str, topic: str, wait_ms: int, seconds: float) -> Non
         await consumer.stop()
 
 
-def _ticks(pid: int) -> int | None:
+def ticks(pid: int) -> int | None:
     """utime + stime of `pid` in clock ticks (Linux), None where /proc is not there."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -65,10 +65,10 @@ async def idle_cpu(bench: Bench, topic: str, wait_ms: int, seconds: float) -> di
     )
     assert child.stdout is not None
     await child.stdout.readline()  # "ready"
-    before = _ticks(bench.broker_pid) if bench.broker_pid else None
+    before = ticks(bench.broker_pid) if bench.broker_pid else None
     started = time.perf_counter()
     figures = json.loads(await child.stdout.readline())
-    after = _ticks(bench.broker_pid) if bench.broker_pid else None
+    after = ticks(bench.broker_pid) if bench.broker_pid else None
     elapsed = time.perf_counter() - started
     await child.wait()
     result: dict[str, Any] = {

@@ -7,16 +7,20 @@ variant sends one channel to a peer that answers far beyond the publisher's chan
 the other channels' figures should not move.
 
 The waterfall: every stage the services time (shared/runtime/waterfall.py), as seconds since
-the approval, median and p99 per stage over the measured approvals, so the slow stage shows.
+the approval, so the slow stage shows: its mean over the measured approvals from the
+services' /metrics (either mode), and median and p99 in-process (listeners on the apps).
 """
 
 import time
 from collections import defaultdict
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from bench.draft import draft_of
+from bench.start import running_system
 from bench.stats import jitter, summarise
-from bench.system import Bench, System, channels, peers, running_system
+from bench.system import Bench, System, channels, peers
 from shared.runtime.waterfall import STAGES
 
 PEER_DELAY = 0.05
@@ -42,10 +46,12 @@ async def run(bench: Bench, *, one_times_out: bool = False) -> dict[str, Any]:
             skip = {slow_id} if one_times_out else set()
             await _one(system, skip)  # warm-up
             stages: dict[str, list[float]] = defaultdict(list)
-            for service in ("router", "publisher"):
-                system.apps[service].state.waterfall.listeners.append(
-                    lambda stage, seconds: stages[stage].append(seconds)
-                )
+            for app in system.apps.values():  # in-process only; processes: their /metrics
+                if hasattr(app.state, "waterfall"):
+                    app.state.waterfall.listeners.append(
+                        lambda stage, seconds: stages[stage].append(seconds)
+                    )
+            before = await _stage_totals(system)
             per_approval: list[float] = []
             per_channel: list[float] = []
             for i in range(samples):
@@ -55,6 +61,7 @@ async def run(bench: Bench, *, one_times_out: bool = False) -> dict[str, Any]:
                 if (i + 1) % max(1, samples // 4) == 0:
                     median = summarise(per_approval).median_ms
                     bench.progress(f"{label}: {i + 1}/{samples}, p50 {median:.1f} ms")
+            means = _means(before, await _stage_totals(system))
     return {
         "every_channel": summarise(per_approval).as_dict(),
         "each_channel": summarise(per_channel).as_dict(),
@@ -65,7 +72,40 @@ async def run(bench: Bench, *, one_times_out: bool = False) -> dict[str, Any]:
         "stages": {
             stage: summarise(stages[stage]).as_dict() for stage in STAGES if stages.get(stage)
         },
+        "stage_means_ms": means,
     }
+
+
+async def _stage_totals(system: System) -> dict[str, tuple[float, float]]:
+    """(count, sum) of each stage's histogram on the router's and publisher's /metrics:
+    how the waterfall is read when they run as processes (no listener reaches them)."""
+    totals: dict[str, tuple[float, float]] = {}
+    for service in ("router", "publisher"):
+        text = (await system.clients[service].get("/metrics")).text
+        for family in text_string_to_metric_families(text):
+            if family.name != "planb_publish_stage_seconds":
+                continue
+            for sample in family.samples:
+                count, total = totals.get(sample.labels["stage"], (0.0, 0.0))
+                if sample.name.endswith("_count"):
+                    count += sample.value
+                elif sample.name.endswith("_sum"):
+                    total += sample.value
+                totals[sample.labels["stage"]] = (count, total)
+    return totals
+
+
+def _means(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> dict[str, float]:
+    """Each stage's mean (ms since approval) over the measured approvals, in path order."""
+    means = {}
+    for stage in STAGES:
+        count, total = after.get(stage, (0.0, 0.0))
+        count0, total0 = before.get(stage, (0.0, 0.0))
+        if count > count0:
+            means[stage] = round(1000 * (total - total0) / (count - count0), 1)
+    return means
 
 
 async def _one(system: System, skip: set[str]) -> tuple[float, list[float]]:

@@ -1,19 +1,15 @@
-"""The system under test, in this process: ingest, router and publisher apps on the real broker.
+"""What every scenario shares: the broker, the channels and their configuration, the system
+under test (started by bench/start.py, as processes or in this process) and the peers.
 
-Each service is its real FastAPI app with its real lifespan (database, producer, outbox relay,
-consumers), reached through `httpx.ASGITransport`, as in tests/integration/test_eurostar.py.
-All three and the load generator share one event loop: figures include that contention,
-so they are an upper bound for the services run as separate processes. Channel peers are
-real HTTP servers on loopback (shared/devtools/sandbox), each in its own thread.
+Channel peers are real HTTP servers on loopback (shared/devtools/sandbox), each in its own
+thread of the bench process.
 """
 
-import asyncio
 import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,25 +18,18 @@ import httpx
 import yaml
 from fastapi import FastAPI
 
+from bench.http import Pool, Post
 from bench.watch import Watcher
-from services.ingest.main import create_app as create_ingest
-from services.ingest.settings import IngestSettings
-from services.publisher.main import create_app as create_publisher
-from services.publisher.settings import PublisherSettings
-from services.router.main import create_app as create_router
-from services.router.settings import RouterSettings
 from shared.contract.topics import Topics
 from shared.devtools.broker import FETCH_MAX_WAIT_MS as EMBEDDED_FETCH_MAX_WAIT_MS
 from shared.devtools.broker import EmbeddedBroker
 from shared.devtools.sandbox import WebhookPeer, serve
 from shared.runtime.kafka_security import PLAINTEXT, KafkaSecurity
 from shared.runtime.settings import CommonSettings
-from shared.web.auth import generate_dev_tokens
 
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789"
 ALERTMANAGER_TOKEN = "bench-alertmanager-token-0123456789"
 REGIONS = ("north", "south", "east", "west", "centre")
-SERVICES = ("ingest", "router", "publisher")
 
 
 @dataclass
@@ -54,6 +43,12 @@ class Bench:
     security: KafkaSecurity = PLAINTEXT
     broker_pid: int | None = None
     """The embedded broker's process (its CPU is read from /proc), None for an external one."""
+    processes: bool = True
+    """Each service in a process of its own (as `planb run`), else all in this process."""
+    database_server: str | None = None
+    """A PostgreSQL server URL: each system gets fresh databases there; None: SQLite files."""
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds each service process used in the current scenario (added as it stops)."""
 
     @property
     def fetch_max_wait_ms(self) -> int:
@@ -103,7 +98,7 @@ def channels(count: int, url: str, *, slow: dict[str, str] | None = None) -> lis
     ]
 
 
-def _write_config(folder: Path, chosen: list[Channel]) -> None:
+def write_config(folder: Path, chosen: list[Channel]) -> None:
     entries = [
         {
             "id": c.id,
@@ -130,12 +125,19 @@ def _write_config(folder: Path, chosen: list[Channel]) -> None:
 
 @dataclass
 class System:
+    """The running services as scenarios reach them: an httpx client each (over loopback to
+    their processes, or ASGI in this process), and in processes mode their URLs and pids."""
+
     bench: Bench
     topics: Topics
     channels: list[Channel]
     tokens: dict[str, str]
+    database_urls: dict[str, str]
     clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)
     apps: dict[str, FastAPI] = field(default_factory=dict)
+    """In-process mode only: the apps themselves (their waterfall listeners)."""
     watcher: Watcher | None = None
     answers: Counter[str] = field(default_factory=Counter)
     """Ingest's 202s by status (accepted, queued)."""
@@ -162,85 +164,26 @@ class System:
         self.answers[answer.json()["status"]] += 1
         return str(answer.json()["incident_id"]), accepted
 
-
-@asynccontextmanager
-async def _serving(app: FastAPI, name: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url=f"http://{name}", timeout=60
-        ) as client:
-            yield client
-
-
-async def _ready(client: httpx.AsyncClient, name: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if (await client.get("/readyz")).status_code == 200:
+    @asynccontextmanager
+    async def load(self, service: str) -> AsyncIterator[Post]:
+        """What the load sends through: the lean keep-alive client to a service's process,
+        or its httpx client in this process (ASGI: there is no socket to talk to)."""
+        if service in self.urls:
+            pool = Pool(self.urls[service])
+            try:
+                yield pool.post
+            finally:
+                await pool.close()
             return
-        await asyncio.sleep(0.05)
-    raise RuntimeError(f"{name} not ready after {within}s")
+        client = self.clients[service]
 
+        async def post(
+            path: str, body: dict[str, Any], headers: dict[str, str]
+        ) -> tuple[int, bytes]:
+            answer = await client.post(path, json=body, headers=headers)
+            return answer.status_code, answer.content
 
-@asynccontextmanager
-async def running_system(
-    bench: Bench,
-    name: str,
-    chosen: list[Channel],
-    *,
-    services: tuple[str, ...] = ("ingest", "router"),
-    watch: tuple[str, ...] = ("outbound",),
-    publisher: dict[str, Any] | None = None,
-    ingest: dict[str, Any] | None = None,
-) -> AsyncIterator[System]:
-    """Start `services` on fresh topics and SQLite files; a watcher reads `watch` topics."""
-    os.environ["BENCH_WEBHOOK_SECRET"] = WEBHOOK_SECRET
-    folder = bench.root / f"{name}-{uuid.uuid4().hex[:6]}"
-    folder.mkdir(parents=True)
-    _write_config(folder, chosen)
-    tokens = generate_dev_tokens(folder)
-    prefix = f"bench{uuid.uuid4().hex[:8]}"
-    common: dict[str, Any] = {
-        "kafka_bootstrap_servers": bench.bootstrap_servers,
-        "topic_prefix": prefix,
-        "topic_partitions": 8,
-        "kafka_session_timeout_ms": 6000,
-        "kafka_fetch_max_wait_ms": bench.fetch_max_wait_ms,
-        "data_dir": folder,
-        "config_dir": folder,
-        "log_level": "WARNING",
-    }
-    settings: dict[str, Any] = {
-        "ingest": IngestSettings(
-            **common,
-            rate_limit_per_minute=100_000_000,
-            rate_limit_burst=1_000_000,
-            alertmanager_token=ALERTMANAGER_TOKEN,
-            **(ingest or {}),
-        ),
-        "router": RouterSettings(**common),
-        "publisher": PublisherSettings(**common, **(publisher or {})),
-    }
-    factories = {"ingest": create_ingest, "router": create_router, "publisher": create_publisher}
-    topics = Topics(prefix)
-    system = System(bench, topics, chosen, tokens)
-    async with AsyncExitStack() as stack:
-        for service in SERVICES:  # publisher before router: it must see every outbound record
-            if service not in services:
-                continue
-            app = factories[service](settings[service])
-            system.apps[service] = app
-            system.clients[service] = await stack.enter_async_context(_serving(app, service))
-            await _ready(system.clients[service], service)
-        system.watcher = await stack.enter_async_context(
-            Watcher.running(
-                bench.bootstrap_servers,
-                [getattr(topics, t) for t in watch],
-                bench.security,
-                fetch_max_wait_ms=bench.fetch_max_wait_ms,
-            )
-        )
-        yield system
+        yield post
 
 
 @contextmanager

@@ -11,8 +11,10 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -27,6 +29,10 @@ class ServiceSpec:
     name: str
     factory: str
     port: int
+    env: Mapping[str, str] = field(default_factory=dict)
+    """This service's own settings (e.g. its DATABASE_URL), over the supervisor's `env`."""
+    log_file: Path | None = None
+    """Where its output goes (appended); None: the supervisor's own terminal."""
 
 
 def service_ports(args: object) -> dict[str, int]:
@@ -60,6 +66,12 @@ class Supervisor:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def _spawn(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:
+        if spec.log_file is None:
+            return self._popen(spec, None)
+        with spec.log_file.open("ab") as log:  # the child keeps its own copy of the file
+            return self._popen(spec, log)
+
+    def _popen(self, spec: ServiceSpec, log: IO[bytes] | None) -> subprocess.Popen[bytes]:
         command = [
             sys.executable,
             "-m",
@@ -76,8 +88,10 @@ class Supervisor:
         ]
         return subprocess.Popen(
             command,
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **spec.env},
             stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
             start_new_session=True,  # Ctrl-C reaches only us; we stop children in order
             preexec_fn=_die_with_parent,
         )
@@ -88,17 +102,20 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            for spec in self.specs:
-                self.processes[spec.name] = self._spawn(spec)
-                print(
-                    f"[planb] started {spec.name} (pid {self.processes[spec.name].pid})", flush=True
-                )
-            if not await self._wait_ready(ready_timeout, stop):
+            if not await self.start(ready_timeout=ready_timeout, stop=stop):
                 return 1 if not stop.is_set() else 0
             on_ready()
             return await self._watch(stop)
         finally:
             self.stop_all()
+
+    async def start(self, *, ready_timeout: float, stop: asyncio.Event | None = None) -> bool:
+        """Spawn every service in order and wait until all answer /readyz (False: one died
+        or was not ready in time, or `stop` was set). The bench starts its services here."""
+        for spec in self.specs:
+            self.processes[spec.name] = self._spawn(spec)
+            print(f"[planb] started {spec.name} (pid {self.processes[spec.name].pid})", flush=True)
+        return await self._wait_ready(ready_timeout, stop or asyncio.Event())
 
     async def _wait_ready(self, limit: float, stop: asyncio.Event) -> bool:
         deadline = asyncio.get_running_loop().time() + limit
@@ -107,8 +124,9 @@ class Supervisor:
             while pending and not stop.is_set():
                 for name, spec in list(pending.items()):
                     if self.processes[name].poll() is not None:
+                        where = spec.log_file or "its log above"
                         print(
-                            f"[planb] {name} exited during start-up; see its log above",
+                            f"[planb] {name} exited during start-up; see {where}",
                             file=sys.stderr,
                         )
                         return False
