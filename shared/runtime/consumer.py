@@ -2,8 +2,11 @@
 
 For each record: parse it (a bad record goes to `<topic>.dlq` with the error), then in one
 database transaction insert its event id into the inbox and run the handler registered for
-its type; a redelivered event finds its id in the inbox and changes nothing. Offsets are
-committed only after the records before them are handled or dead-lettered.
+its type; a redelivered event finds its id in the inbox and changes nothing. The records of
+one fetch share that transaction (one commit, one turn at SQLite's writer: an approval's ten
+publish requests reach the publisher together) unless one of them fails; then each gets its
+own. Offsets are committed, once per fetch, only after its records are handled or
+dead-lettered.
 
 Failures split two ways:
 - the record's fault (unparseable, unknown type, a handler raising `PermanentError` or any
@@ -170,19 +173,63 @@ class EventConsumer:
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=200)
             self.stats.assigned = set(consumer.assignment())
-            handled: dict[TopicPartition, int] = {}
-            try:
-                for tp, records in batches.items():
-                    for record in records:
-                        await self._process(record)
-                        handled[tp] = record.offset + 1
-            finally:
-                # one commit (a round trip to the broker) for the whole batch, not one per
-                # partition; what was handled before a failure is committed all the same
-                if handled:
-                    await consumer.commit(handled)
+            records = [record for batch in batches.values() for record in batch]
+            if records:
+                await self._process_all(records)
+                # one commit (a round trip to the broker) for the whole fetch
+                await consumer.commit({tp: batch[-1].offset + 1 for tp, batch in batches.items()})
 
-    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _process_all(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """A fetch's records in one transaction (one commit, one turn at SQLite's writer,
+        instead of one each). At the first record that fails, the transaction is rolled
+        back and the records handled one by one as below, that record's failed try counting
+        as its first attempt."""
+        failure = await self._handle_together(records) if len(records) > 1 else (0, None)
+        if failure is None:
+            return
+        index, error = failure
+        for record in records[:index]:
+            await self._process(record)
+        await self._process(records[index], failed_once=error)
+        for record in records[index + 1 :]:
+            await self._process(record)
+
+    async def _handle_together(
+        self, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> tuple[int, Exception | None] | None:
+        """None when every record was handled (or skipped) in one transaction; else the
+        index of the first that failed and its error (None: it is not a CloudEvent)."""
+        handled = ignored = at = 0
+        try:
+            async with self.database.transaction() as session:
+                for at, record in enumerate(records):  # noqa: B007 (`at` tells which failed)
+                    try:
+                        event = parse_event(record.value)
+                    except BadEvent:
+                        raise _Unparsed() from None
+                    handler = self.handlers.get(event.type)
+                    if handler is None:
+                        ignored += 1
+                        continue
+                    session.add(
+                        InboxEntry(event_id=event.id, topic=record.topic, handled_at=utcnow())
+                    )
+                    await session.flush()
+                    await handler(event, session)
+                    handled += 1
+        except _Unparsed:
+            return at, None
+        except Exception as exc:
+            return at, exc
+        self.stats.handled += handled
+        self.stats.ignored += ignored
+        return None
+
+    async def _process(
+        self, record: ConsumerRecord[bytes, bytes], *, failed_once: Exception | None = None
+    ) -> None:
+        """Handle one record in its own transaction (retried by `_record_policy`);
+        `failed_once`: its first attempt, made together with other records, failed so."""
         try:
             event = parse_event(record.value)
         except BadEvent as exc:
@@ -193,7 +240,13 @@ class EventConsumer:
             self.stats.ignored += 1
             return
         try:
-            await self._record_policy(event)(self._handle_once, event, record.topic, handler)
+            if isinstance(failed_once, PermanentError):
+                raise failed_once
+            spent = 0 if failed_once is None or _not_the_records(failed_once) else 1
+            if spent >= self.config.max_attempts:
+                raise failed_once  # type: ignore[misc]  # spent > 0: it is set
+            policy = self._record_policy(event, spent=spent)
+            await policy(self._handle_once, event, record.topic, handler)
         except PermanentError as exc:
             await self._dead_letter(record, str(exc), event)
         except INFRASTRUCTURE_ERRORS:
@@ -201,10 +254,10 @@ class EventConsumer:
         except Exception as exc:
             await self._dead_letter(record, f"{type(exc).__name__}: {exc}", event)
 
-    def _record_policy(self, event: CloudEvent) -> AsyncRetrying:
+    def _record_policy(self, event: CloudEvent, *, spent: int = 0) -> AsyncRetrying:
         """Infrastructure errors: retried for as long as it takes. The record's own errors:
-        `max_attempts` tries. `PermanentError`: none."""
-        max_attempts = self.config.max_attempts
+        `max_attempts` tries (`spent` of them already made). `PermanentError`: none."""
+        max_attempts = self.config.max_attempts - spent
 
         def gives_up(state: RetryCallState) -> bool:
             error = state.outcome.exception() if state.outcome is not None else None
@@ -290,6 +343,16 @@ class EventConsumer:
             "dead_lettered": self.stats.dead_lettered,
             "last_error": self.stats.last_error,
         }
+
+
+class _Unparsed(Exception):
+    """A record of a fetch handled together is not a CloudEvent: dead-lettered on its own."""
+
+
+def _not_the_records(error: BaseException) -> bool:
+    """Infrastructure trouble, or a duplicate event id (a redelivery, which the record's own
+    transaction recognises): no attempt of the record's spent."""
+    return isinstance(error, (*INFRASTRUCTURE_ERRORS, IntegrityError))
 
 
 async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:

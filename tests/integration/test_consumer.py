@@ -148,3 +148,52 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_and_its_effects_rol
     async with database.sessions() as session:
         handled = (await session.scalars(select(InboxEntry.topic))).all()
     assert handled == [topics.audit]
+
+
+async def test_a_fetch_is_handled_in_one_transaction_and_a_failing_record_on_its_own(
+    bootstrap_servers: str, topic_prefix: str, producer: EventProducer, database: Database
+) -> None:
+    """Records waiting before the consumer starts come in one fetch: handled together, until
+    "bad" fails; then one by one, "bad"'s failed try counting as its first of three."""
+    topics = Topics(topic_prefix)
+    await ensure_topics(bootstrap_servers, topics.all(), partitions=1)
+    attempts: list[str] = []
+
+    async def on_audit(event: CloudEvent, session: AsyncSession) -> None:
+        attempts.append(event.subject or "")
+        if event.subject == "bad":
+            raise ValueError("cannot handle this one")
+
+    for subject in ("a", "bad", "b"):
+        await producer.publish(topics.audit, "k", audit(subject))
+    consumer = EventConsumer(
+        ConsumerConfig(
+            bootstrap_servers,
+            f"{topic_prefix}-g",
+            [topics.audit],
+            session_timeout_ms=6000,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            max_attempts=3,
+            retry_base_seconds=0.01,
+        ),
+        handlers={AuditRecorded.event_type: on_audit},
+        database=database,
+        dlq_producer=producer,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+
+        async def b_handled() -> bool:
+            return consumer.stats.handled == 2
+
+        await eventually(b_handled, what="a and b handled")
+        letters = await read_dlq(bootstrap_servers, topics.audit, 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    assert attempts == ["a", "bad", "a", "bad", "bad", "b"]
+    assert [json.loads(v)["subject"] for v, _ in letters] == ["bad"]
+    async with database.sessions() as session:
+        handled = (await session.scalars(select(InboxEntry.topic))).all()
+    assert handled == [topics.audit, topics.audit]
