@@ -7,8 +7,9 @@ every service needs them in the same transaction as its own state changes.
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     event,
+    insert,
     text,
 )
 from sqlalchemy.engine import make_url
@@ -29,7 +32,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from shared.contract.events import utcnow
@@ -92,9 +95,99 @@ async def lock_key(session: AsyncSession, key: str) -> None:
     await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
 
 
+# SQLAlchemy fires before_commit, after_commit and after_rollback at a savepoint's end too
+# (`begin_nested`), so what a transaction stages is kept per session and handled when the
+# root transaction ends; a savepoint that rolls back takes back what was staged inside it.
+_PENDING = "planb_pending"
+
+
+@dataclass
+class _Pending:
+    """Rows to insert just before the transaction commits and callbacks to call just after."""
+
+    inserts: list[tuple[Table | type[DeclarativeBase], dict[str, Any]]] = field(
+        default_factory=list
+    )
+    callbacks: list[Callable[[], None]] = field(default_factory=list)
+    marks: dict[SessionTransaction, tuple[int, int]] = field(default_factory=dict)
+    """How much was staged when each savepoint began."""
+
+
+def stage_insert(
+    session: AsyncSession, table: Table | type[DeclarativeBase], rows: Iterable[dict[str, Any]]
+) -> None:
+    """Insert `rows` into `table` just before the transaction commits: one multi-row INSERT
+    per table for everything staged (an ORM object costs ~0.15 ms each on SQLite), in the
+    order staged; nothing if the transaction, or the savepoint they were staged in, rolls
+    back."""
+    _pending(session).inserts.extend((table, row) for row in rows)
+
+
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
-    """Call `callback` once the session's transaction commits (never if it rolls back)."""
-    event.listen(session.sync_session, "after_commit", lambda _s: callback(), once=True)
+    """Call `callback` once the session's transaction commits (never if it rolls back, nor
+    at a savepoint's release); a callback already waiting is not added twice."""
+    callbacks = _pending(session).callbacks
+    if callback not in callbacks:
+        callbacks.append(callback)
+
+
+def _pending(session: AsyncSession) -> _Pending:
+    sync = session.sync_session
+    pending: _Pending | None = sync.info.get(_PENDING)
+    if pending is None:
+        pending = sync.info[_PENDING] = _Pending()
+        event.listen(sync, "after_transaction_create", _mark_savepoint)
+        event.listen(sync, "before_commit", _insert_staged)
+        event.listen(sync, "after_commit", _call_back)
+        event.listen(sync, "after_soft_rollback", _take_back)
+        event.listen(sync, "after_transaction_end", _forget)
+        savepoint = sync.get_nested_transaction()
+        while savepoint is not None and savepoint.nested:
+            pending.marks[savepoint] = (0, 0)
+            savepoint = savepoint.parent
+    return pending
+
+
+def _mark_savepoint(sync: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        pending: _Pending = sync.info[_PENDING]
+        pending.marks[transaction] = (len(pending.inserts), len(pending.callbacks))
+
+
+def _insert_staged(sync: Session) -> None:
+    if sync.in_nested_transaction():
+        return  # a savepoint's release: what it staged stays staged for the transaction
+    pending: _Pending = sync.info[_PENDING]
+    by_table: dict[Table | type[DeclarativeBase], list[dict[str, Any]]] = {}
+    for table, row in pending.inserts:
+        by_table.setdefault(table, []).append(row)
+    pending.inserts = []
+    if by_table:
+        sync.flush()  # rows staged may refer to ORM objects not yet flushed
+    for table, rows in by_table.items():
+        sync.execute(insert(table), rows)
+
+
+def _call_back(sync: Session) -> None:
+    if sync.in_nested_transaction():
+        return
+    pending: _Pending = sync.info[_PENDING]
+    callbacks, pending.callbacks = pending.callbacks, []
+    for callback in callbacks:
+        callback()
+
+
+def _take_back(sync: Session, transaction: SessionTransaction) -> None:
+    pending: _Pending = sync.info[_PENDING]
+    mark = pending.marks.pop(transaction, None)
+    if mark is not None:
+        del pending.inserts[mark[0] :]
+        del pending.callbacks[mark[1] :]
+
+
+def _forget(sync: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the root transaction ended: committed or not
+        sync.info[_PENDING] = _Pending()
 
 
 class Database:

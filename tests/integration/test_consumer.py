@@ -13,8 +13,9 @@ from shared.contract.events import AuditRecorded, CloudEvent
 from shared.contract.topics import Topics
 from shared.devtools.broker import FETCH_MAX_WAIT_MS
 from shared.runtime.consumer import ConsumerConfig, EventConsumer, PermanentError
-from shared.runtime.database import Database, InboxEntry
+from shared.runtime.database import Database, InboxEntry, OutboxEntry
 from shared.runtime.kafka import EventProducer, ensure_topics
+from shared.runtime.outbox import add_to_outbox
 from tests.support import eventually, read_records
 
 NOW = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
@@ -197,3 +198,61 @@ async def test_a_fetch_is_handled_in_one_transaction_and_a_failing_record_on_its
     async with database.sessions() as session:
         handled = (await session.scalars(select(InboxEntry.topic))).all()
     assert handled == [topics.audit, topics.audit]
+
+
+async def test_reports_staged_around_savepoints_by_a_fetch_handled_together_all_commit(
+    bootstrap_servers: str, topic_prefix: str, producer: EventProducer, database: Database
+) -> None:
+    """As the publisher's status page does: each record opens a savepoint (its send), then
+    stages a report. SQLAlchemy ends a savepoint with the session's commit and rollback
+    events, at which the outbox once wrote (or dropped) what was staged and stopped
+    listening: with a fetch in one transaction, the reports of all but one record were lost
+    (the console's browser test: the status page's report never arrived)."""
+    topics = Topics(topic_prefix)
+    await ensure_topics(bootstrap_servers, topics.all(), partitions=1)
+    wakes: list[str] = []
+
+    async def on_audit(event: CloudEvent, session: AsyncSession) -> None:
+        try:
+            async with session.begin_nested():
+                if event.subject == "refused":
+                    raise LookupError("the channel refused it")
+        except LookupError:
+            pass
+        add_to_outbox(
+            session,
+            topic=topics.deliveries,
+            key=event.subject or "",
+            event=audit(f"report {event.subject}"),
+            wake=lambda: wakes.append("wake"),
+        )
+
+    for subject in ("a", "refused", "b", "c"):
+        await producer.publish(topics.audit, "k", audit(subject))
+    consumer = EventConsumer(
+        ConsumerConfig(
+            bootstrap_servers,
+            f"{topic_prefix}-g",
+            [topics.audit],
+            session_timeout_ms=6000,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        ),
+        handlers={AuditRecorded.event_type: on_audit},
+        database=database,
+        dlq_producer=producer,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+
+        async def all_handled() -> bool:
+            return consumer.stats.handled == 4
+
+        await eventually(all_handled, what="four records handled")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async with database.sessions() as session:
+        keys = (await session.scalars(select(OutboxEntry.key).order_by(OutboxEntry.id))).all()
+    assert keys == ["a", "refused", "b", "c"]
+    assert wakes  # after the commit, not at a savepoint's release
