@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import draft, floor, ingest, pause, publish, storm
+from bench import draft, floor, ingest, pause, publish, router, storm
 from bench.report import table
 from bench.system import Bench, broker
 
@@ -41,6 +41,7 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
         "approve → published with one channel timing out: the other channels",
     ),
     "storm": (storm.run, "Alertmanager storm: 10,000 notifications in 60 s (2,000 in 12 s quick)"),
+    "router": (router.run, "10,000 incident events onto planb.incidents: time to pause"),
 }
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
