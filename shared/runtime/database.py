@@ -14,17 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    DateTime,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    event,
-    insert,
-    text,
-)
+from sqlalchemy import DateTime, Integer, LargeBinary, MetaData, String, Table, event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -99,28 +89,30 @@ async def lock_key(session: AsyncSession, key: str) -> None:
 # (`begin_nested`), so what a transaction stages is kept per session and handled when the
 # root transaction ends; a savepoint that rolls back takes back what was staged inside it.
 _PENDING = "planb_pending"
+Into = Table | type[DeclarativeBase]
 
 
 @dataclass
 class _Pending:
     """Rows to insert just before the transaction commits and callbacks to call just after."""
 
-    inserts: list[tuple[Table | type[DeclarativeBase], dict[str, Any]]] = field(
-        default_factory=list
-    )
+    inserts: list[tuple[Into, dict[str, Any]]] = field(default_factory=list)
     callbacks: list[Callable[[], None]] = field(default_factory=list)
     marks: dict[SessionTransaction, tuple[int, int]] = field(default_factory=dict)
     """How much was staged when each savepoint began."""
 
 
-def stage_insert(
-    session: AsyncSession, table: Table | type[DeclarativeBase], rows: Iterable[dict[str, Any]]
-) -> None:
+def stage_insert(session: AsyncSession, table: Into, rows: Iterable[dict[str, Any]]) -> None:
     """Insert `rows` into `table` just before the transaction commits: one multi-row INSERT
     per table for everything staged (an ORM object costs ~0.15 ms each on SQLite), in the
     order staged; nothing if the transaction, or the savepoint they were staged in, rolls
     back."""
     _pending(session).inserts.extend((table, row) for row in rows)
+
+
+async def write_staged(session: AsyncSession) -> None:
+    """Insert what is staged now, so the transaction's own queries see it (not in a savepoint)."""
+    await session.run_sync(_write)
 
 
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
@@ -155,10 +147,14 @@ def _mark_savepoint(sync: Session, transaction: SessionTransaction) -> None:
 
 
 def _insert_staged(sync: Session) -> None:
-    if sync.in_nested_transaction():
-        return  # a savepoint's release: what it staged stays staged for the transaction
+    if not sync.in_nested_transaction():  # a savepoint's release keeps it for the transaction
+        _write(sync)
+
+
+def _write(sync: Session) -> None:
+    assert not sync.in_nested_transaction(), "a savepoint could roll back rows staged before it"
     pending: _Pending = sync.info[_PENDING]
-    by_table: dict[Table | type[DeclarativeBase], list[dict[str, Any]]] = {}
+    by_table: dict[Into, list[dict[str, Any]]] = {}
     for table, row in pending.inserts:
         by_table.setdefault(table, []).append(row)
     pending.inserts = []
@@ -179,8 +175,7 @@ def _call_back(sync: Session) -> None:
 
 def _take_back(sync: Session, transaction: SessionTransaction) -> None:
     pending: _Pending = sync.info[_PENDING]
-    mark = pending.marks.pop(transaction, None)
-    if mark is not None:
+    if (mark := pending.marks.pop(transaction, None)) is not None:
         del pending.inserts[mark[0] :]
         del pending.callbacks[mark[1] :]
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contract.events import AuditRecorded, CloudEvent
 from shared.contract.topics import Topics
 from shared.devtools.broker import FETCH_MAX_WAIT_MS
-from shared.runtime.consumer import ConsumerConfig, EventConsumer, PermanentError
+from shared.runtime.consumer import ConsumerConfig, EventConsumer, Handlers, PermanentError
 from shared.runtime.database import Database, InboxEntry, OutboxEntry
 from shared.runtime.kafka import EventProducer, ensure_topics
 from shared.runtime.outbox import add_to_outbox
@@ -256,3 +256,66 @@ async def test_reports_staged_around_savepoints_by_a_fetch_handled_together_all_
         keys = (await session.scalars(select(OutboxEntry.key).order_by(OutboxEntry.id))).all()
     assert keys == ["a", "refused", "b", "c"]
     assert wakes  # after the commit, not at a savepoint's release
+
+
+@pytest.mark.parametrize("fails", [False, True])
+async def test_a_together_handler_takes_a_fetch_at_once_and_one_by_one_when_it_fails(
+    bootstrap_servers: str,
+    topic_prefix: str,
+    producer: EventProducer,
+    database: Database,
+    fails: bool,
+) -> None:
+    """Redeliveries (in the inbox, or twice in the fetch) and a poison record are kept from
+    the `together` handler; should it fail, each record is handled on its own."""
+    topics = Topics(topic_prefix)
+    await ensure_topics(bootstrap_servers, topics.all(), partitions=1)
+    together_calls: list[list[str]] = []
+    one_by_one: list[str] = []
+
+    async def on_fetch(events: list[CloudEvent], session: AsyncSession) -> None:
+        together_calls.append([e.subject or "" for e in events])
+        if fails:
+            raise ValueError("the set-based path failed")
+
+    async def on_audit(event: CloudEvent, session: AsyncSession) -> None:
+        one_by_one.append(event.subject or "")
+
+    old, b = audit("old"), audit("b")
+    async with database.transaction() as session:
+        session.add(InboxEntry(event_id=old.id, topic=topics.audit, handled_at=NOW))
+    await producer.publish(topics.audit, "k", audit("a"))
+    await producer.send_raw(topics.audit, "k", b"{not json")
+    for event in (old, b, b, audit("c")):
+        await producer.publish(topics.audit, "k", event)
+    consumer = EventConsumer(
+        ConsumerConfig(
+            bootstrap_servers,
+            f"{topic_prefix}-g",
+            [topics.audit],
+            session_timeout_ms=6000,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        ),
+        handlers=Handlers({AuditRecorded.event_type: on_audit}, together=on_fetch),
+        database=database,
+        dlq_producer=producer,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+
+        async def all_handled() -> bool:
+            return consumer.stats.handled == 3
+
+        await eventually(all_handled, what="a, b and c handled")
+        letters = await read_dlq(bootstrap_servers, topics.audit, 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    assert together_calls == [["a", "b", "c"]]
+    assert one_by_one == (["a", "b", "c"] if fails else [])
+    assert consumer.stats.duplicates == 2
+    assert letters[0][0] == b"{not json"
+    async with database.sessions() as session:
+        handled = (await session.scalars(select(InboxEntry.event_id))).all()
+    assert len(handled) == 4
