@@ -40,7 +40,7 @@ from shared.contract.events import (
     IncidentStatus,
     IncidentUpdated,
 )
-from shared.runtime.consumer import PermanentError
+from shared.runtime.consumer import PermanentError, payload_of
 from shared.runtime.database import stage_insert, write_staged
 from shared.runtime.fetch import Handler, TogetherHandler
 
@@ -67,9 +67,9 @@ def incidents_together(ctx: RouterContext, one_by_one: Mapping[str, Handler]) ->
         book = await _load(session, {_incident_id(e) for e in events})
         for event in events:
             if isinstance(event.data, IncidentRaised):
-                _raised(ctx, session, book, event, event.data)
+                _raised(ctx, session, book, event=event)
             elif isinstance(event.data, IncidentUpdated):
-                _updated(ctx, session, book, event, event.data)
+                _updated(ctx, session, book, event=event)
             else:
                 await _write(ctx, session, book)
                 await one_by_one[event.type](event, session)
@@ -102,30 +102,20 @@ async def _load(session: AsyncSession, incident_ids: set[str]) -> _Book:
     return _Book({i.id: i for i in incidents}, pausing, paused)
 
 
-def _raised(
-    ctx: RouterContext,
-    session: AsyncSession,
-    book: _Book,
-    event: CloudEvent,
-    data: IncidentRaised,
-) -> None:
+def _raised(ctx: RouterContext, session: AsyncSession, book: _Book, *, event: CloudEvent) -> None:
+    data = payload_of(event, IncidentRaised)
     if data.incident_id in book.incidents:
         log.info("incident %s already recorded; event %s ignored", data.incident_id, event.id)
         return
     incident = book.incidents[data.incident_id] = new_incident(data, now=ctx.clock())
     session.add(incident)
     _timeline(session, incident.id, raised_entry(data))
-    _pause(ctx, session, book, incident, cause_id=event.id)
+    _pause(ctx, session, book, incident=incident, cause_id=event.id)
     request_draft(ctx, session, incident, cause_id=event.id, message=data.summary)
 
 
-def _updated(
-    ctx: RouterContext,
-    session: AsyncSession,
-    book: _Book,
-    event: CloudEvent,
-    data: IncidentUpdated,
-) -> None:
+def _updated(ctx: RouterContext, session: AsyncSession, book: _Book, *, event: CloudEvent) -> None:
+    data = payload_of(event, IncidentUpdated)
     incident = book.incidents.get(data.incident_id)
     if incident is None:  # the fetch is handled one by one: this record is dead-lettered
         raise PermanentError(f"incident {data.incident_id} is not known to the router")
@@ -134,12 +124,12 @@ def _updated(
         return
     apply_update(incident, data, now=ctx.clock())
     _timeline(session, incident.id, updated_entry(data))
-    _pause(ctx, session, book, incident, cause_id=event.id)
+    _pause(ctx, session, book, incident=incident, cause_id=event.id)
     request_draft(ctx, session, incident, cause_id=event.id, message=data.message)
 
 
 def _pause(
-    ctx: RouterContext, session: AsyncSession, book: _Book, incident: Incident, *, cause_id: str
+    ctx: RouterContext, session: AsyncSession, book: _Book, *, incident: Incident, cause_id: str
 ) -> None:
     """As incidents.pause_marketing_for, with what the book knows instead of queries."""
     pausing = book.pausing.setdefault(incident.id, set())

@@ -2,8 +2,9 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contract.events import AuditRecorded, CloudEvent
 from shared.contract.topics import Topics
 from shared.devtools.broker import FETCH_MAX_WAIT_MS
-from shared.runtime.consumer import ConsumerConfig, EventConsumer, Handlers, PermanentError
+from shared.runtime.consumer import (
+    ConsumerConfig,
+    EventConsumer,
+    Handler,
+    Handlers,
+    PermanentError,
+)
 from shared.runtime.database import Database, InboxEntry, OutboxEntry
 from shared.runtime.kafka import EventProducer, ensure_topics
 from shared.runtime.outbox import add_to_outbox
@@ -44,6 +51,32 @@ async def database(database_url: str) -> AsyncIterator[Database]:
     await db.dispose()
 
 
+def audit_consumer(
+    bootstrap_servers: str,
+    group: str,
+    topic: str,
+    *,
+    handlers: Mapping[str, Handler],
+    database: Database,
+    producer: EventProducer,
+    **config: Any,
+) -> EventConsumer:
+    """A consumer of `topic` in `group` with the tests' short session and fetch wait."""
+    return EventConsumer(
+        ConsumerConfig(
+            bootstrap_servers,
+            group,
+            [topic],
+            session_timeout_ms=6000,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            **config,
+        ),
+        handlers=handlers,
+        database=database,
+        dlq_producer=producer,
+    )
+
+
 async def read_dlq(
     bootstrap_servers: str, topic: str, count: int
 ) -> list[tuple[bytes, dict[str, bytes]]]:
@@ -61,17 +94,13 @@ async def test_poison_records_go_to_the_dead_letter_topic_and_the_loop_goes_on(
     async def on_audit(event: CloudEvent, session: AsyncSession) -> None:
         seen.append(event.subject or "")
 
-    consumer = EventConsumer(
-        ConsumerConfig(
-            bootstrap_servers,
-            f"{topic_prefix}-g",
-            [topics.audit],
-            session_timeout_ms=6000,
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-        ),
+    consumer = audit_consumer(
+        bootstrap_servers,
+        f"{topic_prefix}-g",
+        topics.audit,
         handlers={AuditRecorded.event_type: on_audit},
         database=database,
-        dlq_producer=producer,
+        producer=producer,
     )
     task = asyncio.create_task(consumer.run())
     try:
@@ -112,19 +141,15 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_and_its_effects_rol
         if event.subject == "hopeless":
             raise PermanentError("never handleable")
 
-    consumer = EventConsumer(
-        ConsumerConfig(
-            bootstrap_servers,
-            f"{topic_prefix}-g",
-            [topics.audit],
-            session_timeout_ms=6000,
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-            max_attempts=3,
-            retry_base_seconds=0.01,
-        ),
+    consumer = audit_consumer(
+        bootstrap_servers,
+        f"{topic_prefix}-g",
+        topics.audit,
         handlers={AuditRecorded.event_type: on_audit},
         database=database,
-        dlq_producer=producer,
+        producer=producer,
+        max_attempts=3,
+        retry_base_seconds=0.01,
     )
     task = asyncio.create_task(consumer.run())
     try:
@@ -167,19 +192,15 @@ async def test_a_fetch_is_handled_in_one_transaction_and_a_failing_record_on_its
 
     for subject in ("a", "bad", "b"):
         await producer.publish(topics.audit, "k", audit(subject))
-    consumer = EventConsumer(
-        ConsumerConfig(
-            bootstrap_servers,
-            f"{topic_prefix}-g",
-            [topics.audit],
-            session_timeout_ms=6000,
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-            max_attempts=3,
-            retry_base_seconds=0.01,
-        ),
+    consumer = audit_consumer(
+        bootstrap_servers,
+        f"{topic_prefix}-g",
+        topics.audit,
         handlers={AuditRecorded.event_type: on_audit},
         database=database,
-        dlq_producer=producer,
+        producer=producer,
+        max_attempts=3,
+        retry_base_seconds=0.01,
     )
     task = asyncio.create_task(consumer.run())
     try:
@@ -229,17 +250,13 @@ async def test_reports_staged_around_savepoints_by_a_fetch_handled_together_all_
 
     for subject in ("a", "refused", "b", "c"):
         await producer.publish(topics.audit, "k", audit(subject))
-    consumer = EventConsumer(
-        ConsumerConfig(
-            bootstrap_servers,
-            f"{topic_prefix}-g",
-            [topics.audit],
-            session_timeout_ms=6000,
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-        ),
+    consumer = audit_consumer(
+        bootstrap_servers,
+        f"{topic_prefix}-g",
+        topics.audit,
         handlers={AuditRecorded.event_type: on_audit},
         database=database,
-        dlq_producer=producer,
+        producer=producer,
     )
     task = asyncio.create_task(consumer.run())
     try:
@@ -288,17 +305,13 @@ async def test_a_together_handler_takes_a_fetch_at_once_and_one_by_one_when_it_f
     await producer.send_raw(topics.audit, "k", b"{not json")
     for event in (old, b, b, audit("c")):
         await producer.publish(topics.audit, "k", event)
-    consumer = EventConsumer(
-        ConsumerConfig(
-            bootstrap_servers,
-            f"{topic_prefix}-g",
-            [topics.audit],
-            session_timeout_ms=6000,
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-        ),
+    consumer = audit_consumer(
+        bootstrap_servers,
+        f"{topic_prefix}-g",
+        topics.audit,
         handlers=Handlers({AuditRecorded.event_type: on_audit}, together=on_fetch),
         database=database,
-        dlq_producer=producer,
+        producer=producer,
     )
     task = asyncio.create_task(consumer.run())
     try:
