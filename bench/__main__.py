@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from bench import draft, floor, ingest, pause, publish, storm
+from bench import draft, floor, ingest, pause, publish, router, storm
 from bench.chart import svg
 from bench.idle import ticks
 from bench.report import cpu_table, table
@@ -53,6 +53,7 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
         "Alertmanager storm: 10,000 notifications in 60 s over 1,000 groups, open loop "
         "(a fifth with --quick)",
     ),
+    "router": (router.run, "10,000 incident events onto planb.incidents: time to pause"),
 }
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 

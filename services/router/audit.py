@@ -3,12 +3,12 @@ database and on `planb.audit`."""
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.context import SOURCE, RouterContext
 from services.router.models import AuditEntry
 from shared.contract.events import AuditRecorded, CloudEvent
+from shared.runtime.database import stage_insert
 
 
 def record_audit(
@@ -63,7 +63,7 @@ class Audited(NamedTuple):
     details: dict[str, Any]
 
 
-async def record_audits(
+def record_audits(
     ctx: RouterContext,
     session: AsyncSession,
     entries: list[Audited],
@@ -72,14 +72,15 @@ async def record_audits(
     action: str,
     entity_type: str,
 ) -> None:
-    """Many entries of one action (a pause of 1,000 channels) in one multi-row INSERT: an
-    ORM object each cost more than the pause itself."""
+    """Many entries of one action (a pause of 1,000 channels; a storm's pauses) staged for
+    one multi-row INSERT at the commit: an ORM object each cost more than the pause itself."""
     if not entries:
         return
     now = ctx.clock()
     common = {"actor": actor, "action": action, "entity_type": entity_type, "at": now}
-    await session.execute(
-        insert(AuditEntry),
+    stage_insert(
+        session,
+        AuditEntry,
         [{**common, "entity_id": e.entity_id, "details": e.details} for e in entries],
     )
     for entry in entries:

@@ -11,8 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.approvals import approve_by_policy
 from services.router.context import RouterContext
-from services.router.drafting import DraftInput, next_update_at
+from services.router.drafting import DraftInput
 from services.router.fitting import Drafted
+from services.router.incident_changes import (
+    Entry,
+    apply_update,
+    new_incident,
+    pause_reason,
+    pause_targets,
+    paused_entry,
+    raised_entry,
+    timeline_row,
+    updated_entry,
+)
 from services.router.models import Draft, DraftText, Incident, TimelineEntry
 from services.router.pauses import pause_channels, release_pauses
 from shared.contract.events import (
@@ -21,8 +32,6 @@ from shared.contract.events import (
     IncidentResolved,
     IncidentStatus,
     IncidentUpdated,
-    Severity,
-    utcnow,
 )
 from shared.runtime.consumer import Handler, PermanentError, payload_of
 from shared.runtime.database import after_commit
@@ -38,33 +47,9 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
         if await session.get(Incident, data.incident_id) is not None:
             log.info("incident %s already recorded; event %s ignored", data.incident_id, event.id)
             return
-        now = ctx.clock()
-        incident = Incident(
-            id=data.incident_id,
-            title=data.title,
-            severity=data.severity.value,
-            status=data.status.value,
-            summary=data.summary,
-            customer_impact=data.customer_impact,
-            services=list(data.affected.services),
-            regions=list(data.affected.regions),
-            external_ref=data.external_ref,
-            next_update_at=next_update_at(now, data.next_update_in_minutes),
-            update_every_minutes=data.next_update_in_minutes,
-            raised_by=data.raised_by,
-            started_at=data.started_at,
-            opened_at=now,
-            updated_at=now,
-            resolved_at=None,
-        )
+        incident = new_incident(data, now=ctx.clock())
         session.add(incident)
-        _timeline(
-            session,
-            incident.id,
-            kind="raised",
-            text=f"{data.severity.value}: {data.title}",
-            actor=data.raised_by,
-        )
+        _timeline(session, incident.id, raised_entry(data))
         await pause_marketing_for(ctx, session, incident, cause_id=event.id)
         request_draft(ctx, session, incident, cause_id=event.id, message=data.summary)
 
@@ -73,24 +58,8 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
         incident = await _open_incident(session, data.incident_id, event.id)
         if incident is None:
             return
-        now = ctx.clock()
-        incident.status = data.status.value
-        if data.severity is not None:
-            incident.severity = data.severity.value
-        if data.customer_impact is not None:
-            incident.customer_impact = data.customer_impact
-        if data.next_update_in_minutes is not None:
-            incident.next_update_at = next_update_at(now, data.next_update_in_minutes)
-            incident.update_every_minutes = data.next_update_in_minutes
-        incident.updated_at = now
-        incident.last_updated_by = data.updated_by
-        _timeline(
-            session,
-            incident.id,
-            kind="updated",
-            text=data.message or data.status.value,
-            actor=data.updated_by,
-        )
+        apply_update(incident, data, now=ctx.clock())
+        _timeline(session, incident.id, updated_entry(data))
         await pause_marketing_for(ctx, session, incident, cause_id=event.id)
         request_draft(ctx, session, incident, cause_id=event.id, message=data.message)
 
@@ -108,11 +77,7 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
         if data.customer_impact is not None:
             incident.customer_impact = data.customer_impact
         _timeline(
-            session,
-            incident.id,
-            kind="resolved",
-            text=data.message or "resolved",
-            actor=data.resolved_by,
+            session, incident.id, Entry("resolved", data.message or "resolved", data.resolved_by)
         )
         await release_pauses_of(ctx, session, incident, cause_id=event.id)
         request_draft(ctx, session, incident, cause_id=event.id, message=data.message)
@@ -128,28 +93,18 @@ async def pause_marketing_for(
     ctx: RouterContext, session: AsyncSession, incident: Incident, *, cause_id: str
 ) -> list[str]:
     """Pause every channel the policy says this incident pauses and that it doesn't yet."""
-    targets = ctx.policy.channels_to_pause(
-        Severity(incident.severity), incident.regions, ctx.channels, services=incident.services
-    )
-    reason = f"{incident.severity} incident {incident.id}: {incident.title}"
     paused, _ = await pause_channels(
         ctx,
         session,
-        [c.id for c in targets],
+        pause_targets(ctx, incident),
         incident_id=incident.id,
-        reason=reason,
+        reason=pause_reason(incident),
         actor="policy",
         cause_id=cause_id,
         now=ctx.clock(),
     )
     if paused:
-        _timeline(
-            session,
-            incident.id,
-            kind="paused",
-            text="Marketing paused on " + ", ".join(paused),
-            actor="policy",
-        )
+        _timeline(session, incident.id, paused_entry(paused))
     return paused
 
 
@@ -161,15 +116,8 @@ async def release_pauses_of(
         ctx, session, incident_id=incident.id, actor="policy", cause_id=cause_id, now=ctx.clock()
     )
     if resumed:
-        _timeline(
-            session,
-            incident.id,
-            kind="resumed",
-            text="No incident pauses "
-            + ", ".join(resumed)
-            + " any more; held posts await a decision",
-            actor="policy",
-        )
+        text = f"No incident pauses {', '.join(resumed)} any more; held posts await a decision"
+        _timeline(session, incident.id, Entry("resumed", text, "policy"))
     return resumed
 
 
@@ -267,13 +215,7 @@ async def draft_update(
                 for channel_id, drafted in rendered.items()
             ],
         )
-    _timeline(
-        session,
-        incident.id,
-        kind="drafted",
-        text=f"Draft {draft.id} awaits approval",
-        actor="router",
-    )
+    _timeline(session, incident.id, Entry("drafted", f"Draft {draft.id} awaits approval", "router"))
     await approve_by_policy(ctx, session, draft, incident=incident)
     return draft
 
@@ -288,9 +230,5 @@ async def _open_incident(session: AsyncSession, incident_id: str, event_id: str)
     return incident
 
 
-def _timeline(
-    session: AsyncSession, incident_id: str, *, kind: str, text: str, actor: str | None
-) -> None:
-    session.add(
-        TimelineEntry(incident_id=incident_id, kind=kind, text=text, actor=actor, at=utcnow())
-    )
+def _timeline(session: AsyncSession, incident_id: str, entry: Entry) -> None:
+    session.add(TimelineEntry(**timeline_row(incident_id, entry)))

@@ -14,12 +14,14 @@ from services.router.console.routes import router as console_router
 from services.router.context import RouterContext
 from services.router.deliveries import delivery_handlers
 from services.router.drafting import load_drafter
+from services.router.incident_batch import incidents_together
 from services.router.incidents import incident_handlers
 from services.router.jobs import periodic_jobs
 from services.router.models import Base
 from services.router.policy import load_policy
 from services.router.settings import RouterSettings, get_settings
 from shared.contract.channels import load_channels
+from shared.runtime.fetch import Handlers
 from shared.runtime.service import Runtime
 from shared.runtime.waterfall import Waterfall, relay_stage
 from shared.web.app import create_service_app
@@ -53,9 +55,9 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     async def setup(app: FastAPI, runtime: Runtime) -> None:
         ctx: RouterContext = app.state.context
         group = f"{settings.topic_prefix}-router"
-        runtime.add_consumer(
-            f"{group}-incidents", [runtime.topics.incidents], incident_handlers(ctx)
-        )
+        one_by_one = incident_handlers(ctx)
+        together = Handlers(one_by_one, together=incidents_together(ctx, one_by_one))
+        runtime.add_consumer(f"{group}-incidents", [runtime.topics.incidents], together)
         runtime.add_consumer(
             f"{group}-deliveries", [runtime.topics.deliveries], delivery_handlers(ctx.waterfall)
         )

@@ -10,7 +10,7 @@ id), the fence the publisher keeps: no marketing post it handles after that reco
 """
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,10 +77,43 @@ async def pause_channels(
     if not channel_ids:
         return Paused([], 0)
     held = await hold_scheduled_posts(session, channel_ids, reason=f"paused: {reason}", now=now)
-    pause = {"incident_id": incident_id, "reason": reason, "paused_by": actor, "paused_at": now}
     await session.execute(
-        insert(ChannelPause), [{**pause, "channel_id": c, "released_at": None} for c in channel_ids]
+        insert(ChannelPause),
+        pause_rows(channel_ids, incident_id=incident_id, reason=reason, actor=actor, now=now),
     )
+    announce_pauses(
+        ctx,
+        session,
+        channel_ids,
+        incident_id=incident_id,
+        reason=reason,
+        actor=actor,
+        cause_id=cause_id,
+        now=now,
+    )
+    return Paused(channel_ids, held)
+
+
+def pause_rows(
+    channel_ids: list[str], *, incident_id: str | None, reason: str, actor: str, now: datetime
+) -> list[dict[str, Any]]:
+    """The `channel_pauses` rows pausing `channel_ids` for this cause."""
+    pause = {"incident_id": incident_id, "reason": reason, "paused_by": actor, "paused_at": now}
+    return [{**pause, "channel_id": c, "released_at": None} for c in channel_ids]
+
+
+def announce_pauses(
+    ctx: RouterContext,
+    session: AsyncSession,
+    channel_ids: list[str],
+    *,
+    incident_id: str | None,
+    reason: str,
+    actor: str,
+    cause_id: str,
+    now: datetime,
+) -> None:
+    """Stage each pause's `channel paused` fence on planb.outbound, then its audit entries."""
     for channel_id in channel_ids:  # the fences first: the relay sends them in id order
         record = ChannelPaused(
             channel_id=channel_id, incident_id=incident_id, reason=reason, paused_at=now
@@ -97,7 +130,7 @@ async def pause_channels(
             ),
         )
     details = {"incident_id": incident_id, "reason": reason}
-    await record_audits(
+    record_audits(
         ctx,
         session,
         [Audited(channel_id, details) for channel_id in channel_ids],
@@ -105,7 +138,6 @@ async def pause_channels(
         action="channel.paused",
         entity_type="channel",
     )
-    return Paused(channel_ids, held)
 
 
 async def hold_scheduled_posts(

@@ -1,9 +1,8 @@
 """The consumer loop every service uses: at-least-once, idempotent, poison-proof.
 
-For each record: parse it (a bad record goes to `<topic>.dlq` with the error), then in one
-database transaction insert its event id into the inbox and run the handler registered for
-its type; a redelivered event finds its id in the inbox and changes nothing. Offsets are
-committed only after the records before them are handled or dead-lettered.
+A fetch's records are handled in one transaction with their event ids in the inbox (fetch.py):
+a redelivered event finds its id there and changes nothing; should that fail, each record gets
+its own. Offsets are committed once per fetch, after its records are handled or dead-lettered.
 
 Failures split two ways:
 - the record's fault (unparseable, unknown type, a handler raising `PermanentError` or any
@@ -14,19 +13,21 @@ Failures split two ways:
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, RetryCallState, stop_when_event_set
 
 from shared.contract.events import BadEvent, CloudEvent, EventData, parse_event, utcnow
-from shared.contract.topics import Topics
 from shared.runtime.database import Database, InboxEntry
+from shared.runtime.dead_letters import dead_letter
+from shared.runtime.fetch import Handler as Handler
+from shared.runtime.fetch import Handlers as Handlers
+from shared.runtime.fetch import Parsed, handle_together
 from shared.runtime.kafka import EventProducer, MissingTopics
 from shared.runtime.kafka_security import PLAINTEXT, KafkaSecurity
 from shared.runtime.retry import Backoff, retrying
@@ -34,7 +35,6 @@ from shared.runtime.retry import Backoff, retrying
 log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=EventData)
-Handler = Callable[[CloudEvent, AsyncSession], Awaitable[None]]
 
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, KafkaError, OSError)
 
@@ -71,15 +71,14 @@ class ConsumerConfig:
     topics: list[str]
     session_timeout_ms: int = 10_000
     fetch_max_wait_ms: int = 500
-    """How long the broker may hold an empty fetch: Apache Kafka answers as soon as a record
-    arrives, the embedded broker only when this runs out (see docs/broker.md)."""
+    """How long the broker may hold an empty fetch (the embedded broker: always; docs/broker.md)."""
     max_attempts: int = 3
     retry_base_seconds: float = 0.2
     retry_max_seconds: float = 10.0
     security: KafkaSecurity = PLAINTEXT
     require_existing_topics: bool = False
-    """Subscribe only once the topics exist: a consumer's metadata request makes a broker
-    that auto-creates topics create them with its defaults (production)."""
+    """Subscribe only once the topics exist: a broker that auto-creates topics would create
+    them with its defaults (production)."""
 
 
 class EventConsumer:
@@ -95,6 +94,7 @@ class EventConsumer:
     ) -> None:
         self.config = config
         self.handlers = dict(handlers)
+        self.together = handlers.together if isinstance(handlers, Handlers) else None
         self.database = database
         self.dlq_producer = dlq_producer
         self.stats = ConsumerStats()
@@ -170,19 +170,40 @@ class EventConsumer:
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=200)
             self.stats.assigned = set(consumer.assignment())
-            handled: dict[TopicPartition, int] = {}
-            try:
-                for tp, records in batches.items():
-                    for record in records:
-                        await self._process(record)
-                        handled[tp] = record.offset + 1
-            finally:
-                # one commit (a round trip to the broker) for the whole batch, not one per
-                # partition; what was handled before a failure is committed all the same
-                if handled:
-                    await consumer.commit(handled)
+            records = [record for batch in batches.values() for record in batch]
+            if records:
+                await self._process_all(records)
+                # one commit (a round trip to the broker) for the whole fetch
+                await consumer.commit({tp: batch[-1].offset + 1 for tp, batch in batches.items()})
 
-    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _process_all(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """A fetch's records in one transaction; if that fails, one by one, the failing
+        record's try (when known) counting as its first attempt."""
+        if len(records) == 1:
+            await self._process(records[0])
+            return
+        parsed: Parsed = []
+        for record in records:
+            try:
+                parsed.append((record, parse_event(record.value)))
+            except BadEvent as exc:  # never handleable: dead-lettered, the rest go on together
+                await self._dead_letter(record, str(exc))
+        outcome = await handle_together(
+            self.database, self.handlers, parsed, together=self.together
+        )
+        self.stats.handled += outcome.handled
+        self.stats.duplicates += outcome.duplicates
+        self.stats.ignored += outcome.ignored
+        if (failed := outcome.failed) is None:
+            return
+        for at, (record, _) in enumerate(parsed):
+            await self._process(record, failed_once=failed.error if at == failed.at else None)
+
+    async def _process(
+        self, record: ConsumerRecord[bytes, bytes], *, failed_once: Exception | None = None
+    ) -> None:
+        """Handle one record in its own transaction (retried by `_record_policy`);
+        `failed_once`: its first attempt, made together with other records, failed so."""
         try:
             event = parse_event(record.value)
         except BadEvent as exc:
@@ -193,7 +214,13 @@ class EventConsumer:
             self.stats.ignored += 1
             return
         try:
-            await self._record_policy(event)(self._handle_once, event, record.topic, handler)
+            if isinstance(failed_once, PermanentError):
+                raise failed_once
+            spent = 0 if failed_once is None or _not_the_records(failed_once) else 1
+            if spent >= self.config.max_attempts:
+                raise failed_once  # type: ignore[misc]  # spent > 0: it is set
+            policy = self._record_policy(event, spent=spent)
+            await policy(self._handle_once, event, record.topic, handler)
         except PermanentError as exc:
             await self._dead_letter(record, str(exc), event)
         except INFRASTRUCTURE_ERRORS:
@@ -201,10 +228,10 @@ class EventConsumer:
         except Exception as exc:
             await self._dead_letter(record, f"{type(exc).__name__}: {exc}", event)
 
-    def _record_policy(self, event: CloudEvent) -> AsyncRetrying:
+    def _record_policy(self, event: CloudEvent, *, spent: int = 0) -> AsyncRetrying:
         """Infrastructure errors: retried for as long as it takes. The record's own errors:
-        `max_attempts` tries. `PermanentError`: none."""
-        max_attempts = self.config.max_attempts
+        `max_attempts` tries (`spent` of them already made). `PermanentError`: none."""
+        max_attempts = self.config.max_attempts - spent
 
         def gives_up(state: RetryCallState) -> bool:
             error = state.outcome.exception() if state.outcome is not None else None
@@ -234,51 +261,19 @@ class EventConsumer:
                 await session.flush()
                 await handler(event, session)
         except IntegrityError:
-            if not await self._already_handled(event.id):
-                raise
+            async with self.database.sessions() as session:
+                if await session.get(InboxEntry, event.id) is None:
+                    raise
             self.stats.duplicates += 1
             log.info("event %s already handled; skipped", event.id)
             return
         self.stats.handled += 1
 
-    async def _already_handled(self, event_id: str) -> bool:
-        async with self.database.sessions() as session:
-            return await session.get(InboxEntry, event_id) is not None
-
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], error: str, event: CloudEvent | None = None
     ) -> None:
-        """Copy the record to `<topic>.dlq` with why it failed; retried until the broker acks."""
-        headers = [
-            *[(k, v) for k, v in (record.headers or ())],
-            ("planb-error", error[:2000].encode()),
-            ("planb-source-topic", record.topic.encode()),
-            ("planb-source-partition", str(record.partition).encode()),
-            ("planb-source-offset", str(record.offset).encode()),
-            ("planb-failed-at", utcnow().isoformat().encode()),
-        ]
-        key = record.key.decode(errors="replace") if record.key else ""
-        until_acked = retrying(
-            backoff=self._backoff,
-            retry_on=(KafkaError,),
-            on_retry=lambda exc, _wait: log.warning("dead-lettering failed (%s); retrying", exc),
-        )
-        await until_acked(
-            self.dlq_producer.send_raw,
-            Topics.dlq(record.topic),
-            key,
-            record.value or b"",
-            headers=headers,
-        )
+        await dead_letter(self.dlq_producer, record, error, event=event, backoff=self._backoff)
         self.stats.dead_lettered += 1
-        log.error(
-            "dead-lettered record %s/%d@%d event_id=%s: %s",
-            record.topic,
-            record.partition,
-            record.offset,
-            event.id if event else None,
-            error,
-        )
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary for /readyz."""
@@ -290,6 +285,12 @@ class EventConsumer:
             "dead_lettered": self.stats.dead_lettered,
             "last_error": self.stats.last_error,
         }
+
+
+def _not_the_records(error: BaseException) -> bool:
+    """Infrastructure trouble, or a duplicate event id (a redelivery, which the record's own
+    transaction recognises): no attempt of the record's spent."""
+    return isinstance(error, (*INFRASTRUCTURE_ERRORS, IntegrityError))
 
 
 async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:

@@ -7,21 +7,14 @@ every service needs them in the same transaction as its own state changes.
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    DateTime,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    event,
-    text,
-)
+from sqlalchemy import DateTime, Integer, LargeBinary, MetaData, String, Table, event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -29,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from shared.contract.events import utcnow
@@ -93,9 +86,104 @@ async def lock_key(session: AsyncSession, key: str) -> None:
     await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
 
 
+# SQLAlchemy fires before_commit, after_commit and after_rollback at a savepoint's end too
+# (`begin_nested`), so what a transaction stages is kept per session and handled when the
+# root transaction ends; a savepoint that rolls back takes back what was staged inside it.
+_PENDING = "planb_pending"
+Into = Table | type[DeclarativeBase]
+
+
+@dataclass
+class _Pending:
+    """Rows to insert just before the transaction commits and callbacks to call just after."""
+
+    inserts: list[tuple[Into, dict[str, Any]]] = field(default_factory=list)
+    callbacks: list[Callable[[], None]] = field(default_factory=list)
+    marks: dict[SessionTransaction, tuple[int, int]] = field(default_factory=dict)
+    """How much was staged when each savepoint began."""
+
+
+def stage_insert(session: AsyncSession, table: Into, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert `rows` into `table` just before the transaction commits: one multi-row INSERT
+    per table for everything staged (an ORM object costs ~0.15 ms each on SQLite), in the
+    order staged; nothing if the transaction, or the savepoint they were staged in, rolls
+    back."""
+    _pending(session).inserts.extend((table, row) for row in rows)
+
+
+async def write_staged(session: AsyncSession) -> None:
+    """Insert what is staged now, so the transaction's own queries see it (not in a savepoint)."""
+    await session.run_sync(_write)
+
+
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
-    """Call `callback` once the session's transaction commits (never if it rolls back)."""
-    event.listen(session.sync_session, "after_commit", lambda _s: callback(), once=True)
+    """Call `callback` once the session's transaction commits (never if it rolls back, nor
+    at a savepoint's release); a callback already waiting is not added twice."""
+    callbacks = _pending(session).callbacks
+    if callback not in callbacks:
+        callbacks.append(callback)
+
+
+def _pending(session: AsyncSession) -> _Pending:
+    sync = session.sync_session
+    pending: _Pending | None = sync.info.get(_PENDING)
+    if pending is None:
+        pending = sync.info[_PENDING] = _Pending()
+        event.listen(sync, "after_transaction_create", _mark_savepoint)
+        event.listen(sync, "before_commit", _insert_staged)
+        event.listen(sync, "after_commit", _call_back)
+        event.listen(sync, "after_soft_rollback", _take_back)
+        event.listen(sync, "after_transaction_end", _forget)
+        savepoint = sync.get_nested_transaction()
+        while savepoint is not None and savepoint.nested:
+            pending.marks[savepoint] = (0, 0)
+            savepoint = savepoint.parent
+    return pending
+
+
+def _mark_savepoint(sync: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        pending: _Pending = sync.info[_PENDING]
+        pending.marks[transaction] = (len(pending.inserts), len(pending.callbacks))
+
+
+def _insert_staged(sync: Session) -> None:
+    if not sync.in_nested_transaction():  # a savepoint's release keeps it for the transaction
+        _write(sync)
+
+
+def _write(sync: Session) -> None:
+    assert not sync.in_nested_transaction(), "a savepoint could roll back rows staged before it"
+    pending: _Pending = sync.info[_PENDING]
+    by_table: dict[Into, list[dict[str, Any]]] = {}
+    for table, row in pending.inserts:
+        by_table.setdefault(table, []).append(row)
+    pending.inserts = []
+    if by_table:
+        sync.flush()  # rows staged may refer to ORM objects not yet flushed
+    for table, rows in by_table.items():
+        sync.execute(insert(table), rows)
+
+
+def _call_back(sync: Session) -> None:
+    if sync.in_nested_transaction():
+        return
+    pending: _Pending = sync.info[_PENDING]
+    callbacks, pending.callbacks = pending.callbacks, []
+    for callback in callbacks:
+        callback()
+
+
+def _take_back(sync: Session, transaction: SessionTransaction) -> None:
+    pending: _Pending = sync.info[_PENDING]
+    if (mark := pending.marks.pop(transaction, None)) is not None:
+        del pending.inserts[mark[0] :]
+        del pending.callbacks[mark[1] :]
+
+
+def _forget(sync: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the root transaction ended: committed or not
+        sync.info[_PENDING] = _Pending()
 
 
 class Database:

@@ -11,22 +11,17 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka.errors import KafkaConnectionError, KafkaError
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy import event as sa_event
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from shared.contract.events import CloudEvent, utcnow
-from shared.runtime.database import Database, OutboxEntry
+from shared.runtime.database import Database, OutboxEntry, after_commit, stage_insert
 from shared.runtime.kafka import EventProducer
 from shared.runtime.retry import Backoff, retrying
 from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
-
-_WAKE_REGISTERED = "planb_outbox_wake"
-_STAGED = "planb_outbox_staged"
 
 
 def add_to_outbox(
@@ -41,38 +36,13 @@ def add_to_outbox(
 
     Staged rows are written in one multi-row INSERT just before the transaction commits
     (an ORM row each cost ~0.15 ms on SQLite: a pause of 10 channels stages 20), in the order
-    they were staged. `wake` (the relay's) is called once the transaction commits, never if
-    it rolls back.
+    they were staged (`stage_insert`). `wake` (the relay's) is called once the transaction
+    commits, never if it rolls back.
     """
     row = {"topic": topic, "key": key, "value": event.to_bytes(), "created_at": utcnow()}
-    staged = session.info.get(_STAGED)
-    if staged is None:
-        staged = session.info[_STAGED] = []
-        sync = session.sync_session
-        sa_event.listen(sync, "before_commit", _write_staged, once=True)
-        sa_event.listen(sync, "after_rollback", _drop_staged, once=True)
-    staged.append(row)
-    if wake is not None and not session.info.get(_WAKE_REGISTERED):
-        session.info[_WAKE_REGISTERED] = True
-        sa_event.listen(session.sync_session, "after_commit", _waker(session, wake), once=True)
-
-
-def _write_staged(sync_session: Session) -> None:
-    rows = sync_session.info.pop(_STAGED, None)
-    if rows:
-        sync_session.execute(insert(OutboxEntry), rows)
-
-
-def _drop_staged(sync_session: Session) -> None:
-    sync_session.info.pop(_STAGED, None)
-
-
-def _waker(session: AsyncSession, wake: Callable[[], None]) -> Callable[[object], None]:
-    def after_commit(_sync_session: object) -> None:
-        session.info.pop(_WAKE_REGISTERED, None)
-        wake()
-
-    return after_commit
+    stage_insert(session, OutboxEntry, [row])
+    if wake is not None:
+        after_commit(session, wake)
 
 
 RELAY_BACKOFF = Backoff(base_seconds=0.2, max_seconds=10.0)
