@@ -20,13 +20,14 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, RetryCallState, stop_when_event_set
 
 from shared.contract.events import BadEvent, CloudEvent, EventData, parse_event, utcnow
 from shared.contract.topics import Topics
 from shared.runtime.database import Database, InboxEntry
+from shared.runtime.failures import INFRASTRUCTURE_ERRORS
 from shared.runtime.kafka import EventProducer, MissingTopics
 from shared.runtime.kafka_security import PLAINTEXT, KafkaSecurity
 from shared.runtime.retry import Backoff, retrying
@@ -35,8 +36,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=EventData)
 Handler = Callable[[CloudEvent, AsyncSession], Awaitable[None]]
-
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, KafkaError, OSError)
 
 
 class PermanentError(Exception):
@@ -107,6 +106,7 @@ class EventConsumer:
             # tenacity types the event as threading.Event; it only calls is_set()
             stop=stop_when_event_set(self._stopping),  # type: ignore[arg-type]
             on_retry=self._note_trouble,
+            wakes_on=self._stopping,
         )
 
     def request_stop(self) -> None:
@@ -203,14 +203,13 @@ class EventConsumer:
 
     def _record_policy(self, event: CloudEvent) -> AsyncRetrying:
         """Infrastructure errors: retried for as long as it takes. The record's own errors:
-        `max_attempts` tries. `PermanentError`: none."""
+        `max_attempts` tries. `PermanentError`: none. A stop ends the first (uncommitted)."""
         max_attempts = self.config.max_attempts
 
         def gives_up(state: RetryCallState) -> bool:
             error = state.outcome.exception() if state.outcome is not None else None
-            return not isinstance(error, INFRASTRUCTURE_ERRORS) and (
-                state.attempt_number >= max_attempts
-            )
+            outage = isinstance(error, INFRASTRUCTURE_ERRORS)
+            return self._stopping.is_set() if outage else state.attempt_number >= max_attempts
 
         def tell(error: BaseException, _wait: float) -> None:
             if isinstance(error, INFRASTRUCTURE_ERRORS):
@@ -225,6 +224,7 @@ class EventConsumer:
             never_on=(PermanentError,),
             stop=gives_up,
             on_retry=tell,
+            wakes_on=self._stopping,
         )
 
     async def _handle_once(self, event: CloudEvent, topic: str, handler: Handler) -> None:
@@ -261,7 +261,8 @@ class EventConsumer:
         until_acked = retrying(
             backoff=self._backoff,
             retry_on=(KafkaError,),
-            on_retry=lambda exc, _wait: log.warning("dead-lettering failed (%s); retrying", exc),
+            stop=stop_when_event_set(self._stopping),  # type: ignore[arg-type]
+            on_retry=lambda exc, _wait: log.warning("dead-lettering: %s; retrying", exc),
         )
         await until_acked(
             self.dlq_producer.send_raw,

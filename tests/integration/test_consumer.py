@@ -2,7 +2,7 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -148,3 +148,120 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_and_its_effects_rol
     async with database.sessions() as session:
         handled = (await session.scalars(select(InboxEntry.topic))).all()
     assert handled == [topics.audit]
+
+
+def audit_consumer(
+    bootstrap_servers: str,
+    group: str,
+    topic: str,
+    on_audit: Callable[[CloudEvent, AsyncSession], Awaitable[None]],
+    *,
+    database: Database,
+    producer: EventProducer,
+) -> EventConsumer:
+    return EventConsumer(
+        ConsumerConfig(
+            bootstrap_servers,
+            group,
+            [topic],
+            session_timeout_ms=6000,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            max_attempts=2,
+            retry_base_seconds=0.01,
+        ),
+        handlers={AuditRecorded.event_type: on_audit},
+        database=database,
+        dlq_producer=producer,
+    )
+
+
+async def test_a_handlers_file_not_found_is_dead_lettered_not_retried_for_ever(
+    bootstrap_servers: str, topic_prefix: str, producer: EventProducer, database: Database
+) -> None:
+    """Any OSError counted as the infrastructure's: a missing file was retried for ever and
+    held its partition. Only the network's and the database's errors are."""
+    topics = Topics(topic_prefix)
+    await ensure_topics(bootstrap_servers, topics.all(), partitions=1)
+    attempts: list[str] = []
+
+    async def on_audit(event: CloudEvent, session: AsyncSession) -> None:
+        attempts.append(event.subject or "")
+        if event.subject == "needs-a-file":
+            raise FileNotFoundError(2, "No such file or directory", "/nowhere/template.j2")
+
+    consumer = audit_consumer(
+        bootstrap_servers,
+        f"{topic_prefix}-g",
+        topics.audit,
+        on_audit,
+        database=database,
+        producer=producer,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        for subject in ("needs-a-file", "good"):
+            await producer.publish(topics.audit, "k", audit(subject))
+
+        async def good_seen() -> bool:
+            return "good" in attempts
+
+        await eventually(good_seen, what="the good event after the one missing its file")
+        letters = await read_dlq(bootstrap_servers, topics.audit, 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    assert attempts == ["needs-a-file", "needs-a-file", "good"]
+    assert letters[0][1]["planb-error"].decode().startswith("FileNotFoundError")
+
+
+async def test_a_stop_request_ends_infrastructure_retries_and_leaves_the_record_uncommitted(
+    bootstrap_servers: str, topic_prefix: str, producer: EventProducer, database: Database
+) -> None:
+    """`_process` retried an infrastructure error for as long as it took, stop or no stop:
+    shutting down during a database outage waited out the grace and was cancelled mid-batch.
+    Now the loop returns, and the record, not committed, goes to the group's next consumer."""
+    topics = Topics(topic_prefix)
+    await ensure_topics(bootstrap_servers, topics.all(), partitions=1)
+    group = f"{topic_prefix}-g"
+    outage: list[str] = []
+    handled: list[str] = []
+
+    async def during_outage(event: CloudEvent, session: AsyncSession) -> None:
+        outage.append(event.subject or "")
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    async def after_outage(event: CloudEvent, session: AsyncSession) -> None:
+        handled.append(event.subject or "")
+
+    first = audit_consumer(
+        bootstrap_servers, group, topics.audit, during_outage, database=database, producer=producer
+    )
+    task = asyncio.create_task(first.run())
+    try:
+        await producer.publish(topics.audit, "k", audit("during"))
+
+        async def retried() -> bool:
+            return len(outage) >= 3  # more than max_attempts: an infrastructure error
+
+        await eventually(retried, what="the infrastructure error retried")
+        first.request_stop()
+        await asyncio.wait_for(task, timeout=30)  # never returned before
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert first.stats.dead_lettered == 0
+
+    second = audit_consumer(
+        bootstrap_servers, group, topics.audit, after_outage, database=database, producer=producer
+    )
+    task = asyncio.create_task(second.run())
+    try:
+
+        async def taken_over() -> bool:
+            return handled == ["during"]
+
+        await eventually(taken_over, what="the uncommitted record handled by the next consumer")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
