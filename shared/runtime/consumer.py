@@ -15,7 +15,7 @@ Failures split two ways:
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -26,6 +26,7 @@ from tenacity import AsyncRetrying, RetryCallState, stop_when_event_set
 
 from shared.contract.events import BadEvent, CloudEvent, EventData, parse_event, utcnow
 from shared.contract.topics import Topics
+from shared.runtime.consumer_stats import ConsumerStats
 from shared.runtime.database import Database, InboxEntry
 from shared.runtime.failures import INFRASTRUCTURE_ERRORS
 from shared.runtime.kafka import EventProducer, MissingTopics
@@ -49,18 +50,6 @@ def payload_of(event: CloudEvent, model: type[T]) -> T:
             f"{event.type} carries {type(event.data).__name__}, not {model.__name__}"
         )
     return event.data
-
-
-@dataclass
-class ConsumerStats:
-    """Counters the service exposes on /metrics and /readyz."""
-
-    handled: int = 0
-    duplicates: int = 0
-    dead_lettered: int = 0
-    ignored: int = 0
-    last_error: str | None = None
-    assigned: set[TopicPartition] = field(default_factory=set)
 
 
 @dataclass
@@ -169,7 +158,7 @@ class EventConsumer:
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=200)
-            self.stats.assigned = set(consumer.assignment())
+            await self.stats.round_done(consumer)
             handled: dict[TopicPartition, int] = {}
             try:
                 for tp, records in batches.items():
