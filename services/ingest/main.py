@@ -23,7 +23,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     def prepare(app: FastAPI, runtime: Runtime) -> None:
         metrics = IngestMetrics(app.state.metrics.registry)
-        runtime.kafka_optional = True  # the outbox takes incidents while Kafka is away
+        runtime.without_kafka = "degraded: Kafka unreachable, events wait in the outbox"
         runtime.relay.on_depth = metrics.outbox_depth.set
         app.state.alert_mapping = load_mapping(settings.resolved_alertmanager_mapping_file())
         app.state.rate_limiter = RateLimiter(

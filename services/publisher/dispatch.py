@@ -104,6 +104,7 @@ class Dispatcher:
         )
         self._wakeups = {channel_id: asyncio.Event() for channel_id in registry.network}
         self._quiet_until: dict[str, float] = {}  # monotonic: the platform's Retry-After
+        self.last_round_at: dict[str, datetime] = {}  # by channel id, and "recovery"
         self.breakers = {
             channel_id: Breaker(breaker_threshold, breaker_cooldown_seconds)
             for channel_id in registry.network
@@ -149,6 +150,7 @@ class Dispatcher:
             await asyncio.sleep(self.lease_seconds / 2)
             try:
                 await self.recover(expired_only=True)
+                self.last_round_at["recovery"] = utcnow()
             except (OperationalError, OSError) as exc:
                 log.warning("dispatcher recovery: %s; retrying", exc)
 
@@ -159,6 +161,7 @@ class Dispatcher:
             wakeup.clear()
             try:
                 wait = await self.dispatch_once(channel_id)
+                self.last_round_at[channel_id] = utcnow()
             except (OperationalError, OSError) as exc:
                 log.warning("channel=%s dispatcher: %s; retrying", channel_id, exc)
                 wait = self.idle_poll_seconds

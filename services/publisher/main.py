@@ -4,6 +4,7 @@ Run with `uvicorn --factory services.publisher.main:create_app`.
 """
 
 import os
+from functools import partial
 
 import httpx
 from fastapi import FastAPI
@@ -50,14 +51,26 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             metrics=PublisherMetrics(app.state.metrics.registry),
         )
         app.state.waterfall = app.state.dispatcher.metrics.waterfall
+        runtime.without_kafka = (
+            "degraded: Kafka unreachable; the status page is served and queued deliveries "
+            "are sent, new messages wait on Kafka and outcomes in the outbox"
+        )
 
     async def setup(app: FastAPI, runtime: Runtime) -> None:
         channels: ChannelRegistry = app.state.channels
         dispatcher: Dispatcher = app.state.dispatcher
         await dispatcher.recover()
-        runtime.spawn(dispatcher.run_recovery(), "dispatch-recovery")
+        runtime.supervise(
+            "dispatch-recovery",
+            dispatcher.run_recovery,
+            progress=partial(dispatcher.last_round_at.get, "recovery"),
+        )
         for channel_id in channels.network:
-            runtime.spawn(dispatcher.run_channel(channel_id), f"dispatch-{channel_id}")
+            runtime.supervise(
+                f"dispatch-{channel_id}",
+                partial(dispatcher.run_channel, channel_id),
+                progress=partial(dispatcher.last_round_at.get, channel_id),
+            )
         runtime.add_consumer(
             f"{settings.topic_prefix}-publisher",
             [runtime.topics.outbound],

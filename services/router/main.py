@@ -51,6 +51,10 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         app.state.waterfall = Waterfall(app.state.metrics.registry)
         app.state.context = bootstrap(settings, runtime, waterfall=app.state.waterfall)
         runtime.relay.on_sent = relay_stage(runtime.topics.outbound, app.state.waterfall)
+        runtime.without_kafka = (
+            "degraded: Kafka unreachable; the console and the API are served, approvals and "
+            "pauses wait in the outbox, new incidents and delivery outcomes wait on Kafka"
+        )
 
     async def setup(app: FastAPI, runtime: Runtime) -> None:
         ctx: RouterContext = app.state.context
@@ -62,7 +66,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
             f"{group}-deliveries", [runtime.topics.deliveries], delivery_handlers(ctx.waterfall)
         )
         for job in periodic_jobs(ctx, runtime.database, settings):
-            runtime.spawn(job.run(), job.name)
+            runtime.supervise(job.name, job.run, progress=job.last_round)
 
     return create_service_app(
         settings,

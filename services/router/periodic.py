@@ -9,7 +9,9 @@ later; it never stops the loop, because the work it left is still in the databas
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
+from shared.contract.events import utcnow
 from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
@@ -28,15 +30,21 @@ class PeriodicJob:
         self.interval = interval
         self._wake = wake or asyncio.Event()
         """Setting this event (`wake()`, or whoever shares it) cuts the current wait short."""
+        self.last_round_at: datetime | None = None
 
     def wake(self) -> None:
         self._wake.set()
+
+    def last_round(self) -> datetime | None:
+        """When a round last succeeded (/readyz)."""
+        return self.last_round_at
 
     async def run(self) -> None:
         while True:
             self._wake.clear()  # a wake during the round below cuts the next wait short
             try:
                 delay = await self.job()
+                self.last_round_at = utcnow()
             except Exception:
                 log.exception("%s: round failed; trying again in %.1f s", self.name, self.interval)
                 delay = None

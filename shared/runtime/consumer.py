@@ -14,17 +14,18 @@ Failures split two ways:
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from sqlalchemy.exc import IntegrityError
 from tenacity import AsyncRetrying, RetryCallState, stop_when_event_set
 
 from shared.contract.events import BadEvent, CloudEvent, EventData, parse_event, utcnow
+from shared.runtime.consumer_stats import ConsumerStats
 from shared.runtime.database import Database, InboxEntry
 from shared.runtime.dead_letters import dead_letter
+from shared.runtime.failures import INFRASTRUCTURE_ERRORS
 from shared.runtime.fetch import Handler as Handler
 from shared.runtime.fetch import Handlers as Handlers
 from shared.runtime.fetch import Parsed, handle_together
@@ -35,8 +36,6 @@ from shared.runtime.retry import Backoff, retrying
 log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=EventData)
-
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, KafkaError, OSError)
 
 
 class PermanentError(Exception):
@@ -50,18 +49,6 @@ def payload_of(event: CloudEvent, model: type[T]) -> T:
             f"{event.type} carries {type(event.data).__name__}, not {model.__name__}"
         )
     return event.data
-
-
-@dataclass
-class ConsumerStats:
-    """Counters the service exposes on /metrics and /readyz."""
-
-    handled: int = 0
-    duplicates: int = 0
-    dead_lettered: int = 0
-    ignored: int = 0
-    last_error: str | None = None
-    assigned: set[TopicPartition] = field(default_factory=set)
 
 
 @dataclass
@@ -107,6 +94,7 @@ class EventConsumer:
             # tenacity types the event as threading.Event; it only calls is_set()
             stop=stop_when_event_set(self._stopping),  # type: ignore[arg-type]
             on_retry=self._note_trouble,
+            wakes_on=self._stopping,
         )
 
     def request_stop(self) -> None:
@@ -169,7 +157,7 @@ class EventConsumer:
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=200)
-            self.stats.assigned = set(consumer.assignment())
+            await self.stats.round_done(consumer)
             records = [record for batch in batches.values() for record in batch]
             if records:
                 await self._process_all(records)
@@ -230,14 +218,14 @@ class EventConsumer:
 
     def _record_policy(self, event: CloudEvent, *, spent: int = 0) -> AsyncRetrying:
         """Infrastructure errors: retried for as long as it takes. The record's own errors:
-        `max_attempts` tries (`spent` of them already made). `PermanentError`: none."""
+        `max_attempts` tries (`spent` of them already made). `PermanentError`: none. A stop
+        ends the first (the record stays uncommitted)."""
         max_attempts = self.config.max_attempts - spent
 
         def gives_up(state: RetryCallState) -> bool:
             error = state.outcome.exception() if state.outcome is not None else None
-            return not isinstance(error, INFRASTRUCTURE_ERRORS) and (
-                state.attempt_number >= max_attempts
-            )
+            outage = isinstance(error, INFRASTRUCTURE_ERRORS)
+            return self._stopping.is_set() if outage else state.attempt_number >= max_attempts
 
         def tell(error: BaseException, _wait: float) -> None:
             if isinstance(error, INFRASTRUCTURE_ERRORS):
@@ -252,6 +240,7 @@ class EventConsumer:
             never_on=(PermanentError,),
             stop=gives_up,
             on_retry=tell,
+            wakes_on=self._stopping,
         )
 
     async def _handle_once(self, event: CloudEvent, topic: str, handler: Handler) -> None:
@@ -272,7 +261,14 @@ class EventConsumer:
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], error: str, event: CloudEvent | None = None
     ) -> None:
-        await dead_letter(self.dlq_producer, record, error, event=event, backoff=self._backoff)
+        await dead_letter(
+            self.dlq_producer,
+            record,
+            error,
+            event=event,
+            backoff=self._backoff,
+            stopping=self._stopping,
+        )
         self.stats.dead_lettered += 1
 
     def describe(self) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """Poison records go to `<topic>.dlq`, with why and where from in their headers."""
 
+import asyncio
 import logging
 
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
+from tenacity import stop_when_event_set
 
 from shared.contract.events import CloudEvent, utcnow
 from shared.contract.topics import Topics
@@ -20,8 +22,10 @@ async def dead_letter(
     *,
     event: CloudEvent | None,
     backoff: Backoff,
+    stopping: asyncio.Event,
 ) -> None:
-    """Copy the record to `<topic>.dlq` with why it failed; retried until the broker acks."""
+    """Copy the record to `<topic>.dlq` with why it failed; retried until the broker acks
+    or the consumer stops (the record then stays uncommitted, for the partition's next owner)."""
     headers = [
         *[(k, v) for k, v in (record.headers or ())],
         ("planb-error", error[:2000].encode()),
@@ -34,6 +38,9 @@ async def dead_letter(
     until_acked = retrying(
         backoff=backoff,
         retry_on=(KafkaError,),
+        # tenacity types the event as threading.Event; it only calls is_set()
+        stop=stop_when_event_set(stopping),  # type: ignore[arg-type]
+        wakes_on=stopping,
         on_retry=lambda exc, _wait: log.warning("dead-lettering failed (%s); retrying", exc),
     )
     await until_acked(

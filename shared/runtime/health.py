@@ -5,3 +5,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, Any]]]
+
+DEGRADED = "degraded"
+
+
+def is_degraded(detail: Any) -> bool:
+    """A check that passes but says the service does less than it should: its detail, or the
+    detail's `status`, starts with "degraded" (and says why)."""
+    if isinstance(detail, dict):
+        detail = detail.get("status")
+    return isinstance(detail, str) and detail.startswith(DEGRADED)

@@ -9,6 +9,7 @@ A redelivered outbox row carries the same event id, so consumers' inboxes drop t
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from sqlalchemy import delete, func, select
@@ -72,6 +73,7 @@ class OutboxRelay:
         self.before_drain = before_drain
         self.missing_topics = missing_topics
         self.last_error: str | None = None
+        self.last_round_at: datetime | None = None
         self._suspect_broker = False
         self._wakeup = asyncio.Event()
         self._held: dict[int, str] = {}
@@ -132,6 +134,7 @@ class OutboxRelay:
         sent = await self.drain_once()
         self.last_error = None
         self._suspect_broker = False
+        self.last_round_at = utcnow()
         return sent
 
     def _trouble(self, exc: BaseException, wait: float) -> None:

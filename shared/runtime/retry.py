@@ -3,9 +3,11 @@ connection), on tenacity: an explicit stop, jittered exponential waits, and no w
 when the backoff is zero (tests). Channels have their own policy for platforms' answers
 (`services/publisher/channels`), since they honour `Retry-After`."""
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from tenacity import (
     AsyncRetrying,
@@ -18,6 +20,8 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
+
+from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +50,20 @@ def retrying(
     never_on: tuple[type[BaseException], ...] = (),
     stop: stop_base | Callable[[RetryCallState], bool] = stop_never,
     on_retry: OnRetry | None = None,
+    wakes_on: asyncio.Event | None = None,
 ) -> AsyncRetrying:
     """A policy to call with `await policy(fn, *args)`: retries what `retry_on` names (but
     never what `never_on` names) until `stop` says enough; then, or for any other error, the
-    error is raised as it was."""
+    error is raised as it was. Setting `wakes_on` (a stop request) cuts a wait short, so the
+    loop does not sleep out a long backoff before it sees it should stop."""
+    sleep = {} if wakes_on is None else {"sleep": partial(wait_for_wakeup, wakes_on)}
     return AsyncRetrying(
         stop=stop,
         wait=backoff.wait(),
         retry=retry_if_exception_type(retry_on) & retry_if_not_exception_type(never_on),
         reraise=True,
         before_sleep=_tell(on_retry) if on_retry is not None else None,
+        **sleep,  # type: ignore[arg-type]
     )
 
 

@@ -1,7 +1,8 @@
 """The long-lived parts a service runs on, wired once in its lifespan (the `bootstrap()`).
 
 A `Runtime` owns the database, the Kafka producer, the outbox relay and any consumer loops,
-starts them as tasks, answers /readyz, and stops them in reverse order on shutdown.
+starts every loop under its supervisor (`supervision.py`: restarted when it crashes), answers
+/healthz and /readyz, and stops them in reverse order on shutdown.
 """
 
 import asyncio
@@ -17,9 +18,11 @@ from shared.runtime.consumer import ConsumerConfig, EventConsumer, Handler
 from shared.runtime.database import Database
 from shared.runtime.health import ReadinessCheck
 from shared.runtime.kafka import EventProducer, MissingTopics, ensure_topics
+from shared.runtime.loop_health import consumer_check, loops_check
 from shared.runtime.outbox import OutboxRelay
 from shared.runtime.retry import Backoff, retrying
 from shared.runtime.settings import CommonSettings
+from shared.runtime.supervision import LoopFactory, Progress, RestartPolicy, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,16 @@ class Runtime:
             # check before the first send too: a cluster that auto-creates topics would
             # otherwise make them with its defaults, not `planb topics create`'s
             self.relay.suspect_broker()
-        self.kafka_optional = False
+        self.without_kafka = "degraded: Kafka unreachable"
+        """What the service still does while Kafka is away (each says its own): it stays ready,
+        since what it serves comes from its database."""
+        self.supervisor = Supervisor(
+            RestartPolicy(
+                limit=settings.loop_restart_limit,
+                window_seconds=settings.loop_restart_window_seconds,
+                base_seconds=settings.loop_restart_backoff_seconds,
+            )
+        )
         self.consumers: list[EventConsumer] = []
         self._consumer_tasks: list[asyncio.Task[None]] = []
         self._short: set[asyncio.Task[Any]] = set()
@@ -64,7 +76,7 @@ class Runtime:
         except Exception as exc:
             log.warning("Kafka not reachable at start (%s); will keep trying", exc)
             self.spawn(self._connect_kafka_forever(), "kafka-connect")
-        self.spawn(self.relay.run(), "outbox-relay")
+        self.supervise("outbox-relay", self.relay.run, progress=lambda: self.relay.last_round_at)
 
     async def _ensure_topics(self) -> None:
         """Development and tests only: create the missing topics (one replica)."""
@@ -122,7 +134,13 @@ class Runtime:
             dlq_producer=self.producer,
         )
         self.consumers.append(consumer)
-        self._consumer_tasks.append(self.spawn(consumer.run(), f"consumer-{group_id}"))
+        self._consumer_tasks.append(
+            self.supervise(
+                f"consumer-{group_id}",
+                consumer.run,
+                progress=lambda: consumer.stats.last_round_at,
+            )
+        )
         return consumer
 
     def track(self, task: asyncio.Task[Any]) -> None:
@@ -131,7 +149,21 @@ class Runtime:
         self._short.add(task)
         task.add_done_callback(self._short.discard)
 
+    def supervise(
+        self, name: str, factory: LoopFactory, *, progress: Progress | None = None
+    ) -> asyncio.Task[None]:
+        """A long-running loop, restarted when it crashes (`factory` makes it afresh each time);
+        `progress` says when it last finished a round, for /readyz."""
+        task = self.supervisor.start(name, factory, progress=progress)
+        self._tasks.append(task)
+        return task
+
+    def liveness(self) -> dict[str, str]:
+        """The loops that crashed too often to be restarted, and why: empty while healthy."""
+        return self.supervisor.failures()
+
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """A task that ends by itself (connecting to Kafka), not supervised."""
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(_log_crash)
         self._tasks.append(task)
@@ -167,7 +199,9 @@ class Runtime:
         if not self.settings.creates_topics:
             checks["topics"] = self._topics_ready
         for consumer in self.consumers:
-            checks[f"consumer:{consumer.config.group_id}"] = _consumer_check(consumer)
+            loop = self.supervisor.loops[f"consumer-{consumer.config.group_id}"]
+            checks[f"consumer:{consumer.config.group_id}"] = consumer_check(consumer, loop)
+        checks["loops"] = loops_check(self.supervisor)
         return checks
 
     async def _database_ready(self) -> tuple[bool, Any]:
@@ -177,9 +211,7 @@ class Runtime:
     async def _kafka_ready(self) -> tuple[bool, Any]:
         if await self.producer.is_connected():
             return True, self.settings.kafka_bootstrap_servers
-        if self.kafka_optional:
-            return True, "degraded: Kafka unreachable, events wait in the outbox"
-        return False, "unreachable"
+        return True, self.without_kafka
 
     async def _topics_ready(self) -> tuple[bool, Any]:
         """Not ready while any topic is missing (production waits for `planb topics create`):
@@ -196,13 +228,6 @@ class Runtime:
         if self.relay.on_depth:
             self.relay.on_depth(depth)
         return True, {"depth": depth, "last_error": self.relay.last_error}
-
-
-def _consumer_check(consumer: EventConsumer) -> ReadinessCheck:
-    async def check() -> tuple[bool, Any]:
-        return True, consumer.describe()
-
-    return check
 
 
 def _log_crash(task: asyncio.Task[Any]) -> None:

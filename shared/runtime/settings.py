@@ -83,6 +83,20 @@ class CommonSettings(BaseSettings):
         f"{PRODUCTION_OPS_PORT} when ENVIRONMENT=production, else all stay on the service's "
         "port; 0: on the service's port in every environment",
     )
+    loop_restart_limit: int = Field(
+        default=5,
+        ge=0,
+        description="crashes of one background loop (outbox relay, consumer, dispatcher, "
+        "periodic job) within LOOP_RESTART_WINDOW_SECONDS that are restarted (after a jittered "
+        "backoff from LOOP_RESTART_BACKOFF_SECONDS, doubling, up to 30 s); one more and the "
+        "loop stays down and `/healthz` answers 503 naming it, so the process is restarted",
+    )
+    loop_restart_window_seconds: float = Field(
+        default=300.0, gt=0, description="how far back a loop's crashes count (see above)"
+    )
+    loop_restart_backoff_seconds: float = Field(
+        default=1.0, ge=0, description="the first restart's backoff ceiling (0: none, tests)"
+    )
     ops_host: str = Field(
         default="0.0.0.0",  # Prometheus scrapes a pod by its address
         description="address the operations listener binds (keep it off the public network)",

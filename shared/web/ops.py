@@ -16,7 +16,7 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.runtime.health import ReadinessCheck
+from shared.runtime.health import ReadinessCheck, is_degraded
 from shared.web.auth import Principal, Role, TokenStore
 from shared.web.guards import BodyGuard, NulGuard
 from shared.web.headers import SecurityHeaders
@@ -138,16 +138,25 @@ class MetricsMiddleware:
 
 
 def ops_router(
-    checks: Callable[[Request], dict[str, ReadinessCheck]], *, details: bool = True
+    checks: Callable[[Request], dict[str, ReadinessCheck]],
+    *,
+    failures: Callable[[Request], dict[str, str]],
+    details: bool = True,
 ) -> APIRouter:
-    """/healthz, /readyz and /metrics; `checks` finds the app's readiness checks. Without
-    `details` (operations served on a port of their own) no /metrics, and /readyz answers its
-    status alone: the checks name internal addresses."""
+    """/healthz, /readyz and /metrics; `checks` finds the app's readiness checks, `failures`
+    its loops that crashed too often to be restarted. Without `details` (operations served on
+    a port of their own) no /metrics, /readyz answers its status alone (the checks name
+    internal addresses) and /healthz names a failed loop without its error (which may quote
+    SQL and its parameters)."""
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @router.get("/healthz", summary="The process is alive and every loop of it running")
+    async def healthz(request: Request) -> JSONResponse:
+        failed = failures(request)
+        if not failed:
+            return JSONResponse({"status": "ok"})
+        named = failed if details else sorted(failed)
+        return JSONResponse({"status": "failing", "failed": named}, status_code=503)
 
     @router.get("/readyz", summary="Kafka and the database are reachable")
     async def readyz(request: Request) -> JSONResponse:
@@ -160,10 +169,7 @@ def ops_router(
                 ok, detail = False, f"{type(exc).__name__}: {exc}"
             results[name] = {"ok": ok, "detail": detail}
             ready = ready and ok
-        degraded = any(
-            isinstance(r["detail"], str) and r["detail"].startswith("degraded")
-            for r in results.values()
-        )
+        degraded = any(is_degraded(r["detail"]) for r in results.values())
         state = "unavailable" if not ready else "degraded" if degraded else "ready"
         body = {"status": state, "checks": results} if details else {"status": state}
         return JSONResponse(body, status_code=200 if ready else 503)
@@ -177,6 +183,12 @@ def ops_router(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def _loop_failures(request: Request) -> dict[str, str]:
+    """The runtime's failed loops; none before it exists (an app without a lifespan)."""
+    runtime = getattr(request.app.state, "runtime", None)
+    return {} if runtime is None else runtime.liveness()
 
 
 def install_common(
@@ -199,7 +211,9 @@ def install_common(
     app.add_middleware(SecurityHeaders)  # outermost: on guards' refusals and errors too
     install_problem_handlers(app)
     readiness = ops_router(
-        lambda request: request.app.state.runtime.readiness(), details=not ops_elsewhere
+        lambda request: request.app.state.runtime.readiness(),
+        failures=_loop_failures,
+        details=not ops_elsewhere,
     )
     app.include_router(readiness)
     return metrics

@@ -29,7 +29,12 @@ def ops_app(main: FastAPI) -> FastAPI:
     app.state.metrics = main.state.metrics
     install_problem_handlers(app)
     app.add_middleware(SecurityHeaders)
-    app.include_router(ops_router(lambda _request: main.state.runtime.readiness()))
+    app.include_router(
+        ops_router(
+            lambda _request: main.state.runtime.readiness(),
+            failures=lambda _request: main.state.runtime.liveness(),
+        )
+    )
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:

@@ -20,7 +20,7 @@ import os
 import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +29,12 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.contract.topics import Topics
-from shared.devtools.broker import EmbeddedBroker, free_port
+from shared.devtools.broker import EmbeddedBroker
 from shared.web.auth import generate_dev_tokens
-from tests.databases import scratch_database
 from tests.faults.load import Load
+from tests.faults.own_broker import fresh_broker, services_on_own_broker
 from tests.integration.ingest_harness import read_events
-from tests.processes import Service, ServiceProcess, service_environment
+from tests.processes import Service, ServiceProcess
 from tests.support import eventually
 
 pytestmark = pytest.mark.faults
@@ -44,14 +44,6 @@ RATE_PER_SECOND = 10.0
 CLIENT_TIMEOUT_SECONDS = 10.0
 PARTITIONS = 2
 SERVICES: tuple[Service, ...] = ("ingest", "router")
-
-CHANNELS = """
-channels:
-  - id: status
-    type: statuspage
-    name: Public status page
-    marketing: false
-"""
 
 
 @dataclass
@@ -67,7 +59,7 @@ class System:
 
     def broker(self) -> EmbeddedBroker:
         """A fresh (empty) broker on the system's port, started."""
-        return EmbeddedBroker(self.broker_port, log_file=self.folder / "tansu.log").start()
+        return fresh_broker(self.broker_port, self.folder)
 
     @asynccontextmanager
     async def under_load(self) -> AsyncIterator[tuple[Load, httpx.AsyncClient]]:
@@ -90,23 +82,10 @@ class System:
 
 @pytest.fixture
 def system(tmp_path: Path, topic_prefix: str) -> Iterator[System]:
-    channels = tmp_path / "channels.yaml"
-    channels.write_text(CHANNELS)
-    port = free_port()
-    with ExitStack() as stack:
-        env = service_environment(
-            tmp_path,
-            bootstrap_servers=f"127.0.0.1:{port}",
-            topic_prefix=topic_prefix,
-            channels_file=channels,
-            partitions=PARTITIONS,
-        )
-        env |= {"RATE_LIMIT_PER_MINUTE": "100000", "RATE_LIMIT_BURST": "10000"}
-        processes: dict[Service, ServiceProcess] = {}
-        for name in SERVICES:
-            database = stack.enter_context(scratch_database(tmp_path, name))
-            processes[name] = ServiceProcess(name, tmp_path, env={**env, "DATABASE_URL": database})
-            stack.callback(processes[name].stop)
+    unlimited = {"RATE_LIMIT_PER_MINUTE": "100000", "RATE_LIMIT_BURST": "10000"}
+    with services_on_own_broker(
+        tmp_path, topic_prefix, SERVICES, partitions=PARTITIONS, env=unlimited
+    ) as (processes, port):
         yield System(
             ingest=processes["ingest"],
             router=processes["router"],

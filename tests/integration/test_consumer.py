@@ -332,3 +332,111 @@ async def test_a_together_handler_takes_a_fetch_at_once_and_one_by_one_when_it_f
     async with database.sessions() as session:
         handled = (await session.scalars(select(InboxEntry.event_id))).all()
     assert len(handled) == 4
+
+
+async def test_a_handlers_file_not_found_is_dead_lettered_not_retried_for_ever(
+    bootstrap_servers: str, topic_prefix: str, producer: EventProducer, database: Database
+) -> None:
+    """Any OSError counted as the infrastructure's: a missing file was retried for ever and
+    held its partition. Only the network's and the database's errors are."""
+    topics = Topics(topic_prefix)
+    await ensure_topics(bootstrap_servers, topics.all(), partitions=1)
+    attempts: list[str] = []
+
+    async def on_audit(event: CloudEvent, session: AsyncSession) -> None:
+        attempts.append(event.subject or "")
+        if event.subject == "needs-a-file":
+            raise FileNotFoundError(2, "No such file or directory", "/nowhere/template.j2")
+
+    consumer = audit_consumer(
+        bootstrap_servers,
+        f"{topic_prefix}-g",
+        topics.audit,
+        handlers={AuditRecorded.event_type: on_audit},
+        database=database,
+        producer=producer,
+        max_attempts=2,
+        retry_base_seconds=0.01,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        for subject in ("needs-a-file", "good"):
+            await producer.publish(topics.audit, "k", audit(subject))
+
+        async def good_seen() -> bool:
+            return "good" in attempts
+
+        await eventually(good_seen, what="the good event after the one missing its file")
+        letters = await read_dlq(bootstrap_servers, topics.audit, 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    assert attempts == ["needs-a-file", "needs-a-file", "good"]
+    assert letters[0][1]["planb-error"].decode().startswith("FileNotFoundError")
+
+
+async def test_a_stop_request_ends_infrastructure_retries_and_leaves_the_record_uncommitted(
+    bootstrap_servers: str, topic_prefix: str, producer: EventProducer, database: Database
+) -> None:
+    """`_process` retried an infrastructure error for as long as it took, stop or no stop:
+    shutting down during a database outage waited out the grace and was cancelled mid-batch.
+    Now the loop returns, and the record, not committed, goes to the group's next consumer."""
+    topics = Topics(topic_prefix)
+    await ensure_topics(bootstrap_servers, topics.all(), partitions=1)
+    group = f"{topic_prefix}-g"
+    outage: list[str] = []
+    handled: list[str] = []
+
+    async def during_outage(event: CloudEvent, session: AsyncSession) -> None:
+        outage.append(event.subject or "")
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    async def after_outage(event: CloudEvent, session: AsyncSession) -> None:
+        handled.append(event.subject or "")
+
+    first = audit_consumer(
+        bootstrap_servers,
+        group,
+        topics.audit,
+        handlers={AuditRecorded.event_type: during_outage},
+        database=database,
+        producer=producer,
+        max_attempts=2,
+        retry_base_seconds=0.01,
+    )
+    task = asyncio.create_task(first.run())
+    try:
+        await producer.publish(topics.audit, "k", audit("during"))
+
+        async def retried() -> bool:
+            return len(outage) >= 3  # more than max_attempts: an infrastructure error
+
+        await eventually(retried, what="the infrastructure error retried")
+        first.request_stop()
+        await asyncio.wait_for(task, timeout=30)  # never returned before
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert first.stats.dead_lettered == 0
+
+    second = audit_consumer(
+        bootstrap_servers,
+        group,
+        topics.audit,
+        handlers={AuditRecorded.event_type: after_outage},
+        database=database,
+        producer=producer,
+        max_attempts=2,
+        retry_base_seconds=0.01,
+    )
+    task = asyncio.create_task(second.run())
+    try:
+
+        async def taken_over() -> bool:
+            return handled == ["during"]
+
+        await eventually(taken_over, what="the uncommitted record handled by the next consumer")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
