@@ -17,7 +17,8 @@ idempotency key is simply tried again; any other is marked failed for a person t
 because trying again could post twice. A replica killed for good never starts again, so a
 claim is a lease: renewed while its send lasts, and a claim not renewed for `lease_seconds`
 is taken back by any replica (checked every half lease), by the same rule. How one send's
-outcome is recorded and reported is in `settling.py`.
+outcome is recorded and reported is in `settling.py`; its transaction also claims the
+channel's next delivery (`claims.py`), so a busy channel costs one transaction per post.
 """
 
 import asyncio
@@ -25,10 +26,10 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.breaker import Breaker
 from services.publisher.channels import ChannelRegistry
@@ -39,32 +40,17 @@ from services.publisher.channels.protocol import (
     RetryableChannelError,
 )
 from services.publisher.channels.retrying import post_with_retries
-from services.publisher.claims import (
-    BUSY_POLL_SECONDS,
-    expired_claim,
-    keep_claim,
-    sending_elsewhere,
-)
-from services.publisher.handlers import paused_reason
+from services.publisher.claims import Claim, claim_next, expired_claim, keep_claim, oldest_pending
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Delivery, DeliveryState
 from services.publisher.schedule import RetryPolicy
-from services.publisher.settling import Settler
-from services.publisher.threads import thread_for
-from shared.contract.events import (
-    DeliveryFailed,
-    DeliveryHeld,
-    MessageKind,
-    PublishRequested,
-    utcnow,
-)
+from services.publisher.settling import Settler, Then
+from shared.contract.events import DeliveryFailed, DeliveryHeld, PublishRequested, utcnow
 from shared.contract.topics import Topics
-from shared.runtime.database import Database, lock_key
+from shared.runtime.database import Database
 from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
-
-STATUS_FIRST = case((Delivery.kind == MessageKind.STATUS_UPDATE.value, 0), else_=1)
 
 
 class Dispatcher:
@@ -104,6 +90,7 @@ class Dispatcher:
         )
         self._wakeups = {channel_id: asyncio.Event() for channel_id in registry.network}
         self._quiet_until: dict[str, float] = {}  # monotonic: the platform's Retry-After
+        self._ahead: dict[str, Claim] = {}  # claimed by the channel's last settle, to send next
         self.breakers = {
             channel_id: Breaker(breaker_threshold, breaker_cooldown_seconds)
             for channel_id in registry.network
@@ -139,6 +126,10 @@ class Dispatcher:
                 self.settler.report(session, row, DeliveryFailed, error=error)
                 row.state = DeliveryState.FAILED.value
                 row.error = error
+        taken_back = {row.message_id for row in rows}
+        for channel_id, claim in list(self._ahead.items()):
+            if claim.message.message_id in taken_back:
+                del self._ahead[channel_id]  # no longer ours to send
         for channel_id in {row.channel_id for row in rows}:
             self.wake(channel_id)
         return len(rows)
@@ -158,7 +149,7 @@ class Dispatcher:
         while True:
             wakeup.clear()
             try:
-                wait = await self.dispatch_once(channel_id)
+                _, wait = await self._round(channel_id)
             except (OperationalError, OSError) as exc:
                 log.warning("channel=%s dispatcher: %s; retrying", channel_id, exc)
                 wait = self.idle_poll_seconds
@@ -171,52 +162,73 @@ class Dispatcher:
             await wait_for_wakeup(wakeup, timeout)
 
     async def dispatch_once(self, channel_id: str) -> float | None:
-        """Handle the channel's oldest queued delivery: 0 if it did, seconds until it is due,
-        or None when the queue is empty."""
+        """Handle the channel's next delivery: 0 if it did, seconds until one is due, or
+        None when the queue is empty."""
+        sent, wait = await self._round(channel_id)
+        return 0 if sent else wait
+
+    async def _round(self, channel_id: str) -> tuple[bool, float | None]:
+        """Send the channel's next delivery if one is due: whether one was sent, and when to
+        look again (0: at once; seconds; None: when woken). The settle of a send claims the
+        next delivery in its own transaction, so a busy channel reads nothing in between."""
         channel = self.registry.network[channel_id]
-        breaker = self.breakers[channel_id]
-        asked = self._quiet_until.get(channel_id, 0.0) - time.monotonic()
-        if (quiet := max(breaker.wait_seconds(), asked)) > 0:
-            return quiet
-        now = woke = utcnow()
-        if (due := await self._next_due(channel_id, now)) != 0:
-            return due
-        async with self.database.transaction() as session:
-            await lock_key(session, f"dispatch:{channel_id}")
-            if await sending_elsewhere(session, channel_id, now - self.lease):
-                return BUSY_POLL_SECONDS
-            row = await session.scalar(
-                _oldest_pending(select(Delivery), channel_id).with_for_update(skip_locked=True)
-            )
-            if row is None:
-                return None
-            if row.next_attempt_at is not None and row.next_attempt_at > now:
-                return (row.next_attempt_at - now).total_seconds()
-            message = PublishRequested.model_validate_json(row.request or "")
-            held = await paused_reason(session, message)
-            if held is not None:
-                row.state = DeliveryState.HELD.value
-                self.settler.report(session, row, DeliveryHeld, reason=held)
-                return 0
-            row.state = DeliveryState.SENDING.value
-            row.claimed_at = now
-            row.attempts += 1
-            attempts = row.attempts
-            thread = await thread_for(session, message)
+        claim = self._take_ahead(channel_id)
+        if claim is None:
+            if (quiet := self._quiet_seconds(channel_id)) > 0:
+                return False, quiet
+            if (due := await self._next_due(channel_id, utcnow())) != 0:
+                return False, due
+            async with self.database.transaction() as session:
+                claimed = await claim_next(session, channel_id, lease=self.lease, hold=self._hold)
+            if not isinstance(claimed, Claim):
+                return False, claimed
+            claim = claimed
+        message = claim.message
         stages = self.metrics.waterfall
-        stages.mark("dispatcher_woke", message.requested_at, at=woke)
+        stages.mark("dispatcher_woke", message.requested_at, at=claim.woke)
         stages.mark("claimed", message.requested_at)
-        post = OutgoingPost.of(message, reply_to=thread)
+        post = OutgoingPost.of(message, reply_to=claim.thread)
         sent = asyncio.Event()
         keeper = asyncio.create_task(
             keep_claim(self.database, message.message_id, sent, renew_every=self.lease / 3)
         )
         try:
-            await self._send(channel, message, post, attempts=attempts)
+            after = await self._send(channel, message, post, attempts=claim.attempts)
         finally:
             sent.set()
             await keeper
-        return 0
+        if isinstance(after, Claim):
+            self._ahead[channel_id] = after
+            return True, 0
+        return True, after
+
+    def _take_ahead(self, channel_id: str) -> Claim | None:
+        """The claim the channel's last settle took, unless it is too old to trust: a claim
+        nobody renewed for half a lease may be taken back by the recovery any moment."""
+        claim = self._ahead.pop(channel_id, None)
+        if claim is not None and time.monotonic() - claim.taken > self.lease_seconds / 2:
+            log.warning("message_id=%s claim too old to send; left to the lease", claim)
+            return None
+        return claim
+
+    def _quiet_seconds(self, channel_id: str) -> float:
+        """How long the channel must send nothing: its breaker's rest or the platform's
+        Retry-After, whichever is longer (0: it may send)."""
+        asked = self._quiet_until.get(channel_id, 0.0) - time.monotonic()
+        return max(self.breakers[channel_id].wait_seconds(), asked, 0.0)
+
+    def _then_claim(self, channel_id: str) -> Then | None:
+        """The next claim for a settle's transaction, unless the channel must rest."""
+        if self._quiet_seconds(channel_id) > 0:
+            return None
+
+        async def then(session: AsyncSession) -> Claim | float | None:
+            return await claim_next(session, channel_id, lease=self.lease, hold=self._hold)
+
+        return then
+
+    def _hold(self, session: AsyncSession, row: Delivery, reason: str) -> None:
+        self.settler.report(session, row, DeliveryHeld, reason=reason)
 
     async def _next_due(self, channel_id: str, now: datetime) -> float | None:
         """Whether the channel has a delivery due, by a read: None when its queue is empty,
@@ -225,7 +237,7 @@ class Dispatcher:
         behind every other writer (SQLite admits one) and make them wait behind it."""
         async with self.database.reader() as session:
             due = (
-                await session.execute(_oldest_pending(select(Delivery.next_attempt_at), channel_id))
+                await session.execute(oldest_pending(select(Delivery.next_attempt_at), channel_id))
             ).first()
         if due is None:
             return None
@@ -236,9 +248,12 @@ class Dispatcher:
 
     async def _send(
         self, channel: Channel, message: PublishRequested, post: OutgoingPost, *, attempts: int
-    ) -> None:
-        breaker = self.breakers[channel.channel_id]
+    ) -> Claim | float | None:
+        """Send, settle the outcome and claim the channel's next (what the settle returned)."""
+        channel_id = channel.channel_id
+        breaker = self.breakers[channel_id]
         stages = self.metrics.waterfall
+        settle = self.settler.settle
         stages.mark("send_started", message.requested_at)
         started = time.perf_counter()
         try:
@@ -249,44 +264,25 @@ class Dispatcher:
             breaker.failed(str(exc))
             if exc.retry_after is not None:
                 wait = min(exc.retry_after, self.policy.max_seconds)
-                self._quiet_until[channel.channel_id] = time.monotonic() + wait
-            await self.settler.settle(message.message_id, retry=exc, attempts=attempts)
+                self._quiet_until[channel_id] = time.monotonic() + wait
+            then = self._then_claim(channel_id)
+            return await settle(message.message_id, retry=exc, attempts=attempts, then=then)
         except ChannelError as exc:  # any other is permanent
             breaker.succeeded()  # the platform answered: it is up, it just refused this one
-            await self.settler.settle(message.message_id, failed=str(exc))
+            then = self._then_claim(channel_id)
+            return await settle(message.message_id, failed=str(exc), then=then)
         except Exception as exc:  # an adapter bug: retried on schedule, never silently lost
-            log.exception(
-                "message_id=%s channel=%s adapter error", message.message_id, channel.channel_id
-            )
-            await self.settler.settle(
-                message.message_id, retry=RetryableChannelError(repr(exc)), attempts=attempts
-            )
+            log.exception("message_id=%s channel=%s adapter error", message.message_id, channel_id)
+            retry = RetryableChannelError(repr(exc))
+            then = self._then_claim(channel_id)
+            return await settle(message.message_id, retry=retry, attempts=attempts, then=then)
         else:
             breaker.succeeded()
             stages.mark("send_finished", message.requested_at)
-            self.metrics.send_seconds.labels(channel.channel_id).observe(
-                time.perf_counter() - started
-            )
-            await self.settler.settle(message.message_id, posted=posted, message=message)
+            self.metrics.send_seconds.labels(channel_id).observe(time.perf_counter() - started)
+            then = self._then_claim(channel_id)
+            after = await settle(message.message_id, posted=posted, message=message, then=then)
             stages.mark("settled", message.requested_at)
+            return after
         finally:
-            self.metrics.breaker_open.labels(channel.channel_id).set(
-                1 if breaker.state == "open" else 0
-            )
-
-
-AnySelect = TypeVar("AnySelect", bound=Select[Any])
-
-
-def _oldest_pending(query: AnySelect, channel_id: str) -> AnySelect:
-    """`query` narrowed to the channel's next delivery in send order (status updates first,
-    then oldest): the one the dispatcher claims, and the one its read checks is due."""
-    return (
-        query.where(
-            Delivery.channel_id == channel_id,
-            Delivery.state == DeliveryState.PENDING.value,
-            Delivery.request.is_not(None),
-        )
-        .order_by(STATUS_FIRST, Delivery.created_at, Delivery.message_id)
-        .limit(1)
-    )
+            self.metrics.breaker_open.labels(channel_id).set(1 if breaker.state == "open" else 0)

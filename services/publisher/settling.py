@@ -3,15 +3,18 @@
 Apart from the per-channel worker (`dispatch.py`) because this is the one place a delivery
 leaves `sending`, and the recovery at start settles through it too: published (advancing the
 thread), back to pending with the durable retry schedule, or failed, each with its report
-in the same transaction.
+in the same transaction; and, in that transaction too, the channel's next claim (`then`).
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.publisher.channels.protocol import Posted, RetryableChannelError
+from services.publisher.claims import Claim
 from services.publisher.handlers import report_delivery
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Delivery, DeliveryState
@@ -31,6 +34,8 @@ from shared.contract.topics import Topics
 from shared.runtime.database import Database
 
 log = logging.getLogger(__name__)
+
+Then = Callable[[AsyncSession], Awaitable[Claim | float | None]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,59 +57,78 @@ class Settler:
         failed: str | None = None,
         retry: RetryableChannelError | None = None,
         attempts: int = 0,
-    ) -> None:
-        """Record the outcome of one send and stage its report, in one transaction."""
-        now = utcnow()
+        then: Then | None = None,
+    ) -> Claim | float | None:
+        """Record the outcome of one send and stage its report, then run `then` (the
+        channel's next claim), in one transaction; returns what `then` returned."""
         async with self.database.transaction() as session:
-            row = await session.get(Delivery, message_id)
-            if row is None:
-                return
-            give_up = failed
-            if retry is not None:
-                age = (now - row.created_at).total_seconds()
-                if (why := self.policy.give_up_reason(attempts, age)) is not None:
-                    give_up = f"gave up {why}: {retry}"
-            row.claimed_at = None
-            row.updated_at = now
-            if posted is not None and message is not None:
-                row.state = DeliveryState.PUBLISHED.value
-                row.remote_id, row.url, row.error = posted.remote_id, posted.url, None
-                await advance_thread(session, message, posted)
-                self.report(
-                    session, row, DeliveryPublished, remote_id=posted.remote_id, url=posted.url
-                )
-                log.info(
-                    "message_id=%s channel=%s published as %s",
-                    message_id,
-                    row.channel_id,
-                    posted.remote_id,
-                )
-            elif retry is not None and give_up is None:
-                row.state = DeliveryState.PENDING.value
-                row.error = str(retry)
-                row.next_attempt_at = self.policy.next_attempt(now, attempts, retry.retry_after)
-                self.report(
-                    session,
-                    row,
-                    DeliveryRetrying,
-                    error=str(retry),
-                    next_attempt_at=row.next_attempt_at,
-                )
-                log.warning(
-                    "message_id=%s channel=%s retry at %s: %s",
-                    message_id,
-                    row.channel_id,
-                    row.next_attempt_at,
-                    retry,
-                )
-            else:
-                reason = give_up or "failed"
-                row.state = DeliveryState.FAILED.value
-                row.error = reason
-                self.report(session, row, DeliveryFailed, error=reason)
-                log.warning(
-                    "message_id=%s channel=%s failed: %s", message_id, row.channel_id, reason
-                )
+            await self._record(
+                session,
+                message_id,
+                posted=posted,
+                message=message,
+                failed=failed,
+                retry=retry,
+                attempts=attempts,
+            )
+            return None if then is None else await then(session)
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        message_id: str,
+        *,
+        posted: Posted | None,
+        message: PublishRequested | None,
+        failed: str | None,
+        retry: RetryableChannelError | None,
+        attempts: int,
+    ) -> None:
+        now = utcnow()
+        if (row := await session.get(Delivery, message_id)) is None:
+            return
+        give_up = failed
+        if retry is not None:
+            age = (now - row.created_at).total_seconds()
+            if (why := self.policy.give_up_reason(attempts, age)) is not None:
+                give_up = f"gave up {why}: {retry}"
+        row.claimed_at = None
+        row.updated_at = now
+        if posted is not None and message is not None:
+            row.state = DeliveryState.PUBLISHED.value
+            row.remote_id, row.url, row.error = posted.remote_id, posted.url, None
+            await advance_thread(session, message, posted)
+            self.report(session, row, DeliveryPublished, remote_id=posted.remote_id, url=posted.url)
+            log.info(
+                "message_id=%s channel=%s published as %s",
+                message_id,
+                row.channel_id,
+                posted.remote_id,
+            )
+        elif retry is not None and give_up is None:
+            row.state = DeliveryState.PENDING.value
+            row.error = str(retry)
+            row.next_attempt_at = self.policy.next_attempt(now, attempts, retry.retry_after)
+            self.report(
+                session,
+                row,
+                DeliveryRetrying,
+                error=str(retry),
+                next_attempt_at=row.next_attempt_at,
+            )
+            log.warning(
+                "message_id=%s channel=%s retry at %s: %s",
+                message_id,
+                row.channel_id,
+                row.next_attempt_at,
+                retry,
+            )
+        else:
+            reason = give_up or "failed"
+            row.state = DeliveryState.FAILED.value
+            row.error = reason
+            self.report(session, row, DeliveryFailed, error=reason)
+            log.warning("message_id=%s channel=%s failed: %s", message_id, row.channel_id, reason)
 
     def report(
         self, session: Any, row: Delivery, model: type[DeliveryOutcome], **fields: Any
