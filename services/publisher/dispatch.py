@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -41,6 +42,7 @@ from services.publisher.channels.protocol import (
 )
 from services.publisher.channels.retrying import post_with_retries
 from services.publisher.claims import Claim, claim_next, expired_claim, keep_claim, oldest_pending
+from services.publisher.group_commit import GroupCommit
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Delivery, DeliveryState
 from services.publisher.schedule import RetryPolicy
@@ -81,8 +83,9 @@ class Dispatcher:
         self.lease_seconds = lease_seconds
         self.lease = timedelta(seconds=lease_seconds)
         self.metrics = metrics or PublisherMetrics()
+        self.commits = GroupCommit(database)
         self.settler = Settler(
-            database=database,
+            commits=self.commits,
             topics=topics,
             wake_relay=wake_relay,
             policy=policy,
@@ -178,8 +181,7 @@ class Dispatcher:
                 return False, quiet
             if (due := await self._next_due(channel_id, utcnow())) != 0:
                 return False, due
-            async with self.database.transaction() as session:
-                claimed = await claim_next(session, channel_id, lease=self.lease, hold=self._hold)
+            claimed = await self.commits.run(channel_id, self._claimer(channel_id))
             if not isinstance(claimed, Claim):
                 return False, claimed
             claim = claimed
@@ -219,13 +221,13 @@ class Dispatcher:
 
     def _then_claim(self, channel_id: str) -> Then | None:
         """The next claim for a settle's transaction, unless the channel must rest."""
-        if self._quiet_seconds(channel_id) > 0:
-            return None
+        return None if self._quiet_seconds(channel_id) > 0 else self._claimer(channel_id)
 
-        async def then(session: AsyncSession) -> Claim | float | None:
+    def _claimer(self, channel_id: str) -> Then:
+        async def claim(session: AsyncSession) -> Claim | float | None:
             return await claim_next(session, channel_id, lease=self.lease, hold=self._hold)
 
-        return then
+        return claim
 
     def _hold(self, session: AsyncSession, row: Delivery, reason: str) -> None:
         self.settler.report(session, row, DeliveryHeld, reason=reason)
@@ -253,7 +255,7 @@ class Dispatcher:
         channel_id = channel.channel_id
         breaker = self.breakers[channel_id]
         stages = self.metrics.waterfall
-        settle = self.settler.settle
+        settle = partial(self.settler.settle, message.message_id, channel_id=channel_id)
         stages.mark("send_started", message.requested_at)
         started = time.perf_counter()
         try:
@@ -266,22 +268,22 @@ class Dispatcher:
                 wait = min(exc.retry_after, self.policy.max_seconds)
                 self._quiet_until[channel_id] = time.monotonic() + wait
             then = self._then_claim(channel_id)
-            return await settle(message.message_id, retry=exc, attempts=attempts, then=then)
+            return await settle(retry=exc, attempts=attempts, then=then)
         except ChannelError as exc:  # any other is permanent
             breaker.succeeded()  # the platform answered: it is up, it just refused this one
             then = self._then_claim(channel_id)
-            return await settle(message.message_id, failed=str(exc), then=then)
+            return await settle(failed=str(exc), then=then)
         except Exception as exc:  # an adapter bug: retried on schedule, never silently lost
             log.exception("message_id=%s channel=%s adapter error", message.message_id, channel_id)
             retry = RetryableChannelError(repr(exc))
             then = self._then_claim(channel_id)
-            return await settle(message.message_id, retry=retry, attempts=attempts, then=then)
+            return await settle(retry=retry, attempts=attempts, then=then)
         else:
             breaker.succeeded()
             stages.mark("send_finished", message.requested_at)
             self.metrics.send_seconds.labels(channel_id).observe(time.perf_counter() - started)
             then = self._then_claim(channel_id)
-            after = await settle(message.message_id, posted=posted, message=message, then=then)
+            after = await settle(posted=posted, message=message, then=then)
             stages.mark("settled", message.requested_at)
             return after
         finally:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.channels.protocol import Posted, RetryableChannelError
 from services.publisher.claims import Claim
+from services.publisher.group_commit import GroupCommit
 from services.publisher.handlers import report_delivery
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Delivery, DeliveryState
@@ -31,7 +32,6 @@ from shared.contract.events import (
     utcnow,
 )
 from shared.contract.topics import Topics
-from shared.runtime.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ Then = Callable[[AsyncSession], Awaitable[Claim | float | None]]
 class Settler:
     """Records send outcomes for one dispatcher, with what its reports need."""
 
-    database: Database
+    commits: GroupCommit
     topics: Topics
     wake_relay: Callable[[], None]
     policy: RetryPolicy
@@ -52,6 +52,7 @@ class Settler:
         self,
         message_id: str,
         *,
+        channel_id: str,
         posted: Posted | None = None,
         message: PublishRequested | None = None,
         failed: str | None = None,
@@ -60,8 +61,10 @@ class Settler:
         then: Then | None = None,
     ) -> Claim | float | None:
         """Record the outcome of one send and stage its report, then run `then` (the
-        channel's next claim), in one transaction; returns what `then` returned."""
-        async with self.database.transaction() as session:
+        channel's next claim), in one transaction (shared with other channels' settles and
+        claims under way: `GroupCommit`); returns what `then` returned."""
+
+        async def job(session: AsyncSession) -> Claim | float | None:
             await self._record(
                 session,
                 message_id,
@@ -72,6 +75,8 @@ class Settler:
                 attempts=attempts,
             )
             return None if then is None else await then(session)
+
+        return await self.commits.run(channel_id, job)
 
     async def _record(
         self,
