@@ -27,7 +27,7 @@ from services.publisher.handlers import paused_reason
 from services.publisher.models import Delivery, DeliveryState
 from services.publisher.threads import thread_for
 from shared.contract.events import MessageKind, PublishRequested, utcnow
-from shared.runtime.database import Database, lock_key
+from shared.runtime.database import Database, lock_key, try_lock_key
 from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
@@ -69,15 +69,42 @@ def oldest_pending(query: AnySelect, channel_id: str) -> AnySelect:
     )
 
 
+async def due_in(database: Database, channel_id: str) -> float | None:
+    """Whether the channel has a delivery due, by a read: None when its queue is empty,
+    else the seconds until its oldest is due (0: now). A worker woken for nothing mostly
+    finds nothing; as a write it would wait its turn behind every other writer (SQLite
+    admits one) and make them wait behind it."""
+    query = oldest_pending(select(Delivery.next_attempt_at), channel_id)
+    async with database.reader() as session:
+        due = (await session.execute(query)).first()
+    if due is None:
+        return None
+    now = utcnow()
+    next_attempt_at: datetime | None = due[0]
+    if next_attempt_at is not None and next_attempt_at > now:
+        return float((next_attempt_at - now).total_seconds())
+    return 0
+
+
 async def claim_next(
-    session: AsyncSession, channel_id: str, *, lease: timedelta, hold: Hold
+    session: AsyncSession,
+    channel_id: str,
+    *,
+    lease: timedelta,
+    hold: Hold,
+    wait_for_lock: bool = True,
 ) -> Claim | float | None:
     """In the caller's transaction, claim the channel's next delivery in send order: the
     `Claim`, or the seconds until it is due, or None when nothing is queued. A live claim
     anywhere on the channel (renewed within `lease`) means BUSY_POLL_SECONDS and no claim;
-    a marketing post a pause now covers is held (its report staged by `hold`) on the way."""
+    a marketing post a pause now covers is held (its report staged by `hold`) on the way.
+    Without `wait_for_lock`, a channel another transaction is claiming on counts as busy."""
     now = utcnow()
-    await lock_key(session, f"dispatch:{channel_id}")
+    key = f"dispatch:{channel_id}"
+    if wait_for_lock:
+        await lock_key(session, key)
+    elif not await try_lock_key(session, key):
+        return BUSY_POLL_SECONDS
     if await sending_elsewhere(session, channel_id, now - lease):
         return BUSY_POLL_SECONDS
     query = oldest_pending(select(Delivery), channel_id).with_for_update(skip_locked=True)

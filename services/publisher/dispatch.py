@@ -25,8 +25,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from functools import partial
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -41,15 +41,20 @@ from services.publisher.channels.protocol import (
     RetryableChannelError,
 )
 from services.publisher.channels.retrying import post_with_retries
-from services.publisher.claims import Claim, claim_next, expired_claim, keep_claim, oldest_pending
+from services.publisher.claims import Claim, claim_next, due_in, expired_claim, keep_claim
 from services.publisher.group_commit import GroupCommit
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Delivery, DeliveryState
 from services.publisher.schedule import RetryPolicy
 from services.publisher.settling import Settler, Then
-from shared.contract.events import DeliveryFailed, DeliveryHeld, PublishRequested, utcnow
+from shared.contract.events import (
+    DeliveryHeld,
+    MessageKind,
+    PublishRequested,
+    utcnow,
+)
 from shared.contract.topics import Topics
-from shared.runtime.database import Database
+from shared.runtime.database import Database, after_commit
 from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
@@ -94,6 +99,7 @@ class Dispatcher:
         self._wakeups = {channel_id: asyncio.Event() for channel_id in registry.network}
         self._quiet_until: dict[str, float] = {}  # monotonic: the platform's Retry-After
         self._ahead: dict[str, Claim] = {}  # claimed by the channel's last settle, to send next
+        self._sending: set[str] = set()  # channels with a send under way here
         self.breakers = {
             channel_id: Breaker(breaker_threshold, breaker_cooldown_seconds)
             for channel_id in registry.network
@@ -102,6 +108,35 @@ class Dispatcher:
     def wake(self, channel_id: str) -> None:
         if channel_id in self._wakeups:
             self._wakeups[channel_id].set()
+
+    async def hand_over(self, session: AsyncSession, message: PublishRequested) -> None:
+        """A network delivery was queued in `session` (the consumer's): wake the channel's
+        worker once it commits. A status update on a channel at rest is claimed right there,
+        so its send waits for no transaction of its own; marketing is left to the worker,
+        which puts a status update arriving in the same transaction first."""
+        channel_id = message.channel_id
+        if channel_id not in self._wakeups:
+            return
+        claim: Claim | float | None = None
+        if message.kind is MessageKind.STATUS_UPDATE and self._at_rest(channel_id):
+            claim = await claim_next(
+                session, channel_id, lease=self.lease, hold=self._hold, wait_for_lock=False
+            )
+
+        def committed() -> None:
+            if isinstance(claim, Claim):
+                self._ahead[channel_id] = claim
+            self.wake(channel_id)
+
+        after_commit(session, committed)
+
+    def _at_rest(self, channel_id: str) -> bool:
+        """Whether the channel's worker holds no claim and the channel may send."""
+        return (
+            channel_id not in self._ahead
+            and channel_id not in self._sending
+            and self._quiet_seconds(channel_id) == 0
+        )
 
     async def recover(self, *, expired_only: bool = False) -> int:
         """Settle deliveries a killed process left `sending`; returns how many. At start all
@@ -113,22 +148,9 @@ class Dispatcher:
             rows = (await session.scalars(query.with_for_update(skip_locked=True))).all()
             for row in rows:
                 channel = self.registry.network.get(row.channel_id)
-                if channel is not None and channel.idempotent:
-                    row.state = DeliveryState.PENDING.value
-                    row.next_attempt_at = utcnow()
-                    log.warning(
-                        "message_id=%s channel=%s interrupted; resending",
-                        row.message_id,
-                        row.channel_id,
-                    )
-                    continue
-                error = (
-                    "interrupted while sending; not sent again because this platform takes no "
-                    "idempotency key and could show it twice: check the channel"
+                self.settler.take_back(
+                    session, row, resend=channel is not None and channel.idempotent
                 )
-                self.settler.report(session, row, DeliveryFailed, error=error)
-                row.state = DeliveryState.FAILED.value
-                row.error = error
         taken_back = {row.message_id for row in rows}
         for channel_id, claim in list(self._ahead.items()):
             if claim.message.message_id in taken_back:
@@ -179,7 +201,7 @@ class Dispatcher:
         if claim is None:
             if (quiet := self._quiet_seconds(channel_id)) > 0:
                 return False, quiet
-            if (due := await self._next_due(channel_id, utcnow())) != 0:
+            if (due := await due_in(self.database, channel_id)) != 0:
                 return False, due
             claimed = await self.commits.run(channel_id, self._claimer(channel_id))
             if not isinstance(claimed, Claim):
@@ -194,9 +216,11 @@ class Dispatcher:
         keeper = asyncio.create_task(
             keep_claim(self.database, message.message_id, sent, renew_every=self.lease / 3)
         )
+        self._sending.add(channel_id)
         try:
             after = await self._send(channel, message, post, attempts=claim.attempts)
         finally:
+            self._sending.discard(channel_id)
             sent.set()
             await keeper
         if isinstance(after, Claim):
@@ -232,22 +256,6 @@ class Dispatcher:
     def _hold(self, session: AsyncSession, row: Delivery, reason: str) -> None:
         self.settler.report(session, row, DeliveryHeld, reason=reason)
 
-    async def _next_due(self, channel_id: str, now: datetime) -> float | None:
-        """Whether the channel has a delivery due, by a read: None when its queue is empty,
-        else the seconds until its oldest is due (0: now). Every round that sends ends with
-        one more round, which mostly finds nothing; as a write it would wait its turn
-        behind every other writer (SQLite admits one) and make them wait behind it."""
-        async with self.database.reader() as session:
-            due = (
-                await session.execute(oldest_pending(select(Delivery.next_attempt_at), channel_id))
-            ).first()
-        if due is None:
-            return None
-        next_attempt_at = due[0]
-        if next_attempt_at is not None and next_attempt_at > now:
-            return float((next_attempt_at - now).total_seconds())
-        return 0
-
     async def _send(
         self, channel: Channel, message: PublishRequested, post: OutgoingPost, *, attempts: int
     ) -> Claim | float | None:
@@ -255,7 +263,13 @@ class Dispatcher:
         channel_id = channel.channel_id
         breaker = self.breakers[channel_id]
         stages = self.metrics.waterfall
-        settle = partial(self.settler.settle, message.message_id, channel_id=channel_id)
+
+        async def settle(**outcome: Any) -> Claim | float | None:
+            then = self._then_claim(channel_id)  # once the breaker and Retry-After are known
+            return await self.settler.settle(
+                message.message_id, channel_id=channel_id, then=then, **outcome
+            )
+
         stages.mark("send_started", message.requested_at)
         started = time.perf_counter()
         try:
@@ -267,23 +281,19 @@ class Dispatcher:
             if exc.retry_after is not None:
                 wait = min(exc.retry_after, self.policy.max_seconds)
                 self._quiet_until[channel_id] = time.monotonic() + wait
-            then = self._then_claim(channel_id)
-            return await settle(retry=exc, attempts=attempts, then=then)
+            return await settle(retry=exc, attempts=attempts)
         except ChannelError as exc:  # any other is permanent
             breaker.succeeded()  # the platform answered: it is up, it just refused this one
-            then = self._then_claim(channel_id)
-            return await settle(failed=str(exc), then=then)
+            return await settle(failed=str(exc))
         except Exception as exc:  # an adapter bug: retried on schedule, never silently lost
             log.exception("message_id=%s channel=%s adapter error", message.message_id, channel_id)
             retry = RetryableChannelError(repr(exc))
-            then = self._then_claim(channel_id)
-            return await settle(retry=retry, attempts=attempts, then=then)
+            return await settle(retry=retry, attempts=attempts)
         else:
             breaker.succeeded()
             stages.mark("send_finished", message.requested_at)
             self.metrics.send_seconds.labels(channel_id).observe(time.perf_counter() - started)
-            then = self._then_claim(channel_id)
-            after = await settle(posted=posted, message=message, then=then)
+            after = await settle(posted=posted, message=message)
             stages.mark("settled", message.requested_at)
             return after
         finally:

@@ -135,6 +135,25 @@ class Settler:
             self.report(session, row, DeliveryFailed, error=reason)
             log.warning("message_id=%s channel=%s failed: %s", message_id, row.channel_id, reason)
 
+    def take_back(self, session: AsyncSession, row: Delivery, *, resend: bool) -> None:
+        """A claim its process never settled (killed, or gone): send it again where the
+        platform dedupes by idempotency key (`resend`), else fail it for a person to check,
+        since sending again could show it twice."""
+        if resend:
+            row.state = DeliveryState.PENDING.value
+            row.next_attempt_at = utcnow()
+            log.warning(
+                "message_id=%s channel=%s interrupted; resending", row.message_id, row.channel_id
+            )
+            return
+        error = (
+            "interrupted while sending; not sent again because this platform takes no "
+            "idempotency key and could show it twice: check the channel"
+        )
+        self.report(session, row, DeliveryFailed, error=error)
+        row.state = DeliveryState.FAILED.value
+        row.error = error
+
     def report(
         self, session: Any, row: Delivery, model: type[DeliveryOutcome], **fields: Any
     ) -> None:
