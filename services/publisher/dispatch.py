@@ -47,12 +47,7 @@ from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Delivery, DeliveryState
 from services.publisher.schedule import RetryPolicy
 from services.publisher.settling import Settler, Then
-from shared.contract.events import (
-    DeliveryHeld,
-    MessageKind,
-    PublishRequested,
-    utcnow,
-)
+from shared.contract.events import DeliveryHeld, MessageKind, PublishRequested, utcnow
 from shared.contract.topics import Topics
 from shared.runtime.database import Database, after_commit
 from shared.runtime.wakeup import wait_for_wakeup
@@ -118,7 +113,9 @@ class Dispatcher:
         if channel_id not in self._wakeups:
             return
         claim: Claim | float | None = None
-        if message.kind is MessageKind.STATUS_UPDATE and self._at_rest(channel_id):
+        tried: set[str] = session.info.setdefault("planb_claims_tried", set())
+        if message.kind is MessageKind.STATUS_UPDATE and self._at_rest(channel_id, tried):
+            tried.add(channel_id)  # once per transaction: a second try finds the first claim
             claim = await claim_next(
                 session, channel_id, lease=self.lease, hold=self._hold, wait_for_lock=False
             )
@@ -130,10 +127,11 @@ class Dispatcher:
 
         after_commit(session, committed)
 
-    def _at_rest(self, channel_id: str) -> bool:
+    def _at_rest(self, channel_id: str, tried: set[str]) -> bool:
         """Whether the channel's worker holds no claim and the channel may send."""
         return (
-            channel_id not in self._ahead
+            channel_id not in tried
+            and channel_id not in self._ahead
             and channel_id not in self._sending
             and self._quiet_seconds(channel_id) == 0
         )
