@@ -27,7 +27,7 @@ from services.publisher.handlers import paused_reason
 from services.publisher.models import Delivery, DeliveryState
 from services.publisher.threads import thread_for
 from shared.contract.events import MessageKind, PublishRequested, utcnow
-from shared.runtime.database import Database, lock_key, try_lock_key
+from shared.runtime.database import Database, try_lock_key
 from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
@@ -87,23 +87,17 @@ async def due_in(database: Database, channel_id: str) -> float | None:
 
 
 async def claim_next(
-    session: AsyncSession,
-    channel_id: str,
-    *,
-    lease: timedelta,
-    hold: Hold,
-    wait_for_lock: bool = True,
+    session: AsyncSession, channel_id: str, *, lease: timedelta, hold: Hold
 ) -> Claim | float | None:
     """In the caller's transaction, claim the channel's next delivery in send order: the
     `Claim`, or the seconds until it is due, or None when nothing is queued. A live claim
-    anywhere on the channel (renewed within `lease`) means BUSY_POLL_SECONDS and no claim;
-    a marketing post a pause now covers is held (its report staged by `hold`) on the way.
-    Without `wait_for_lock`, a channel another transaction is claiming on counts as busy."""
+    anywhere on the channel (renewed within `lease`) means BUSY_POLL_SECONDS and no claim,
+    and so does another transaction claiming there now: the caller's transaction may claim
+    on several channels (group commit, a consumer's batch), so it never waits for a lock
+    another such transaction could hold. A marketing post a pause now covers is held (its
+    report staged by `hold`) on the way."""
     now = utcnow()
-    key = f"dispatch:{channel_id}"
-    if wait_for_lock:
-        await lock_key(session, key)
-    elif not await try_lock_key(session, key):
+    if not await try_lock_key(session, f"dispatch:{channel_id}"):
         return BUSY_POLL_SECONDS
     if await sending_elsewhere(session, channel_id, now - lease):
         return BUSY_POLL_SECONDS

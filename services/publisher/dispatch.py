@@ -116,9 +116,7 @@ class Dispatcher:
         tried: set[str] = session.info.setdefault("planb_claims_tried", set())
         if message.kind is MessageKind.STATUS_UPDATE and self._at_rest(channel_id, tried):
             tried.add(channel_id)  # once per transaction: a second try finds the first claim
-            claim = await claim_next(
-                session, channel_id, lease=self.lease, hold=self._hold, wait_for_lock=False
-            )
+            claim = await claim_next(session, channel_id, lease=self.lease, hold=self._hold)
 
         def committed() -> None:
             if isinstance(claim, Claim):
@@ -218,9 +216,9 @@ class Dispatcher:
         try:
             after = await self._send(channel, message, post, attempts=claim.attempts)
         finally:
-            self._sending.discard(channel_id)
             sent.set()
             await keeper
+            self._sending.discard(channel_id)
         if isinstance(after, Claim):
             self._ahead[channel_id] = after
             return True, 0

@@ -5,8 +5,8 @@ queue ten transactions at SQLite's single writer, each waiting for the one befor
 settles tens of milliseconds after its send. Here the first job to arrive leads: once it has
 the writer, it runs every job queued by then in its transaction, and commits once. A job
 that fails takes its batch down with it, so the batch is run again one job a transaction,
-each job's outcome its own. Jobs go in channel order, so two replicas' batches take
-PostgreSQL's per-channel locks in the same order and never wait on each other in a circle.
+each job's outcome its own. A job must not wait for a lock another transaction holding
+several could hold (the claims take their channel's lock only if it is free at once).
 """
 
 import asyncio
