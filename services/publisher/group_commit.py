@@ -3,7 +3,9 @@
 Ten channels that finish their sends within a few milliseconds of each other would otherwise
 queue ten transactions at SQLite's single writer, each waiting for the one before: the last
 settles tens of milliseconds after its send. Here the first job to arrive leads: once it has
-the writer, it runs every job queued by then in its transaction, and commits once. A job
+the writer, it runs every job queued by then in its transaction, and commits once; then the
+oldest job still queued leads the next batch, so no caller is kept leading others' batches
+while its own channel waits. A job
 that fails takes its batch down with it, so the batch is run again one job a transaction,
 each job's outcome its own. A job must not wait for a lock another transaction holding
 several could hold (the claims take their channel's lock only if it is free at once).
@@ -20,15 +22,33 @@ from shared.runtime.database import Database
 
 T = TypeVar("T")
 Job = Callable[[AsyncSession], Awaitable[Any]]
+_DONE, _LEAD = "done", "lead"
 
 
 @dataclass
 class _Queued:
     key: str
     job: Job
-    done: "asyncio.Future[Any]" = field(
+    turn: "asyncio.Future[str]" = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    """_DONE once the job has run (`result` or `error`), or _LEAD: run the next batch."""
+    result: Any = None
+    error: BaseException | None = None
+
+    finished: bool = False
+
+    def finish(self, result: Any = None, error: BaseException | None = None) -> None:
+        if self.finished:
+            return
+        self.result, self.error, self.finished = result, error, True
+        if not self.turn.done():
+            self.turn.set_result(_DONE)
+
+    def outcome(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.result
 
 
 class GroupCommit:
@@ -43,21 +63,40 @@ class GroupCommit:
         result once that transaction has committed. `key` orders the batch (a channel id)."""
         queued = _Queued(key, job)
         self._queue.append(queued)
-        if not self._leading:
-            self._leading = True
-            try:
-                while self._queue:
-                    await self._commit_batch()
-            except BaseException:  # cancelled mid-batch: nobody is left to run the others
-                for waiting in [*self._batch, *self._queue]:
-                    if waiting is not queued and not waiting.done.done():
-                        waiting.done.set_exception(RuntimeError("group commit abandoned"))
-                self._batch, self._queue = [], []
-                raise
-            finally:
-                self._leading = False
-        result: T = await queued.done
+        if self._leading and await self._wait_turn(queued) == _DONE:
+            result: T = queued.outcome()
+            return result
+        self._leading = True  # the first to arrive, or promoted: this job is still queued
+        try:
+            await self._commit_batch()
+        except BaseException:  # cancelled mid-batch: nobody is left to run the others
+            for waiting in [*self._batch, *self._queue]:
+                waiting.finish(error=RuntimeError("group commit abandoned"))
+            self._batch, self._queue = [], []
+            raise
+        finally:
+            self._promote_next()
+        result = queued.outcome()
         return result
+
+    async def _wait_turn(self, queued: _Queued) -> str:
+        try:
+            return await queued.turn
+        except BaseException:  # the caller is gone: its job is dropped, its lead passed on
+            if queued in self._queue:
+                self._queue.remove(queued)
+            turn = queued.turn
+            if turn.done() and not turn.cancelled() and turn.result() == _LEAD:
+                self._promote_next()
+            raise
+
+    def _promote_next(self) -> None:
+        """The oldest job still queued leads the next batch (none: nobody leads)."""
+        while self._queue and self._queue[0].turn.done():
+            self._queue.pop(0)  # its caller is gone
+        self._leading = bool(self._queue)
+        if self._queue:
+            self._queue[0].turn.set_result(_LEAD)
 
     async def _commit_batch(self) -> None:
         results: list[Any] = []
@@ -73,13 +112,13 @@ class GroupCommit:
                 await self._one_by_one(self._batch)
             else:  # one job, or none taken: the transaction never began
                 for queued in self._batch or self._queue:
-                    queued.done.set_exception(exc)
+                    queued.finish(error=exc)
                 if not self._batch:
                     self._queue = []
             self._batch = []
             return
         for queued, result in zip(self._batch, results, strict=True):
-            queued.done.set_result(result)
+            queued.finish(result)
         self._batch = []
 
     async def _one_by_one(self, batch: list[_Queued]) -> None:
@@ -88,6 +127,6 @@ class GroupCommit:
                 async with self.database.transaction() as session:
                     result = await queued.job(session)
             except Exception as exc:
-                queued.done.set_exception(exc)
+                queued.finish(error=exc)
             else:
-                queued.done.set_result(result)
+                queued.finish(result)

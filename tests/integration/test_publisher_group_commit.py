@@ -58,3 +58,14 @@ async def test_a_failing_job_fails_alone(database: Database) -> None:
     assert (a, c) == ("a", "c")
     assert isinstance(b, ValueError)
     assert sorted(await paused(database)) == ["a", "c"]
+
+
+async def test_a_caller_gone_while_queued_holds_up_nobody(database: Database) -> None:
+    group = GroupCommit(database)
+    leader = asyncio.create_task(group.run("a", pause("a")))
+    gone = asyncio.create_task(group.run("b", pause("b")))
+    await asyncio.sleep(0)  # both queued: "a" leads, "b" waits its turn
+    gone.cancel()
+    assert await leader == "a"
+    assert await group.run("c", pause("c")) == "c"  # a later job still finds a leader
+    assert "c" in await paused(database)
