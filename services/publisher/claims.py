@@ -99,12 +99,14 @@ async def claim_next(
     now = utcnow()
     if not await try_lock_key(session, f"dispatch:{channel_id}"):
         return BUSY_POLL_SECONDS
-    if await sending_elsewhere(session, channel_id, now - lease):
-        return BUSY_POLL_SECONDS
     query = oldest_pending(select(Delivery), channel_id).with_for_update(skip_locked=True)
+    busy_checked = False  # only once something is due: a settle mostly finds nothing queued
     while (row := await session.scalar(query)) is not None:
         if row.next_attempt_at is not None and row.next_attempt_at > now:
             return (row.next_attempt_at - now).total_seconds()
+        if not busy_checked and await sending_elsewhere(session, channel_id, now - lease):
+            return BUSY_POLL_SECONDS
+        busy_checked = True
         message = PublishRequested.model_validate_json(row.request or "")
         held = await paused_reason(session, message)
         if held is not None:
