@@ -17,7 +17,8 @@ idempotency key is simply tried again; any other is marked failed for a person t
 because trying again could post twice. A replica killed for good never starts again, so a
 claim is a lease: renewed while its send lasts, and a claim not renewed for `lease_seconds`
 is taken back by any replica (checked every half lease), by the same rule. How one send's
-outcome is recorded and reported is in `settling.py`.
+outcome is recorded and reported is in `settling.py`; its transaction also claims the
+channel's next delivery (`claims.py`), so a busy channel costs one transaction per post.
 """
 
 import asyncio
@@ -25,10 +26,11 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.breaker import Breaker
 from services.publisher.channels import ChannelRegistry
@@ -39,32 +41,18 @@ from services.publisher.channels.protocol import (
     RetryableChannelError,
 )
 from services.publisher.channels.retrying import post_with_retries
-from services.publisher.claims import (
-    BUSY_POLL_SECONDS,
-    expired_claim,
-    keep_claim,
-    sending_elsewhere,
-)
-from services.publisher.handlers import paused_reason
+from services.publisher.claims import Claim, claim_next, due_in, expired_claim, keep_claim
+from services.publisher.group_commit import GroupCommit
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Delivery, DeliveryState
 from services.publisher.schedule import RetryPolicy
-from services.publisher.settling import Settler
-from services.publisher.threads import thread_for
-from shared.contract.events import (
-    DeliveryFailed,
-    DeliveryHeld,
-    MessageKind,
-    PublishRequested,
-    utcnow,
-)
+from services.publisher.settling import Settler, Then
+from shared.contract.events import DeliveryHeld, MessageKind, PublishRequested, utcnow
 from shared.contract.topics import Topics
-from shared.runtime.database import Database, lock_key
+from shared.runtime.database import Database, after_commit
 from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
-
-STATUS_FIRST = case((Delivery.kind == MessageKind.STATUS_UPDATE.value, 0), else_=1)
 
 
 class Dispatcher:
@@ -95,8 +83,9 @@ class Dispatcher:
         self.lease_seconds = lease_seconds
         self.lease = timedelta(seconds=lease_seconds)
         self.metrics = metrics or PublisherMetrics()
+        self.commits = GroupCommit(database)
         self.settler = Settler(
-            database=database,
+            commits=self.commits,
             topics=topics,
             wake_relay=wake_relay,
             policy=policy,
@@ -105,6 +94,8 @@ class Dispatcher:
         self._wakeups = {channel_id: asyncio.Event() for channel_id in registry.network}
         self._quiet_until: dict[str, float] = {}  # monotonic: the platform's Retry-After
         self.last_round_at: dict[str, datetime] = {}  # by channel id, and "recovery"
+        self._ahead: dict[str, Claim] = {}  # claimed by the channel's last settle, to send next
+        self._sending: set[str] = set()  # channels with a send under way here
         self.breakers = {
             channel_id: Breaker(breaker_threshold, breaker_cooldown_seconds)
             for channel_id in registry.network
@@ -113,6 +104,36 @@ class Dispatcher:
     def wake(self, channel_id: str) -> None:
         if channel_id in self._wakeups:
             self._wakeups[channel_id].set()
+
+    async def hand_over(self, session: AsyncSession, message: PublishRequested) -> None:
+        """A network delivery was queued in `session` (the consumer's): wake the channel's
+        worker once it commits. A status update on a channel at rest is claimed right there,
+        so its send waits for no transaction of its own; marketing is left to the worker,
+        which puts a status update arriving in the same transaction first."""
+        channel_id = message.channel_id
+        if channel_id not in self._wakeups:
+            return
+        claim: Claim | float | None = None
+        tried: set[str] = session.info.setdefault("planb_claims_tried", set())
+        if message.kind is MessageKind.STATUS_UPDATE and self._at_rest(channel_id, tried):
+            tried.add(channel_id)  # once per transaction: a second try finds the first claim
+            claim = await claim_next(session, channel_id, lease=self.lease, hold=self._hold)
+
+        def committed() -> None:
+            if isinstance(claim, Claim):
+                self._ahead[channel_id] = claim
+            self.wake(channel_id)
+
+        after_commit(session, committed)
+
+    def _at_rest(self, channel_id: str, tried: set[str]) -> bool:
+        """Whether the channel's worker holds no claim and the channel may send."""
+        return (
+            channel_id not in tried
+            and channel_id not in self._ahead
+            and channel_id not in self._sending
+            and self._quiet_seconds(channel_id) == 0
+        )
 
     async def recover(self, *, expired_only: bool = False) -> int:
         """Settle deliveries a killed process left `sending`; returns how many. At start all
@@ -124,22 +145,13 @@ class Dispatcher:
             rows = (await session.scalars(query.with_for_update(skip_locked=True))).all()
             for row in rows:
                 channel = self.registry.network.get(row.channel_id)
-                if channel is not None and channel.idempotent:
-                    row.state = DeliveryState.PENDING.value
-                    row.next_attempt_at = utcnow()
-                    log.warning(
-                        "message_id=%s channel=%s interrupted; resending",
-                        row.message_id,
-                        row.channel_id,
-                    )
-                    continue
-                error = (
-                    "interrupted while sending; not sent again because this platform takes no "
-                    "idempotency key and could show it twice: check the channel"
+                self.settler.take_back(
+                    session, row, resend=channel is not None and channel.idempotent
                 )
-                self.settler.report(session, row, DeliveryFailed, error=error)
-                row.state = DeliveryState.FAILED.value
-                row.error = error
+        taken_back = {row.message_id for row in rows}
+        for channel_id, claim in list(self._ahead.items()):
+            if claim.message.message_id in taken_back:
+                del self._ahead[channel_id]  # no longer ours to send
         for channel_id in {row.channel_id for row in rows}:
             self.wake(channel_id)
         return len(rows)
@@ -160,7 +172,7 @@ class Dispatcher:
         while True:
             wakeup.clear()
             try:
-                wait = await self.dispatch_once(channel_id)
+                _, wait = await self._round(channel_id)
                 self.last_round_at[channel_id] = utcnow()
             except (OperationalError, OSError) as exc:
                 log.warning("channel=%s dispatcher: %s; retrying", channel_id, exc)
@@ -174,74 +186,89 @@ class Dispatcher:
             await wait_for_wakeup(wakeup, timeout)
 
     async def dispatch_once(self, channel_id: str) -> float | None:
-        """Handle the channel's oldest queued delivery: 0 if it did, seconds until it is due,
-        or None when the queue is empty."""
+        """Handle the channel's next delivery: 0 if it did, seconds until one is due, or
+        None when the queue is empty."""
+        sent, wait = await self._round(channel_id)
+        return 0 if sent else wait
+
+    async def _round(self, channel_id: str) -> tuple[bool, float | None]:
+        """Send the channel's next delivery if one is due: whether one was sent, and when to
+        look again (0: at once; seconds; None: when woken). The settle of a send claims the
+        next delivery in its own transaction, so a busy channel reads nothing in between."""
         channel = self.registry.network[channel_id]
-        breaker = self.breakers[channel_id]
-        asked = self._quiet_until.get(channel_id, 0.0) - time.monotonic()
-        if (quiet := max(breaker.wait_seconds(), asked)) > 0:
-            return quiet
-        now = woke = utcnow()
-        if (due := await self._next_due(channel_id, now)) != 0:
-            return due
-        async with self.database.transaction() as session:
-            await lock_key(session, f"dispatch:{channel_id}")
-            if await sending_elsewhere(session, channel_id, now - self.lease):
-                return BUSY_POLL_SECONDS
-            row = await session.scalar(
-                _oldest_pending(select(Delivery), channel_id).with_for_update(skip_locked=True)
-            )
-            if row is None:
-                return None
-            if row.next_attempt_at is not None and row.next_attempt_at > now:
-                return (row.next_attempt_at - now).total_seconds()
-            message = PublishRequested.model_validate_json(row.request or "")
-            held = await paused_reason(session, message)
-            if held is not None:
-                row.state = DeliveryState.HELD.value
-                self.settler.report(session, row, DeliveryHeld, reason=held)
-                return 0
-            row.state = DeliveryState.SENDING.value
-            row.claimed_at = now
-            row.attempts += 1
-            attempts = row.attempts
-            thread = await thread_for(session, message)
+        claim = self._take_ahead(channel_id)
+        if claim is None:
+            if (quiet := self._quiet_seconds(channel_id)) > 0:
+                return False, quiet
+            if (due := await due_in(self.database, channel_id)) != 0:
+                return False, due
+            claimed = await self.commits.run(channel_id, self._claimer(channel_id))
+            if not isinstance(claimed, Claim):
+                return False, claimed
+            claim = claimed
+        message = claim.message
         stages = self.metrics.waterfall
-        stages.mark("dispatcher_woke", message.requested_at, at=woke)
+        stages.mark("dispatcher_woke", message.requested_at, at=claim.woke)
         stages.mark("claimed", message.requested_at)
-        post = OutgoingPost.of(message, reply_to=thread)
+        post = OutgoingPost.of(message, reply_to=claim.thread)
         sent = asyncio.Event()
         keeper = asyncio.create_task(
             keep_claim(self.database, message.message_id, sent, renew_every=self.lease / 3)
         )
+        self._sending.add(channel_id)
         try:
-            await self._send(channel, message, post, attempts=attempts)
+            after = await self._send(channel, message, post, attempts=claim.attempts)
         finally:
             sent.set()
             await keeper
-        return 0
+            self._sending.discard(channel_id)
+        if isinstance(after, Claim):
+            self._ahead[channel_id] = after
+            return True, 0
+        return True, after
 
-    async def _next_due(self, channel_id: str, now: datetime) -> float | None:
-        """Whether the channel has a delivery due, by a read: None when its queue is empty,
-        else the seconds until its oldest is due (0: now). Every round that sends ends with
-        one more round, which mostly finds nothing; as a write it would wait its turn
-        behind every other writer (SQLite admits one) and make them wait behind it."""
-        async with self.database.reader() as session:
-            due = (
-                await session.execute(_oldest_pending(select(Delivery.next_attempt_at), channel_id))
-            ).first()
-        if due is None:
+    def _take_ahead(self, channel_id: str) -> Claim | None:
+        """The claim the channel's last settle took, unless it is too old to trust: a claim
+        nobody renewed for half a lease may be taken back by the recovery any moment."""
+        claim = self._ahead.pop(channel_id, None)
+        if claim is not None and time.monotonic() - claim.taken > self.lease_seconds / 2:
+            log.warning("message_id=%s claim too old to send; left to the lease", claim)
             return None
-        next_attempt_at = due[0]
-        if next_attempt_at is not None and next_attempt_at > now:
-            return float((next_attempt_at - now).total_seconds())
-        return 0
+        return claim
+
+    def _quiet_seconds(self, channel_id: str) -> float:
+        """How long the channel must send nothing: its breaker's rest or the platform's
+        Retry-After, whichever is longer (0: it may send)."""
+        asked = self._quiet_until.get(channel_id, 0.0) - time.monotonic()
+        return max(self.breakers[channel_id].wait_seconds(), asked, 0.0)
+
+    def _then_claim(self, channel_id: str) -> Then | None:
+        """The next claim for a settle's transaction, unless the channel must rest."""
+        return None if self._quiet_seconds(channel_id) > 0 else self._claimer(channel_id)
+
+    def _claimer(self, channel_id: str) -> Then:
+        async def claim(session: AsyncSession) -> Claim | float | None:
+            return await claim_next(session, channel_id, lease=self.lease, hold=self._hold)
+
+        return claim
+
+    def _hold(self, session: AsyncSession, row: Delivery, reason: str) -> None:
+        self.settler.report(session, row, DeliveryHeld, reason=reason)
 
     async def _send(
         self, channel: Channel, message: PublishRequested, post: OutgoingPost, *, attempts: int
-    ) -> None:
-        breaker = self.breakers[channel.channel_id]
+    ) -> Claim | float | None:
+        """Send, settle the outcome and claim the channel's next (what the settle returned)."""
+        channel_id = channel.channel_id
+        breaker = self.breakers[channel_id]
         stages = self.metrics.waterfall
+
+        async def settle(**outcome: Any) -> Claim | float | None:
+            then = self._then_claim(channel_id)  # once the breaker and Retry-After are known
+            return await self.settler.settle(
+                message.message_id, channel_id=channel_id, then=then, **outcome
+            )
+
         stages.mark("send_started", message.requested_at)
         started = time.perf_counter()
         try:
@@ -252,44 +279,21 @@ class Dispatcher:
             breaker.failed(str(exc))
             if exc.retry_after is not None:
                 wait = min(exc.retry_after, self.policy.max_seconds)
-                self._quiet_until[channel.channel_id] = time.monotonic() + wait
-            await self.settler.settle(message.message_id, retry=exc, attempts=attempts)
+                self._quiet_until[channel_id] = time.monotonic() + wait
+            return await settle(retry=exc, attempts=attempts)
         except ChannelError as exc:  # any other is permanent
             breaker.succeeded()  # the platform answered: it is up, it just refused this one
-            await self.settler.settle(message.message_id, failed=str(exc))
+            return await settle(failed=str(exc))
         except Exception as exc:  # an adapter bug: retried on schedule, never silently lost
-            log.exception(
-                "message_id=%s channel=%s adapter error", message.message_id, channel.channel_id
-            )
-            await self.settler.settle(
-                message.message_id, retry=RetryableChannelError(repr(exc)), attempts=attempts
-            )
+            log.exception("message_id=%s channel=%s adapter error", message.message_id, channel_id)
+            retry = RetryableChannelError(repr(exc))
+            return await settle(retry=retry, attempts=attempts)
         else:
             breaker.succeeded()
             stages.mark("send_finished", message.requested_at)
-            self.metrics.send_seconds.labels(channel.channel_id).observe(
-                time.perf_counter() - started
-            )
-            await self.settler.settle(message.message_id, posted=posted, message=message)
+            self.metrics.send_seconds.labels(channel_id).observe(time.perf_counter() - started)
+            after = await settle(posted=posted, message=message)
             stages.mark("settled", message.requested_at)
+            return after
         finally:
-            self.metrics.breaker_open.labels(channel.channel_id).set(
-                1 if breaker.state == "open" else 0
-            )
-
-
-AnySelect = TypeVar("AnySelect", bound=Select[Any])
-
-
-def _oldest_pending(query: AnySelect, channel_id: str) -> AnySelect:
-    """`query` narrowed to the channel's next delivery in send order (status updates first,
-    then oldest): the one the dispatcher claims, and the one its read checks is due."""
-    return (
-        query.where(
-            Delivery.channel_id == channel_id,
-            Delivery.state == DeliveryState.PENDING.value,
-            Delivery.request.is_not(None),
-        )
-        .order_by(STATUS_FIRST, Delivery.created_at, Delivery.message_id)
-        .limit(1)
-    )
+            self.metrics.breaker_open.labels(channel_id).set(1 if breaker.state == "open" else 0)

@@ -6,7 +6,7 @@ outbox in the same transaction as the state they describe; the relay sends them 
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import update
@@ -37,18 +37,21 @@ log = logging.getLogger(__name__)
 
 SOURCE = "/planb/publisher"
 
+HandOver = Callable[[AsyncSession, PublishRequested], Awaitable[None]]
+
 
 def publisher_handlers(
     *,
     topics: Topics,
     channels: ChannelRegistry,
     wake: Callable[[], None],
-    wake_dispatch: Callable[[str], None] = lambda _channel_id: None,
+    hand_over: HandOver | None = None,
     waterfall: Waterfall | None = None,
 ) -> dict[str, Handler]:
-    """The consumer's registry; `wake` nudges the outbox relay once a report is committed,
-    `wake_dispatch(channel_id)` the dispatcher once a network delivery is queued;
-    `waterfall` times a request's arrival and its delivery row."""
+    """The consumer's registry; `wake` nudges the outbox relay once a report is committed;
+    `hand_over(session, message)` gives the dispatcher a network delivery queued in
+    `session` (it may claim it there, and wakes once it commits); `waterfall` times a
+    request's arrival and its delivery row."""
     stages = waterfall or Waterfall()
 
     def emit(session: AsyncSession, outcome: DeliveryOutcome, cause: CloudEvent) -> None:
@@ -80,12 +83,9 @@ def publisher_handlers(
             return
         outcome = await _deliver(message, delivery, session, channels=channels)
         if outcome is None:
-
-            def queued() -> None:
-                stages.mark("delivery_written", message.requested_at)
-                wake_dispatch(message.channel_id)
-
-            after_commit(session, queued)
+            after_commit(session, lambda: stages.mark("delivery_written", message.requested_at))
+            if hand_over is not None:
+                await hand_over(session, message)
         else:
             emit(session, outcome, event)
 

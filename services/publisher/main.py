@@ -78,7 +78,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                 topics=runtime.topics,
                 channels=channels,
                 wake=runtime.relay.wake,
-                wake_dispatch=dispatcher.wake,
+                hand_over=dispatcher.hand_over,
                 waterfall=dispatcher.metrics.waterfall,
             ),
         )

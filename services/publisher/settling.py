@@ -3,15 +3,19 @@
 Apart from the per-channel worker (`dispatch.py`) because this is the one place a delivery
 leaves `sending`, and the recovery at start settles through it too: published (advancing the
 thread), back to pending with the durable retry schedule, or failed, each with its report
-in the same transaction.
+in the same transaction; and, in that transaction too, the channel's next claim (`then`).
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.publisher.channels.protocol import Posted, RetryableChannelError
+from services.publisher.claims import Claim
+from services.publisher.group_commit import GroupCommit
 from services.publisher.handlers import report_delivery
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Delivery, DeliveryState
@@ -28,16 +32,17 @@ from shared.contract.events import (
     utcnow,
 )
 from shared.contract.topics import Topics
-from shared.runtime.database import Database
 
 log = logging.getLogger(__name__)
+
+Then = Callable[[AsyncSession], Awaitable[Claim | float | None]]
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settler:
     """Records send outcomes for one dispatcher, with what its reports need."""
 
-    database: Database
+    commits: GroupCommit
     topics: Topics
     wake_relay: Callable[[], None]
     policy: RetryPolicy
@@ -47,64 +52,107 @@ class Settler:
         self,
         message_id: str,
         *,
+        channel_id: str,
         posted: Posted | None = None,
         message: PublishRequested | None = None,
         failed: str | None = None,
         retry: RetryableChannelError | None = None,
         attempts: int = 0,
+        then: Then | None = None,
+    ) -> Claim | float | None:
+        """Record the outcome of one send and stage its report, then run `then` (the
+        channel's next claim), in one transaction (shared with other channels' settles and
+        claims under way: `GroupCommit`); returns what `then` returned."""
+
+        async def job(session: AsyncSession) -> Claim | float | None:
+            await self._record(
+                session,
+                message_id,
+                posted=posted,
+                message=message,
+                failed=failed,
+                retry=retry,
+                attempts=attempts,
+            )
+            return None if then is None else await then(session)
+
+        return await self.commits.run(channel_id, job)
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        message_id: str,
+        *,
+        posted: Posted | None,
+        message: PublishRequested | None,
+        failed: str | None,
+        retry: RetryableChannelError | None,
+        attempts: int,
     ) -> None:
-        """Record the outcome of one send and stage its report, in one transaction."""
         now = utcnow()
-        async with self.database.transaction() as session:
-            row = await session.get(Delivery, message_id)
-            if row is None:
-                return
-            give_up = failed
-            if retry is not None:
-                age = (now - row.created_at).total_seconds()
-                if (why := self.policy.give_up_reason(attempts, age)) is not None:
-                    give_up = f"gave up {why}: {retry}"
-            row.claimed_at = None
-            row.updated_at = now
-            if posted is not None and message is not None:
-                row.state = DeliveryState.PUBLISHED.value
-                row.remote_id, row.url, row.error = posted.remote_id, posted.url, None
-                await advance_thread(session, message, posted)
-                self.report(
-                    session, row, DeliveryPublished, remote_id=posted.remote_id, url=posted.url
-                )
-                log.info(
-                    "message_id=%s channel=%s published as %s",
-                    message_id,
-                    row.channel_id,
-                    posted.remote_id,
-                )
-            elif retry is not None and give_up is None:
-                row.state = DeliveryState.PENDING.value
-                row.error = str(retry)
-                row.next_attempt_at = self.policy.next_attempt(now, attempts, retry.retry_after)
-                self.report(
-                    session,
-                    row,
-                    DeliveryRetrying,
-                    error=str(retry),
-                    next_attempt_at=row.next_attempt_at,
-                )
-                log.warning(
-                    "message_id=%s channel=%s retry at %s: %s",
-                    message_id,
-                    row.channel_id,
-                    row.next_attempt_at,
-                    retry,
-                )
-            else:
-                reason = give_up or "failed"
-                row.state = DeliveryState.FAILED.value
-                row.error = reason
-                self.report(session, row, DeliveryFailed, error=reason)
-                log.warning(
-                    "message_id=%s channel=%s failed: %s", message_id, row.channel_id, reason
-                )
+        if (row := await session.get(Delivery, message_id)) is None:
+            return
+        give_up = failed
+        if retry is not None:
+            age = (now - row.created_at).total_seconds()
+            if (why := self.policy.give_up_reason(attempts, age)) is not None:
+                give_up = f"gave up {why}: {retry}"
+        row.claimed_at = None
+        row.updated_at = now
+        if posted is not None and message is not None:
+            row.state = DeliveryState.PUBLISHED.value
+            row.remote_id, row.url, row.error = posted.remote_id, posted.url, None
+            await advance_thread(session, message, posted)
+            self.report(session, row, DeliveryPublished, remote_id=posted.remote_id, url=posted.url)
+            log.info(
+                "message_id=%s channel=%s published as %s",
+                message_id,
+                row.channel_id,
+                posted.remote_id,
+            )
+        elif retry is not None and give_up is None:
+            row.state = DeliveryState.PENDING.value
+            row.error = str(retry)
+            row.next_attempt_at = self.policy.next_attempt(now, attempts, retry.retry_after)
+            self.report(
+                session,
+                row,
+                DeliveryRetrying,
+                error=str(retry),
+                next_attempt_at=row.next_attempt_at,
+            )
+            log.warning(
+                "message_id=%s channel=%s retry at %s: %s",
+                message_id,
+                row.channel_id,
+                row.next_attempt_at,
+                retry,
+            )
+        else:
+            reason = give_up or "failed"
+            row.state = DeliveryState.FAILED.value
+            row.error = reason
+            self.report(session, row, DeliveryFailed, error=reason)
+            log.warning("message_id=%s channel=%s failed: %s", message_id, row.channel_id, reason)
+
+    def take_back(self, session: AsyncSession, row: Delivery, *, resend: bool) -> None:
+        """A claim its process never settled (killed, or gone): send it again where the
+        platform dedupes by idempotency key (`resend`), else fail it for a person to check,
+        since sending again could show it twice."""
+        if resend:
+            row.state = DeliveryState.PENDING.value
+            row.next_attempt_at = utcnow()
+            log.warning(
+                "message_id=%s channel=%s interrupted; resending", row.message_id, row.channel_id
+            )
+            return
+        error = (
+            "interrupted while sending; not sent again because this platform takes no "
+            "idempotency key and could show it twice: check the channel"
+        )
+        self.report(session, row, DeliveryFailed, error=error)
+        row.state = DeliveryState.FAILED.value
+        row.error = error
 
     def report(
         self, session: Any, row: Delivery, model: type[DeliveryOutcome], **fields: Any

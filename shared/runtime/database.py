@@ -82,8 +82,20 @@ async def lock_key(session: AsyncSession, key: str) -> None:
     turns (BEGIN IMMEDIATE), so nothing to do."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-    await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+    await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _lock_id(key)})
+
+
+async def try_lock_key(session: AsyncSession, key: str) -> bool:
+    """`lock_key` if no other transaction holds it, without waiting: False if one does. For
+    a transaction that takes several keys in no set order, where waiting could deadlock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    query = text("SELECT pg_try_advisory_xact_lock(:id)")
+    return bool(await session.scalar(query, {"id": _lock_id(key)}))
+
+
+def _lock_id(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
 # SQLAlchemy fires before_commit, after_commit and after_rollback at a savepoint's end too

@@ -127,7 +127,7 @@ async def engine(
             quick_max_wait=0,
         )
         handlers = publisher_handlers(
-            topics=topics, channels=registry, wake=lambda: None, wake_dispatch=dispatcher.wake
+            topics=topics, channels=registry, wake=lambda: None, hand_over=dispatcher.hand_over
         )
         yield Engine(database, dispatcher, handlers, topics)  # type: ignore[arg-type]
     await database.dispose()
@@ -345,6 +345,12 @@ async def test_the_breaker_rests_a_failing_channel(
         breaker_threshold=2,
         breaker_cooldown_seconds=300,
     )
+    engine.handlers = publisher_handlers(  # this dispatcher is the one handed the updates
+        topics=engine.topics,
+        channels=dispatcher.registry,
+        wake=lambda: None,
+        hand_over=dispatcher.hand_over,
+    )
     peer.fail_next(503, times=2)
     for n in range(3):
         await engine.handle(update(f"b{n}", f"Update {n}."))
@@ -380,3 +386,24 @@ async def test_past_the_deadline_a_delivery_fails_instead_of_retrying(
     row = await engine.delivery("m9")
     assert row.state == "failed"
     assert (row.error or "").startswith("gave up past the 120-minute deadline")
+
+
+async def test_a_status_update_on_a_channel_at_rest_is_claimed_as_it_is_queued(
+    engine: Engine, mastodon: tuple[MastodonPeer, str]
+) -> None:
+    """Its send waits for no claim transaction of its own; marketing, and anything behind a
+    claim already held, waits for the dispatcher."""
+    peer, _ = mastodon
+    await engine.handle(update("m20", "Trains held."))
+    await engine.handle(update("m21", "Still held."))
+    await engine.handle(promo("p20", channel_id="x"))
+    assert [(await engine.delivery(m)).state for m in ("m20", "m21", "p20")] == [
+        "sending",
+        "pending",
+        "pending",
+    ]
+    assert await engine.dispatcher.dispatch_once("masto") == 0
+    assert await engine.dispatcher.dispatch_once("masto") == 0
+    assert await engine.dispatcher.dispatch_once("masto") is None
+    first, second = peer.posts
+    assert second.reply_to == first.id

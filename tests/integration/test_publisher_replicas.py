@@ -2,8 +2,8 @@
 mid-send and never comes back, the other takes its claim back once the lease has run out and
 the platform gets the post once; a live replica's claim, renewed while its send lasts, is
 never taken; and a channel sends one message at a time across replicas, so a follow-up never
-goes out while the post it replies to is still in flight elsewhere. Real database, a real
-loopback Mastodon peer.
+goes out while the post it replies to is still in flight elsewhere, and a thread continues
+on whichever replica sends next. Real database, a real loopback Mastodon peer.
 
 (Found by tests/faults/test_scale_out.py and by reading the dispatcher with two replicas in
 mind: a publisher killed for good left its in-flight delivery `sending` forever, because only
@@ -171,10 +171,16 @@ async def test_a_follow_up_waits_for_its_first_post_in_flight_on_the_other_repli
     assert await second.dispatch_once("masto") != 0  # the channel is busy: wait, send nothing
     assert await sending == 0
     replicas.peer.delay = 0.0
-    assert await second.dispatch_once("masto") == 0
-    first_post, follow_up = replicas.peer.posts
+    # the first replica claimed the follow-up as it settled the first post (one transaction)
+    assert await second.dispatch_once("masto") != 0
+    assert await first.dispatch_once("masto") == 0
+    await replicas.request("msg-last", "Lifts are back in service.")
+    assert await second.dispatch_once("masto") == 0  # the thread as the other replica left it
+    first_post, follow_up, last = replicas.peer.posts
     assert follow_up.reply_to == first_post.id
-    assert [await replicas.state(m) for m in ("msg-first", "msg-next")] == ["published"] * 2
+    assert last.reply_to == follow_up.id
+    states = [await replicas.state(m) for m in ("msg-first", "msg-next", "msg-last")]
+    assert states == ["published"] * 3
 
 
 async def _posted(replicas: Replicas) -> bool:
