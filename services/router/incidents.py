@@ -74,8 +74,9 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
         incident.updated_at = now
         incident.next_update_at = None
         incident.last_updated_by = data.resolved_by
-        if data.customer_impact is not None:
-            incident.customer_impact = data.customer_impact
+        # what it means for customers now: the resolution's words, or nothing (the impact
+        # of the disruption no longer holds, and its drafts must not repeat it)
+        incident.customer_impact = data.customer_impact
         _timeline(
             session, incident.id, Entry("resolved", data.message or "resolved", data.resolved_by)
         )
