@@ -1,6 +1,7 @@
 """Prometheus Alertmanager webhook (payload version 4) → incidents.
 
-One incident per group key (stored as a digest): the first firing notification raises it,
+One incident per group key (stored as a digest), its `external_ref` naming the group and
+linking back to Alertmanager (`group_ref`): the first firing notification raises it,
 a later one with a different set of firing alerts (or a higher severity) updates it, a repeat
 of the same set changes nothing (`unchanged`), and a resolved notification resolves it.
 Labels map to severity, services and regions through `config/alertmanager.yaml`.
@@ -131,8 +132,27 @@ def incident_from(
         affected=Affected(services=services[:50], regions=regions[:50]),
         next_update_in_minutes=mapping.next_update_in_minutes,
         started_at=min(a.startsAt for a in firing),
-        external_ref=f"alertmanager:{payload.receiver}"[:200],
+        external_ref=group_ref(payload, firing),
     )
+
+
+def group_ref(payload: AmWebhook, firing: list[AmAlert]) -> str:
+    """The group as a person knows it, in Alertmanager's own matcher notation
+    (`{alertname="DiskFull",instance="a"}`: its alertname, then its group labels): a link to
+    that group in Alertmanager's UI (`externalURL`) when the link fits in 200 characters,
+    else `alertmanager:` and the group, cut to 200. Two alert groups never look alike."""
+    labels = dict(sorted(payload.groupLabels.items()))
+    alertname = labels.pop("alertname", None) or _first(
+        [payload.commonLabels, *[a.labels for a in firing]], ["alertname"]
+    )
+    pairs = ([("alertname", alertname)] if alertname else []) + list(labels.items())
+    group = "{" + ",".join(f'{name}="{value}"' for name, value in pairs) + "}"
+    base = payload.externalURL.rstrip("/")
+    if base.startswith(("http://", "https://")):
+        link = f"{base}/#/alerts?filter={group}"
+        if len(link) <= 200:
+            return link
+    return f"alertmanager:{group}"[:200]
 
 
 async def handle_notification(

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from services.ingest.alertmanager import AlertMapping, AmWebhook, incident_from
+from services.ingest.schemas import IncidentCreate
 from shared.contract.events import IncidentRaised, IncidentResolved, IncidentUpdated, Severity
 from shared.contract.topics import Topics
 from shared.web.auth import generate_dev_tokens
@@ -95,6 +96,26 @@ def test_labels_map_to_severity_services_and_regions() -> None:
     assert incident.title == "Checkout is failing"
     assert incident.affected.services == ["checkout", "payments"]
     assert incident.affected.regions == ["eu-west", "us-east"]
+    assert incident.external_ref == (
+        'http://alertmanager:9093/#/alerts?filter={alertname="Checkout"}'
+    )
+
+
+def test_the_reference_names_the_group_without_a_link_when_none_fits() -> None:
+    body = notification("Latency", [{**alert("Latency"), "annotations": {}}])
+    body["groupLabels"] = {"cluster": "eu1", "alertname": "Latency", "service": "api"}
+
+    def incident(**changes: str) -> IncidentCreate:
+        payload = AmWebhook.model_validate({**body, **changes})
+        return incident_from(payload, AlertMapping(), payload.alerts)
+
+    linked, unlinked = incident(), incident(externalURL="")
+    too_long = incident(externalURL="http://am/" + "x" * 200)
+
+    group = '{alertname="Latency",cluster="eu1",service="api"}'
+    assert linked.external_ref == f"http://alertmanager:9093/#/alerts?filter={group}"
+    assert unlinked.external_ref == too_long.external_ref == f"alertmanager:{group}"
+    assert linked.title == "Latency"  # no annotation gives one
 
 
 async def test_firing_repeat_change_and_resolve(

@@ -276,3 +276,22 @@ async def test_a_form_with_too_many_fields_is_a_problem_not_a_crash(console: Con
     response = await console.client.post("/console/login", content=body, headers=headers)
     assert response.status_code == 413
     assert response.json()["title"] == "Too many form fields"
+
+
+async def test_an_alertmanager_incident_links_back_to_its_group(console: Console) -> None:
+    ref = 'http://am.example:9093/#/alerts?filter={alertname="DiskFull",instance="db1"}'
+    await deliver(
+        console.ctx,
+        console.db,
+        raised("inc_am", Severity.SEV3).model_copy(update={"external_ref": ref}),
+    )
+    await console.sign_in()
+
+    page = await console.client.get("/console/incidents/inc_am")
+
+    assert page.status_code == 200
+    assert (
+        '<a href="http://am.example:9093/#/alerts?filter={alertname=&#34;DiskFull&#34;,'
+        'instance=&#34;db1&#34;}" rel="noreferrer" class="external-ref">'
+        "{alertname=&#34;DiskFull&#34;,instance=&#34;db1&#34;}</a>"
+    ) in page.text
