@@ -5,7 +5,6 @@ whose title falls back to the alertname when no annotation gives one."""
 
 import asyncio
 import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -88,16 +87,14 @@ async def alertmanager(tmp_path: Path, ingest_port: int) -> AsyncIterator[str]:
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "alertmanager.log"
     with log.open("w") as stderr:
-        process = subprocess.Popen(
-            [
-                BINARY,
-                f"--config.file={config}",
-                f"--storage.path={tmp_path / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                f"--web.external-url={url}",
-                "--cluster.listen-address=",
-            ],
-            stdout=subprocess.DEVNULL,
+        process = await asyncio.create_subprocess_exec(
+            BINARY,
+            f"--config.file={config}",
+            f"--storage.path={tmp_path / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.external-url={url}",
+            "--cluster.listen-address=",
+            stdout=asyncio.subprocess.DEVNULL,
             stderr=stderr,
         )
     try:
@@ -107,14 +104,14 @@ async def alertmanager(tmp_path: Path, ingest_port: int) -> AsyncIterator[str]:
                 try:
                     return (await client.get("/-/ready")).status_code == 200
                 except httpx.TransportError:
-                    return process.poll() is not None  # it died: stop waiting, fail below
+                    return process.returncode is not None  # it died: stop waiting, fail below
 
             await eventually(ready, what="Alertmanager ready")
-        assert process.poll() is None, log.read_text()
+        assert process.returncode is None, log.read_text()
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        await process.wait()
 
 
 async def test_a_real_alertmanager_raises_incidents_that_name_their_group(
