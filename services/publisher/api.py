@@ -32,7 +32,7 @@ async def _board(session: ReadSessionDep, settings: SettingsDep) -> StatusBoard:
 @status_router.get("/status", response_class=HTMLResponse, summary="The public status page")
 async def status_page(session: ReadSessionDep, settings: SettingsDep) -> HTMLResponse:
     """Open and recent incidents, each with its updates newest first."""
-    html = render_status_html(await _board(session, settings))
+    html = render_status_html(await _board(session, settings), zone=settings.zone)
     return HTMLResponse(html, headers={"Content-Security-Policy": STATUS_PAGE_CSP})
 
 

@@ -6,19 +6,17 @@ published text passes at validation) once more here, for rows stored before it e
 """
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from services.publisher.clock_text import human_time, zone_name
 from services.publisher.schemas import StatusBoard
 from shared.contract.plaintext import published_text
 
 
 def rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def human_time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _environment() -> Environment:
@@ -32,14 +30,16 @@ def _environment() -> Environment:
     env.filters["xml_safe"] = published_text  # drops all XML 1.0 cannot carry, and more
     env.filters["rfc3339"] = rfc3339
     env.filters["human_time"] = human_time
+    env.filters["zone_name"] = zone_name
     return env
 
 
 _ENV = _environment()
 
 
-def render_status_html(board: StatusBoard) -> str:
-    return _ENV.get_template("status.html").render(board=board)
+def render_status_html(board: StatusBoard, *, zone: ZoneInfo) -> str:
+    """The page, every time on it in `zone` and marked with it."""
+    return _ENV.get_template("status.html").render(board=board, zone=zone)
 
 
 def render_atom(board: StatusBoard, *, feed_url: str) -> str:

@@ -1,6 +1,8 @@
 """Publisher's configuration (environment variables)."""
 
-from pydantic import Field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
 
 from shared.runtime.settings import CommonSettings
 
@@ -9,6 +11,12 @@ class PublisherSettings(CommonSettings):
     service_name: str = "publisher"
     status_page_title: str = Field(default="Service status", min_length=1, max_length=200)
     status_page_incidents: int = Field(default=50, ge=1, le=1000)
+    display_timezone: str = Field(
+        default="UTC",
+        description="IANA zone (`Europe/London`) of the times customers read: the router's "
+        "'Next update by HH:MM' in drafts and every time on the status page, marked with it "
+        "(`15:05 BST`); set the same for both so a page never mixes two zones",
+    )
     status_page_updates: int = Field(
         default=25,
         ge=1,
@@ -32,6 +40,19 @@ class PublisherSettings(CommonSettings):
         description="how long a claim to send holds unless renewed (a send renews it); an "
         "older claim was left by a publisher that died, and another replica takes it back",
     )
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name: Europe/London)") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.display_timezone)
 
 
 def get_settings() -> PublisherSettings:

@@ -13,7 +13,12 @@ class RouterSettings(CommonSettings):
     marketing_poll_seconds: float = Field(
         default=0.5, gt=0, le=60, description="How often the scheduler looks for due posts"
     )
-    display_timezone: str = Field(default="UTC", description="Zone for 'Next update by HH:MM'")
+    display_timezone: str = Field(
+        default="UTC",
+        description="IANA zone (`Europe/London`) of the times customers read: the router's "
+        "'Next update by HH:MM' in drafts and every time on the status page, marked with it "
+        "(`15:05 BST`); set the same for both so a page never mixes two zones",
+    )
     templates_dir: Path | None = Field(
         default=None,
         description="Draft templates that replace the built-in ones (default CONFIG_DIR/templates)",
