@@ -26,7 +26,7 @@ from services.publisher.channels.protocol import ThreadRef
 from services.publisher.handlers import paused_reason
 from services.publisher.models import Delivery, DeliveryState
 from services.publisher.threads import thread_for
-from shared.contract.events import MessageKind, PublishRequested, utcnow
+from shared.contract.events import MessageKind, PublishRequested, PublishRequestedV2, utcnow
 from shared.runtime.database import Database, try_lock_key
 from shared.runtime.wakeup import wait_for_wakeup
 
@@ -107,7 +107,8 @@ async def claim_next(
         if not busy_checked and await sending_elsewhere(session, channel_id, now - lease):
             return BUSY_POLL_SECONDS
         busy_checked = True
-        message = PublishRequested.model_validate_json(row.request or "")
+        # v2 reads v1's JSON as well (no languages); a request stored as v2 keeps them
+        message = PublishRequestedV2.model_validate_json(row.request or "")
         held = await paused_reason(session, message)
         if held is not None:
             row.state = DeliveryState.HELD.value

@@ -24,6 +24,7 @@ from shared.contract.events import (
     DeliveryPublished,
     MessageKind,
     PublishRequested,
+    PublishRequestedV2,
     derived_id,
     utcnow,
 )
@@ -118,6 +119,7 @@ def publisher_handlers(
 
     return {
         PublishRequested.event_type: on_publish_requested,
+        PublishRequestedV2.event_type: on_publish_requested,  # a v1 with its languages
         ChannelPaused.event_type: on_channel_paused,
         ChannelResumed.event_type: on_channel_resumed,
     }

@@ -76,6 +76,9 @@ class StatusEntry(Base):
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
     text: Mapped[str] = mapped_column(Text)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    language: Mapped[str | None] = mapped_column(
+        String(16), doc="The language of its text; none: the status page's main language"
+    )
 
 
 class ChannelPause(Base):

@@ -98,9 +98,15 @@ async def edit_draft(
     ctx: ContextDep,
     who: DutyManagerDep,
 ) -> DraftOut:
-    """Replace one channel's text of a pending draft."""
+    """Replace one channel's text of a pending draft, in one of its languages."""
     draft = await approvals.edit_text(
-        ctx, session, draft_id=draft_id, channel_id=body.channel_id, text=body.text, by=who
+        ctx,
+        session,
+        draft_id=draft_id,
+        channel_id=body.channel_id,
+        text=body.text,
+        by=who,
+        language=body.language,
     )
     return (await read_models.draft_views(session, [draft]))[0]
 

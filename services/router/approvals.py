@@ -11,13 +11,14 @@ from services.router.context import SOURCE, RouterContext
 from services.router.fitting import measure_fitting
 from services.router.four_eyes import check_four_eyes
 from services.router.models import Delivery, Draft, DraftText, Incident, TimelineEntry
+from services.router.multilingual import Post, posts_for
 from shared.contract.errors import Conflict, DomainError, NotFound, Rejected
 from shared.contract.events import (
     CloudEvent,
     IncidentRef,
     IncidentStatus,
     MessageKind,
-    PublishRequested,
+    PublishRequestedV2,
     Severity,
     derived_id,
 )
@@ -47,7 +48,9 @@ async def load_pending(session: AsyncSession, draft_id: str) -> Draft:
 
 async def texts_of(session: AsyncSession, draft_id: str) -> list[DraftText]:
     rows = await session.scalars(
-        select(DraftText).where(DraftText.draft_id == draft_id).order_by(DraftText.channel_id)
+        select(DraftText)
+        .where(DraftText.draft_id == draft_id)
+        .order_by(DraftText.channel_id, DraftText.id)
     )
     return list(rows.all())
 
@@ -60,13 +63,19 @@ async def edit_text(
     channel_id: str,
     text: str,
     by: Principal,
+    language: str | None = None,
 ) -> Draft:
+    """Replace one channel's text in one language (its main one when none is named)."""
     draft = await load_pending(session, draft_id)
-    row = await session.scalar(
-        select(DraftText).where(DraftText.draft_id == draft_id, DraftText.channel_id == channel_id)
-    )
+    rows = [row for row in await texts_of(session, draft_id) if row.channel_id == channel_id]
+    row = next((r for r in rows if language in (None, r.language)), None)
     if row is None:
-        raise Rejected("Unknown channel", f"Draft {draft_id} has no text for {channel_id!r}.")
+        raise Rejected(
+            "Unknown channel",
+            f"Draft {draft_id} has no text for {channel_id!r}"
+            + (f" in {language!r}." if language and rows else "."),
+            languages=[r.language for r in rows],
+        )
     measured = _measure_edit(ctx, channel_id, text)
     before = row.text
     row.text = text
@@ -79,7 +88,12 @@ async def edit_text(
         action="draft.edited",
         entity_type="draft",
         entity_id=draft_id,
-        details={"channel_id": channel_id, "before": before, "after": text},
+        details={
+            "channel_id": channel_id,
+            "language": row.language,
+            "before": before,
+            "after": text,
+        },
     )
     return draft
 
@@ -116,38 +130,43 @@ async def approve(
         severity=Severity(incident.severity),
         status=IncidentStatus(draft.incident_status),
     )
-    for row in chosen:
-        row.message_id = "msg_" + derived_id(draft_id, row.channel_id).replace("-", "")[:20]
-        request = PublishRequested(
-            message_id=row.message_id,
-            channel_id=row.channel_id,
-            kind=MessageKind.STATUS_UPDATE,
-            text=row.text,
-            incident=ref,
-            approved_by=by.name,
-            requested_at=now,
-        )
-        ctx.emit(
-            session,
-            topic=ctx.topics.outbound,
-            key=row.channel_id,
-            event=CloudEvent.wrap(
-                request, source=SOURCE, subject=row.message_id, id=derived_id(row.message_id)
-            ),
-        )
-        session.add(
-            Delivery(
-                message_id=row.message_id,
-                incident_id=incident.id,
-                draft_id=draft_id,
-                channel_id=row.channel_id,
-                state="requested",
-                attempts=0,
-                updated_at=now,
+    link = ctx.incident_link(incident.id)
+    for channel_id, rows in _by_channel(chosen).items():
+        posts = posts_for(ctx.channel(channel_id), rows, link=link)
+        for post in posts:
+            message_id = _message_id(draft_id, channel_id, post, whole=len(posts) == 1)
+            post.rows[0].message_id = message_id
+            request = PublishRequestedV2(
+                message_id=message_id,
+                channel_id=channel_id,
+                kind=MessageKind.STATUS_UPDATE,
+                text=post.text,
+                incident=ref,
+                approved_by=by.name,
+                requested_at=now,
+                languages=post.languages,
             )
-        )
+            ctx.emit(
+                session,
+                topic=ctx.topics.outbound,
+                key=channel_id,
+                event=CloudEvent.wrap(
+                    request, source=SOURCE, subject=message_id, id=derived_id(message_id)
+                ),
+            )
+            session.add(
+                Delivery(
+                    message_id=message_id,
+                    incident_id=incident.id,
+                    draft_id=draft_id,
+                    channel_id=channel_id,
+                    state="requested",
+                    attempts=0,
+                    updated_at=now,
+                )
+            )
     after_commit(session, lambda: ctx.waterfall.mark("approved", now))
-    channels = [row.channel_id for row in chosen]
+    channels = list(dict.fromkeys(row.channel_id for row in chosen))
     _decide(
         ctx,
         session,
@@ -232,14 +251,36 @@ def _decide(
 def _choose(
     texts: list[DraftText], channel_ids: list[str] | None, draft_id: str
 ) -> list[DraftText]:
+    """The texts of the chosen channels (all by default), every language of each."""
     if channel_ids is None:
         return texts
-    by_channel = {row.channel_id: row for row in texts}
-    unknown = sorted(set(channel_ids) - set(by_channel))
+    known = {row.channel_id for row in texts}
+    unknown = sorted(set(channel_ids) - known)
     if unknown:
         raise Rejected(
             "Unknown channel",
             f"Draft {draft_id} has no text for: {', '.join(unknown)}.",
-            channels=sorted(by_channel),
+            channels=sorted(known),
         )
-    return [by_channel[c] for c in dict.fromkeys(channel_ids)]
+    wanted = dict.fromkeys(channel_ids)
+    return sorted(
+        (row for row in texts if row.channel_id in wanted),
+        key=lambda row: list(wanted).index(row.channel_id),
+    )
+
+
+def _by_channel(rows: list[DraftText]) -> dict[str, list[DraftText]]:
+    """Rows by channel, each channel's in the order it was drafted (its main language first)."""
+    grouped: dict[str, list[DraftText]] = {}
+    for row in sorted(rows, key=lambda r: r.id or 0):
+        grouped.setdefault(row.channel_id, []).append(row)
+    return {
+        channel_id: grouped[channel_id] for channel_id in dict.fromkeys(r.channel_id for r in rows)
+    }
+
+
+def _message_id(draft_id: str, channel_id: str, post: Post, *, whole: bool) -> str:
+    """Stable per draft, channel and post: a channel's only post keeps the id it had before
+    languages (one per draft and channel); one of several is told apart by its language."""
+    parts = (draft_id, channel_id) if whole else (draft_id, channel_id, *post.languages)
+    return "msg_" + derived_id(*parts).replace("-", "")[:20]

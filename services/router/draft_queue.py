@@ -17,8 +17,7 @@ import asyncio
 from sqlalchemy import select
 
 from services.router.context import RouterContext
-from services.router.fitting import Drafted
-from services.router.incidents import draft_update, render_draft
+from services.router.incidents import DraftTexts, draft_update, render_draft
 from services.router.models import Draft, Incident
 from shared.runtime.database import Database
 
@@ -49,7 +48,7 @@ async def _write_some(ctx: RouterContext, database: Database) -> int:
                 .limit(BATCH)
             )
         ).all()
-    rendered: dict[str, tuple[str | None, str | None, dict[str, Drafted]]] = {}
+    rendered: dict[str, tuple[str | None, str | None, DraftTexts]] = {}
     for incident in incidents:
         message = incident.draft_message
         texts = render_draft(ctx, incident, message=message, now=ctx.clock())

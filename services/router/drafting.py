@@ -13,17 +13,21 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton
 from jinja2 import Environment, Template, TemplateError
 
 from services.router.fitting import Drafted, channel_limit, fit
 from services.router.models import Incident
 from services.router.templates import (
     BUILTIN_DIR,
+    DEFAULT_LANGUAGE,
     HOLDING,
     KINDS,
+    babel_locale,
     build_environment,
     candidates,
     check_templates,
+    language_of,
     template_folders,
 )
 from shared.contract.channels import ChannelConfig
@@ -52,6 +56,20 @@ class DraftInput:
         return HOLDING if self.holding else self.incident.status
 
 
+@dataclass(frozen=True)
+class LanguageText:
+    """One channel's text in one of its languages; `template_language` differs from
+    `language` when that translation is missing and the default language's stands in."""
+
+    language: str
+    template_language: str
+    drafted: Drafted
+
+    @property
+    def fallback(self) -> bool:
+        return self.template_language != self.language
+
+
 class Drafter:
     """Renders drafts from one template environment, built once at start (`load_drafter`)."""
 
@@ -59,30 +77,54 @@ class Drafter:
         self.env = env
         self._chosen: dict[tuple[str, ...], Template] = {}
 
-    def template_for(self, kind: str, severity: str, channel: ChannelConfig) -> Template:
+    def template_for(
+        self, kind: str, severity: str, channel: ChannelConfig, language: str = DEFAULT_LANGUAGE
+    ) -> Template:
         """The most specific template, chosen once per candidate list: each missing candidate
         costs the loader a stat() and an exception (a storm's 10,000 texts: ~12% of the loop)."""
-        names = tuple(candidates(kind, severity, channel))
+        names = tuple(candidates(kind, severity, channel, language))
         if (template := self._chosen.get(names)) is None:
             template = self._chosen[names] = self.env.select_template(names)
         return template
 
-    def render(self, draft_input: DraftInput, channel: ChannelConfig) -> str:
-        """The template's text for this channel, tidied, before any shortening."""
-        template = self.template_for(draft_input.kind, draft_input.incident.severity, channel)
-        variables = template_variables(draft_input, channel)
+    def render(
+        self, draft_input: DraftInput, channel: ChannelConfig, language: str = DEFAULT_LANGUAGE
+    ) -> LanguageText:
+        """The template's text for this channel in `language` (or the default language's
+        when it has none), tidied, unfitted (`drafted.limit` is 0)."""
+        kind, severity = draft_input.kind, draft_input.incident.severity
+        template = self.template_for(kind, severity, channel, language)
+        written_in = language_of(template.name, language)
+        variables = template_variables(draft_input, channel, written_in)
         try:
-            return tidy(template.render(variables))
+            text = tidy(template.render(variables))
         except TemplateError as exc:
             raise TemplateError(f"{template.filename}: {exc}") from exc
+        return LanguageText(language, written_in, Drafted(text, 0, 0, 0))
 
-    def draft(self, draft_input: DraftInput, channel: ChannelConfig) -> Drafted:
+    def draft(
+        self, draft_input: DraftInput, channel: ChannelConfig, language: str = DEFAULT_LANGUAGE
+    ) -> Drafted:
         """The text one channel gets for the incident's state, fitted to its limit."""
-        text = self.render(draft_input, channel)
-        return fit(text, channel_limit(channel), keep=draft_input.link)
+        return self.draft_in(draft_input, channel, language).drafted
+
+    def draft_in(
+        self, draft_input: DraftInput, channel: ChannelConfig, language: str
+    ) -> LanguageText:
+        rendered = self.render(draft_input, channel, language)
+        drafted = fit(rendered.drafted.text, channel_limit(channel), keep=draft_input.link)
+        return LanguageText(language, rendered.template_language, drafted)
+
+    def draft_languages(
+        self, draft_input: DraftInput, channel: ChannelConfig
+    ) -> list[LanguageText]:
+        """The channel's text in each of its languages, its main one first."""
+        return [self.draft_in(draft_input, channel, lang) for lang in channel.languages]
 
 
-def template_variables(draft_input: DraftInput, channel: ChannelConfig) -> dict[str, Any]:
+def template_variables(
+    draft_input: DraftInput, channel: ChannelConfig, language: str = DEFAULT_LANGUAGE
+) -> dict[str, Any]:
     """What a template may use (README, "Draft templates", lists them)."""
     incident, zone = draft_input.incident, draft_input.zone
     next_update = None
@@ -91,7 +133,7 @@ def template_variables(draft_input: DraftInput, channel: ChannelConfig) -> dict[
         and incident.status != "resolved"
         and incident.next_update_at > draft_input.now
     ):
-        next_update = clock_time(incident.next_update_at, zone)
+        next_update = clock_time(incident.next_update_at, zone, language)
     return {
         "title": incident.title,
         "status": incident.status,
@@ -102,16 +144,18 @@ def template_variables(draft_input: DraftInput, channel: ChannelConfig) -> dict[
         "services": list(incident.services),
         "regions": list(incident.regions),
         "next_update": next_update,
-        "started": clock_time(incident.started_at, zone),
+        "started": clock_time(incident.started_at, zone, language),
         "link": draft_input.link,
         "holding": draft_input.holding,
+        "language": language,
         "channel": {"id": channel.id, "name": channel.name, "type": channel.type.value},
     }
 
 
-def clock_time(moment: datetime, zone: ZoneInfo) -> str:
-    """`HH:MM` in the display zone, naming the zone only when it is UTC."""
-    text = moment.astimezone(zone).strftime("%H:%M")
+def clock_time(moment: datetime, zone: ZoneInfo, language: str = DEFAULT_LANGUAGE) -> str:
+    """Hours and minutes (24-hour) in the display zone as the language writes them (Babel),
+    naming the zone only when it is UTC."""
+    text = format_skeleton("Hm", moment, tzinfo=zone, locale=babel_locale(language))
     return text + " UTC" if zone.key == "UTC" else text
 
 
@@ -148,7 +192,10 @@ def load_drafter(templates_dir: Path, config_dir: Path, channels: list[ChannelCo
     for channel in channels:
         for kind in KINDS:
             for severity in Severity:
-                _trial_render(drafter, channel, kind=kind, severity=severity.value)
+                for language in channel.languages:
+                    _trial_render(
+                        drafter, channel, kind=kind, severity=severity.value, language=language
+                    )
     return drafter
 
 
@@ -160,8 +207,10 @@ def builtin_drafter() -> Drafter:
     return Drafter(env)
 
 
-def _trial_render(drafter: Drafter, channel: ChannelConfig, *, kind: str, severity: str) -> None:
-    template = drafter.template_for(kind, severity, channel)
+def _trial_render(
+    drafter: Drafter, channel: ChannelConfig, *, kind: str, severity: str, language: str
+) -> None:
+    template = drafter.template_for(kind, severity, channel, language)
     now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     for full in (True, False):
         sample = DraftInput(
@@ -172,7 +221,7 @@ def _trial_render(drafter: Drafter, channel: ChannelConfig, *, kind: str, severi
             now=now,
             holding=kind == HOLDING,
         )
-        variables = template_variables(sample, channel)
+        variables = template_variables(sample, channel, language_of(template.name, language))
         try:
             template.render(variables)
         except TemplateError as exc:

@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.approvals import approve_by_policy
 from services.router.context import RouterContext
-from services.router.drafting import DraftInput
-from services.router.fitting import Drafted
+from services.router.drafting import DraftInput, LanguageText
 from services.router.incident_changes import (
     Entry,
     apply_update,
@@ -144,9 +143,9 @@ def render_draft(
     message: str | None,
     now: datetime,
     holding: bool = False,
-) -> dict[str, Drafted]:
-    """Every channel's text for the incident's state, fitted to its limit (CPU only: the
-    drafting job calls it before taking the write lock)."""
+) -> "DraftTexts":
+    """Every channel's text in each of its languages for the incident's state, fitted to its
+    limit (CPU only: the drafting job calls it before taking the write lock)."""
     draft_input = DraftInput(
         incident=incident,
         message=message,
@@ -155,7 +154,15 @@ def render_draft(
         now=now,
         holding=holding,
     )
-    return {channel.id: ctx.drafter.draft(draft_input, channel) for channel in ctx.channels}
+    return {
+        (channel.id, text.language): text
+        for channel in ctx.channels
+        for text in ctx.drafter.draft_languages(draft_input, channel)
+    }
+
+
+DraftTexts = dict[tuple[str, str], LanguageText]
+"""A draft's texts by channel id and language."""
 
 
 async def draft_update(
@@ -166,7 +173,7 @@ async def draft_update(
     cause_id: str,
     message: str | None,
     holding: bool = False,
-    rendered: dict[str, Drafted] | None = None,
+    rendered: DraftTexts | None = None,
 ) -> Draft:
     """Supersede the incident's pending drafts and write a new one for every channel, fitted
     to its limit (`rendered` beforehand, or now); `holding` drafts the "still working on it"
@@ -189,15 +196,17 @@ async def draft_update(
     )
     session.add(draft)
     await session.flush()  # the texts refer to it
-    for channel_id, drafted in rendered.items():
-        if drafted.cut_chars:
+    for (channel_id, language), text in rendered.items():
+        if text.drafted.cut_chars or text.fallback:
             log.info(
-                "draft %s for incident %s on %s shortened by %d characters to fit %d",
+                "draft %s for incident %s on %s in %s: %d characters cut to fit %d%s",
                 draft.id,
                 incident.id,
                 channel_id,
-                drafted.cut_chars,
-                drafted.limit,
+                language,
+                text.drafted.cut_chars,
+                text.drafted.limit,
+                f"; no {language} template, {text.template_language} used" if text.fallback else "",
             )
     # one multi-row INSERT: with 1,000 channels, ORM objects held SQLite's writer ~0.5 s,
     # and the next incident's pause waited behind it
@@ -208,12 +217,14 @@ async def draft_update(
                 {
                     "draft_id": draft.id,
                     "channel_id": channel_id,
-                    "text": drafted.text,
-                    "length": drafted.length,
-                    "limit": drafted.limit,
-                    "cut_chars": drafted.cut_chars,
+                    "language": language,
+                    "template_language": text.template_language,
+                    "text": text.drafted.text,
+                    "length": text.drafted.length,
+                    "limit": text.drafted.limit,
+                    "cut_chars": text.drafted.cut_chars,
                 }
-                for channel_id, drafted in rendered.items()
+                for (channel_id, language), text in rendered.items()
             ],
         )
     _timeline(session, incident.id, Entry("drafted", f"Draft {draft.id} awaits approval", "router"))

@@ -96,11 +96,21 @@ class Draft(Base):
 
 
 class DraftText(Base):
+    """One channel's text in one of its languages."""
+
     __tablename__ = "draft_texts"
-    __table_args__ = (UniqueConstraint("draft_id", "channel_id"),)
+    __table_args__ = (
+        UniqueConstraint("draft_id", "channel_id", "language", name="uq_draft_texts_language"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id"), index=True)
     channel_id: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
+    template_language: Mapped[str | None] = mapped_column(
+        String(16),
+        doc="The language of the template it was drafted from: another than `language` "
+        "when that translation is missing (the default language's text stands in)",
+    )
     text: Mapped[str] = mapped_column(Text)
     length: Mapped[int] = mapped_column(
         default=0, server_default="0", doc="The text's length as the channel counts it"

@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contract.events import Language
 from shared.contract.plaintext import PublicText
 
 DraftState = Literal["pending", "approved", "rejected", "superseded"]
@@ -16,6 +17,11 @@ class Out(BaseModel):
 
 class DraftTextOut(Out):
     channel_id: str
+    language: str = Field(description="The language this text is for (one of the channel's)")
+    template_language: str | None = Field(
+        description="The language its template was in: another than `language` when that "
+        "translation is missing and the default language's text stands in"
+    )
     text: str
     length: int = Field(description="The text's length as the channel's platform counts it")
     limit: int = Field(description="The channel's limit in the same unit")
@@ -103,6 +109,9 @@ class IncidentDetailOut(IncidentOut):
 class DraftEdit(BaseModel):
     model_config = ConfigDict(extra="forbid")
     channel_id: str = Field(min_length=1, max_length=64)
+    language: Language | None = Field(
+        default=None, description="Which of the channel's languages (its main one if omitted)"
+    )
     text: PublicText = Field(min_length=1, max_length=10_000)
 
 

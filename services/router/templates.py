@@ -4,10 +4,18 @@ A channel's template is the first that exists of, for kind `<k>` (a status, or `
 and severity `<s>`, in each folder of `channels/<channel id>/`, `sms/` (SMS-counted channels),
 `<channel type>/`, `short/` or `long/` (the channel's style), and the top level:
 `<k>.<s>.j2`, then `<k>.j2`. Files starting with `_` hold macros shared by the others.
+
+The top level is in the default language (English); another language's templates sit in a
+folder named after it (`fr/`, `nl/`) with the same layout, tried first for that language.
+A language with no template of a kind falls back to the default language's, and the draft
+says so (`template_language`).
 """
 
 from pathlib import Path
+from typing import Any
 
+from babel.core import Locale, UnknownLocaleError
+from babel.lists import format_list
 from jinja2 import (
     BaseLoader,
     ChoiceLoader,
@@ -17,7 +25,9 @@ from jinja2 import (
     TemplateError,
     TemplateNotFound,
     TemplateSyntaxError,
+    pass_context,
 )
+from jinja2.runtime import Context
 
 from shared.contract.channels import ChannelConfig, ChannelType
 from shared.contract.config_files import ConfigFileError
@@ -27,6 +37,8 @@ BUILTIN_DIR = Path(__file__).resolve().parents[2] / "config" / "templates"
 """The built-in set in a source checkout (an installed image has it under its CONFIG_DIR)."""
 
 HOLDING = "holding"
+DEFAULT_LANGUAGE = "en"
+"""The language of the top-level templates, and what a missing translation falls back to."""
 KINDS = (*(status.value for status in IncidentStatus), HOLDING)
 
 _SHORT = {ChannelType.X, ChannelType.BLUESKY}
@@ -43,12 +55,29 @@ def template_folders(templates_dir: Path, config_dir: Path) -> list[Path]:
     return folders
 
 
-def and_list(items: list[str]) -> str:
-    """`["a", "b", "c"]` as "a, b and c"; tags read as words (`east-coast` as "east coast")."""
+def and_list(items: list[str], language: str = DEFAULT_LANGUAGE) -> str:
+    """`["a", "b", "c"]` as "a, b and c" ("a, b et c" in French, by Babel; English without
+    the serial comma); tags read as words (`east-coast` as "east coast")."""
     words = [str(item).replace("-", " ").replace("_", " ") for item in items]
     if len(words) < 2:
         return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
+    if language == DEFAULT_LANGUAGE:
+        return ", ".join(words[:-1]) + " and " + words[-1]
+    return format_list(words, locale=babel_locale(language))
+
+
+def babel_locale(language: str) -> Locale:
+    """Babel's locale for a language tag (`pt-BR`), English for one it does not know."""
+    try:
+        return Locale.parse(language, sep="-")
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse(DEFAULT_LANGUAGE)
+
+
+@pass_context
+def _and_list_in_language(context: Context, items: list[str]) -> str:
+    language: Any = context.get("language", DEFAULT_LANGUAGE)
+    return and_list(items, str(language))
 
 
 def sentence(text: object) -> str:
@@ -69,7 +98,7 @@ def build_environment(folders: list[Path]) -> Environment:
         keep_trailing_newline=False,
         auto_reload=False,  # checked once at start; no stat() of every file per draft
     )
-    env.filters["and_list"] = and_list
+    env.filters["and_list"] = _and_list_in_language
     env.filters["sentence"] = sentence
     return env
 
@@ -124,8 +153,26 @@ def style_of(channel: ChannelConfig) -> str | None:
     return "long" if channel.type in _LONG else None
 
 
-def candidates(kind: str, severity: str, channel: ChannelConfig) -> list[str]:
-    """Template names to try, most specific first (see the module's docstring)."""
+def candidates(
+    kind: str, severity: str, channel: ChannelConfig, language: str = DEFAULT_LANGUAGE
+) -> list[str]:
+    """Template names to try, most specific first (see the module's docstring): the
+    language's own folder first, then the default language's."""
+    names = _candidates_in(kind, severity, channel)
+    if language == DEFAULT_LANGUAGE:
+        return names
+    return [f"{language}/{name}" for name in names] + names
+
+
+def language_of(template_name: str | None, language: str) -> str:
+    """The language a chosen template is written in: `language` if it came from that
+    language's folder, else the default language (a fallback)."""
+    if language != DEFAULT_LANGUAGE and (template_name or "").startswith(f"{language}/"):
+        return language
+    return DEFAULT_LANGUAGE
+
+
+def _candidates_in(kind: str, severity: str, channel: ChannelConfig) -> list[str]:
     folders = [f"channels/{channel.id}/"]
     if channel.counting == "sms":
         folders.append("sms/")

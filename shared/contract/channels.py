@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contract.config_files import load_yaml_model
-from shared.contract.events import Tag
+from shared.contract.events import Language, Tag
 from shared.contract.textlength import Counting
 
 ChannelId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
@@ -47,6 +47,19 @@ class ChannelConfig(BaseModel):
         description="`sms`: count and draft as one SMS (a webhook that feeds an SMS gateway)",
     )
     credentials_env: dict[str, str] = Field(default_factory=dict)
+    languages: list[Language] = Field(
+        default_factory=lambda: ["en"],
+        min_length=1,
+        max_length=10,
+        description="languages its customers read, the first its main one: a draft has a "
+        "text in each, posted as the platform suits best (docs/design.md, Languages)",
+    )
+
+    @model_validator(mode="after")
+    def _languages_once(self) -> "ChannelConfig":
+        if len(set(self.languages)) != len(self.languages):
+            raise ValueError(f"channel {self.id!r} lists a language twice")
+        return self
 
 
 class ChannelsFile(BaseModel):

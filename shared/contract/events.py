@@ -25,6 +25,8 @@ from shared.contract.plaintext import PublicText
 from shared.contract.validation import summarise
 
 Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
+Language = Annotated[str, Field(min_length=2, max_length=16, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
+"""A language as BCP 47 writes the common ones: `en`, `fr`, `nl`, `pt-BR`."""
 
 
 def _exists_in_utc(value: datetime) -> datetime:
@@ -142,6 +144,19 @@ class PublishRequested(EventData):
     requested_at: datetime
 
 
+class PublishRequestedV2(PublishRequested):
+    """v1 and the language(s) the text is in: a v1 consumer refuses the new field, so this
+    is a new type (consumers take both; the router sends v2 for status updates)."""
+
+    event_type: ClassVar[str] = "planb.publish.requested.v2"
+    languages: list[Language] = Field(
+        default_factory=list,
+        max_length=20,
+        description="the text's languages, several when one post carries them all; empty: "
+        "the deployment's default language",
+    )
+
+
 class ChannelPaused(EventData):
     event_type: ClassVar[str] = "planb.channel.paused.v1"
     channel_id: str
@@ -214,6 +229,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         IncidentUpdated,
         IncidentResolved,
         PublishRequested,
+        PublishRequestedV2,
         ChannelPaused,
         ChannelResumed,
         DeliveryPublished,

@@ -24,7 +24,7 @@ from typing import ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contract.events import IncidentRef, PublishRequested
+from shared.contract.events import IncidentRef, PublishRequested, PublishRequestedV2
 
 URL = re.compile(r"https?://\S+")
 
@@ -48,6 +48,7 @@ class OutgoingPost(BaseModel):
     reply_to: ThreadRef | None = None
     link: str | None = None
     incident: IncidentRef | None = None  # what the status page files the entry under
+    language: str | None = None  # the status page's: which language's page shows it
 
     @classmethod
     def of(cls, message: PublishRequested, reply_to: ThreadRef | None = None) -> "OutgoingPost":
@@ -58,6 +59,11 @@ class OutgoingPost(BaseModel):
             reply_to=reply_to,
             link=_first_url(message.text),
             incident=message.incident,
+            language=(
+                message.languages[0]
+                if isinstance(message, PublishRequestedV2) and message.languages
+                else None
+            ),
         )
 
 

@@ -46,6 +46,7 @@ class StatusPageChannel:
                 message_id=post.idempotency_key,
                 text=post.text,
                 published_at=utcnow(),
+                language=post.language,
             )
             self.session.add(entry)
             await self.session.flush()
