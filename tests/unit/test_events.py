@@ -1,9 +1,11 @@
 """The CloudEvents envelope and the event models: round trips and refusals."""
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from shared.contract.events import (
     EVENT_TYPES,
@@ -11,6 +13,7 @@ from shared.contract.events import (
     CloudEvent,
     IncidentRaised,
     PublishRequested,
+    PublishRequestedV2,
     Severity,
     derived_id,
     parse_event,
@@ -48,7 +51,26 @@ def test_envelope_is_cloudevents_structured_json() -> None:
 
 
 def test_every_event_type_carries_a_version() -> None:
-    assert all(t.startswith("planb.") and t.rsplit(".", 1)[1] == "v1" for t in EVENT_TYPES)
+    assert all(re.fullmatch(r"planb\.[a-z]+\.[a-z]+\.v[1-9][0-9]*", t) for t in EVENT_TYPES)
+
+
+def test_a_v1_publish_request_still_reads_and_v2_carries_its_languages() -> None:
+    """Consumers take both while producers move to v2 (the contract's rule for a payload
+    that an old consumer would refuse)."""
+    fields = {
+        "message_id": "m1",
+        "channel_id": "c1",
+        "kind": "status_update",
+        "text": "Trains held.",
+        "requested_at": "2026-11-21T14:00:00Z",
+    }
+    old = PublishRequestedV2.model_validate_json(PublishRequested(**fields).model_dump_json())
+    new = PublishRequestedV2(**fields, languages=["fr", "nl"])
+
+    assert old.languages == []
+    assert parse_event(CloudEvent.wrap(new, source="/t").model_dump_json().encode()).data == new
+    with pytest.raises(ValidationError):
+        PublishRequested.model_validate_json(new.model_dump_json())  # why it is a new type
 
 
 @pytest.mark.parametrize(
