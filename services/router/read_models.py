@@ -44,7 +44,7 @@ async def draft_views(
     rows = await session.scalars(
         select(DraftText)
         .where(DraftText.draft_id.in_([d.id for d in drafts]))
-        .order_by(DraftText.channel_id)
+        .order_by(DraftText.channel_id, DraftText.id)  # a channel's main language first
     )
     texts: dict[str, list[DraftTextOut]] = {}
     for row in rows:

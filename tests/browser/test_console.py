@@ -130,13 +130,13 @@ def test_sign_in_edit_over_the_limit_approve_and_watch_delivery(
 
     # the editor counts as Mastodon does: 23 for a link, so red only when really over
     masto = page.get_by_label("Text for Mastodon", exact=True)
-    counter = page.locator('[data-counter="masto"]')
+    counter = page.locator('[data-counter="masto:en"]')
     original = masto.input_value()
     expect(counter).not_to_have_class(re.compile(r"\bover\b"))
     masto.fill("Trains are held at Central. " + "x" * 470 + " https://status.example/" + "y" * 300)
     expect(counter).to_have_text("22 over · 522 / 500 characters")
     expect(counter).to_have_class(re.compile(r"\bover\b"))
-    expect(page.locator('[data-preview="masto"] [data-preview-host]')).to_have_text(
+    expect(page.locator('[data-preview="masto:en"] [data-preview-host]')).to_have_text(
         "status.example"
     )
     shoot(page, screenshots, "3-draft-over-the-limit")

@@ -43,7 +43,8 @@ POST_PREFIX = "post:"
 
 
 def _texts(form: dict[str, list[str]]) -> dict[str, str]:
-    """Each channel's text as typed (browsers send CRLF line breaks; the platforms get LF)."""
+    """Each text as typed, by `channel:language` (browsers send CRLF line breaks; the
+    platforms get LF)."""
     return {
         key.removeprefix(TEXT_PREFIX): values[0].replace("\r\n", "\n")
         for key, values in form.items()
@@ -54,22 +55,28 @@ def _texts(form: dict[str, list[str]]) -> dict[str, str]:
 async def _save_edits(
     request: Request, session: AsyncSession, who: Viewer, *, draft_id: str, texts: dict[str, str]
 ) -> list[str]:
-    """Edit the channels whose text changed (each edit audited); returns those channels."""
+    """Edit the texts that changed (each edit audited); returns them as `channel (language)`.
+    A field named by the channel alone is its main language (the first drafted)."""
     ctx = context_of(request)
-    current = {row.channel_id: row.text for row in await approvals.texts_of(session, draft_id)}
-    changed = [c for c, text in texts.items() if c in current and current[c] != text]
-    for channel_id in changed:
+    rows = await approvals.texts_of(session, draft_id)
+    by_key = {f"{row.channel_id}:{row.language}": row for row in rows}
+    for row in reversed(rows):  # the main language's row answers to the bare channel's name
+        by_key[row.channel_id] = row
+    typed = {by_key[key]: text for key, text in texts.items() if key in by_key}
+    changed = [row for row, text in typed.items() if row.text != text]
+    for row in changed:
         await approvals.edit_text(
             ctx,
             session,
             draft_id=draft_id,
-            channel_id=channel_id,
-            text=texts[channel_id],
+            channel_id=row.channel_id,
+            language=row.language,
+            text=typed[row],
             by=who.principal,
         )
     if not changed:
         await approvals.load_pending(session, draft_id)  # still says 404/409 when it must
-    return changed
+    return [f"{row.channel_id} ({row.language})" for row in changed]
 
 
 async def _decide_draft(request: Request, draft_id: str, who: Viewer, *, decision: str) -> Response:

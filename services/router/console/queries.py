@@ -138,6 +138,18 @@ class ChannelText:
     rule: str
     over: int
     links: list[str]
+    language: str = "en"
+    template_language: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Its form field's name after `text:`: the channel and the language."""
+        return f"{self.channel_id}:{self.language}"
+
+    @property
+    def fallback(self) -> bool:
+        """Its language had no template: the default language's text stands in."""
+        return self.template_language not in (None, self.language)
 
 
 @dataclass
@@ -179,11 +191,15 @@ async def draft_page(
     (view,) = await read_models.draft_views(session, [draft], now=ctx.clock())
     incident = await session.get(Incident, draft.incident_id)
     assert incident is not None, draft.incident_id
-    texts = []
+    texts: list[ChannelText] = []
+    typed = submitted or {}
     for row in view.texts:
-        text = (submitted or {}).get(row.channel_id, row.text)
-        measured = measure(ctx, row.channel_id, text)
-        texts.append(measured or _unmeasured(row.channel_id, text, row.limit))
+        main = not texts or texts[-1].channel_id != row.channel_id  # its first language
+        bare = typed.get(row.channel_id, row.text) if main else row.text
+        text = typed.get(f"{row.channel_id}:{row.language}", bare)
+        shown = measure(ctx, row.channel_id, text) or _unmeasured(row.channel_id, text, row.limit)
+        shown.language, shown.template_language = row.language, row.template_language
+        texts.append(shown)
     return DraftPage(view, incident, texts, await deliveries_of(session, draft.id))
 
 

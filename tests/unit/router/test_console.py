@@ -7,11 +7,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from services.router.main import create_app
 from services.router.models import Base, ChannelPause, DraftText
 from services.router.settings import RouterSettings
+from shared.contract.channels import ChannelConfig, ChannelType
 from shared.contract.events import Severity
 from shared.runtime.database import Database
 from shared.runtime.service import Runtime
@@ -34,6 +36,13 @@ class Console:
         self.db = db
         self.tokens = tokens
         self.ctx = router_context(Clock())
+        self.app: FastAPI | None = None
+
+    def use_channels(self, channels: list[ChannelConfig]) -> None:
+        """The router configured with these channels instead (the console reads them too)."""
+        self.ctx = router_context(Clock(), channels=channels)
+        assert self.app is not None
+        self.app.state.context = self.ctx
 
     async def csrf(self, path: str = "/console") -> str:
         page = await self.client.get(path)
@@ -65,6 +74,7 @@ async def console(tmp_path: Path, database_url: str) -> AsyncIterator[Console]:
     app.state.runtime = runtime
     made = Console(httpx.AsyncClient(), runtime.database, tokens)
     app.state.context = made.ctx
+    made.app = app
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://router") as client:
         made.client = client
@@ -295,3 +305,43 @@ async def test_an_alertmanager_incident_links_back_to_its_group(console: Console
         'instance=&#34;db1&#34;}" rel="noreferrer" class="external-ref">'
         "{alertname=&#34;DiskFull&#34;,instance=&#34;db1&#34;}</a>"
     ) in page.text
+
+
+async def test_a_channels_languages_side_by_side_each_counted_and_edited(
+    console: Console,
+) -> None:
+    console.use_channels(
+        [
+            ChannelConfig(
+                id="sky", type=ChannelType.BLUESKY, name="Bluesky", languages=["en", "fr", "de"]
+            ),
+            ChannelConfig(id="status", type=ChannelType.STATUSPAGE, name="Status"),
+        ]
+    )
+    await deliver(console.ctx, console.db, raised("inc_l", Severity.SEV3))
+    draft = await pending(console.db, "inc_l")
+    await console.sign_in()
+
+    page = await console.client.get(f"/console/drafts/{draft.id}")
+
+    assert page.status_code == 200
+    for key in ("sky:en", "sky:fr", "sky:de", "status:en"):
+        assert f'name="text:{key}"' in page.text
+        assert f'data-counter="{key}"' in page.text
+    assert '<div class="language" lang="fr">' in page.text
+    assert "No de template: this is the en text." in page.text
+    assert "No fr template" not in page.text
+    csrf = await console.csrf(f"/console/drafts/{draft.id}")
+    saved = await console.client.post(
+        f"/console/drafts/{draft.id}/save",
+        data={"csrf": csrf, "text:sky:de": "Züge stehen vor dem Tunnel."},
+    )
+    assert saved.status_code == 303, saved.text
+    async with console.db.sessions() as session:
+        rows = await session.scalars(
+            select(DraftText).where(DraftText.draft_id == draft.id, DraftText.channel_id == "sky")
+        )
+        by_language = {row.language: row for row in rows}
+    assert by_language["de"].text == "Züge stehen vor dem Tunnel."
+    assert by_language["de"].edited_by == "dev-duty_manager"
+    assert by_language["fr"].edited_by is None

@@ -37,7 +37,8 @@ function showCount(channel, body) {
 
 function watchCounters() {
   document.querySelectorAll("textarea[data-count]").forEach((area) => {
-    const channel = area.dataset.count;
+    const key = area.dataset.count;  // channel:language, one counter each
+    const channel = area.dataset.channel || key;
     let asked = 0;
     const ask = debounce(async () => {
       const mine = ++asked;
@@ -48,7 +49,7 @@ function watchCounters() {
           headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
           body: JSON.stringify({ channel_id: channel, text: area.value.replace(/\r\n/g, "\n") }),
         });
-        if (response.ok && mine === asked) showCount(channel, await response.json());
+        if (response.ok && mine === asked) showCount(key, await response.json());
       } catch (_) { /* offline for a moment: the server still checks on approve */ }
     }, 200);
     area.addEventListener("input", ask);
