@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.publisher import read_models
 from services.publisher.deps import ChannelsDep, DispatcherDep, SettingsDep
+from services.publisher.languages import choose_language, in_language, page_languages
 from services.publisher.pages import render_atom, render_status_html
 from services.publisher.schemas import ChannelHealth, DeliveryOut, StatusBoard
 from shared.web.deps import AnyRoleDep, ReadSessionDep
@@ -19,26 +20,57 @@ status_router = APIRouter(tags=["status page"])
 api_router = APIRouter(prefix="/v1", tags=["deliveries"])
 
 
-async def _board(session: ReadSessionDep, settings: SettingsDep) -> StatusBoard:
-    return await read_models.status_board(
+LangParam = Annotated[
+    str | None,
+    Query(
+        max_length=16,
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z]{2})?$",
+        description="The language to read it in (one the page serves); default: the "
+        "browser's Accept-Language, else the page's main language",
+    ),
+]
+
+
+async def _board(
+    request: Request,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    channels: ChannelsDep,
+    lang: LangParam = None,
+) -> StatusBoard:
+    """The board in the language this request reads (`?lang=`, `Accept-Language`)."""
+    served = page_languages(channels.channels)
+    language = choose_language(served, asked=lang, header=request.headers.get("accept-language"))
+    board = await read_models.status_board(
         session,
         title=settings.status_page_title,
         public_base_url=settings.public_base_url,
         incidents=settings.status_page_incidents,
-        updates=settings.status_page_updates,
+        updates=settings.status_page_updates * len(served),  # each language its own
     )
+    return in_language(board, language, served, updates=settings.status_page_updates)
+
+
+BoardDep = Annotated[StatusBoard, Depends(_board)]
+
+
+def _language_headers(board: StatusBoard) -> dict[str, str]:
+    return {"Content-Language": board.language, "Vary": "Accept-Language"}
 
 
 @status_router.get("/status", response_class=HTMLResponse, summary="The public status page")
-async def status_page(session: ReadSessionDep, settings: SettingsDep) -> HTMLResponse:
-    """Open and recent incidents, each with its updates newest first."""
-    html = render_status_html(await _board(session, settings), zone=settings.zone)
-    return HTMLResponse(html, headers={"Content-Security-Policy": STATUS_PAGE_CSP})
+async def status_page(board: BoardDep, settings: SettingsDep) -> HTMLResponse:
+    """Open and recent incidents, each with its updates newest first, in the reader's
+    language and the configured time zone."""
+    html = render_status_html(board, zone=settings.zone)
+    headers = {"Content-Security-Policy": STATUS_PAGE_CSP, **_language_headers(board)}
+    return HTMLResponse(html, headers=headers)
 
 
 @status_router.get("/status.json", response_model=StatusBoard, summary="The status page as JSON")
-async def status_json(session: ReadSessionDep, settings: SettingsDep) -> StatusBoard:
-    return await _board(session, settings)
+async def status_json(board: BoardDep, response: Response) -> StatusBoard:
+    response.headers.update(_language_headers(board))
+    return board
 
 
 @status_router.get(
@@ -47,11 +79,15 @@ async def status_json(session: ReadSessionDep, settings: SettingsDep) -> StatusB
     responses={200: {"content": {ATOM: {}}}},
     summary="The status page as an Atom 1.0 feed",
 )
-async def status_feed(request: Request, session: ReadSessionDep, settings: SettingsDep) -> Response:
+async def status_feed(request: Request, board: BoardDep, settings: SettingsDep) -> Response:
     """One entry per published update, for feed readers and chat integrations."""
     feed_url = f"{settings.public_base_url.rstrip('/')}{request.url.path}"
+    if board.language != board.languages[0]:  # the main language's feed keeps its old id
+        feed_url += f"?lang={board.language}"
     return Response(
-        render_atom(await _board(session, settings), feed_url=feed_url), media_type=ATOM
+        render_atom(board, feed_url=feed_url),
+        media_type=ATOM,
+        headers=_language_headers(board),
     )
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from services.publisher.clock_text import human_time, zone_name
+from services.publisher.languages import language_name, words_for
 from services.publisher.schemas import StatusBoard
 from shared.contract.plaintext import published_text
 
@@ -38,8 +39,14 @@ _ENV = _environment()
 
 
 def render_status_html(board: StatusBoard, *, zone: ZoneInfo) -> str:
-    """The page, every time on it in `zone` and marked with it."""
-    return _ENV.get_template("status.html").render(board=board, zone=zone)
+    """The page in the board's language, every time on it in `zone` and marked with it,
+    with a switch to each language it is served in."""
+    return _ENV.get_template("status.html").render(
+        board=board,
+        zone=zone,
+        words=words_for(board.language),
+        names={language: language_name(language) for language in board.languages},
+    )
 
 
 def render_atom(board: StatusBoard, *, feed_url: str) -> str:

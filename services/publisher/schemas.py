@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contract.channels import ChannelType
 from shared.contract.events import IncidentStatus, MessageKind, Severity
@@ -17,6 +17,9 @@ class StatusUpdateOut(BaseModel):
     status: IncidentStatus
     text: PublicText
     published_at: datetime
+    language: str | None = Field(
+        default=None, description="Its text's language (none: the page's main language)"
+    )
 
 
 class IncidentOut(BaseModel):
@@ -40,6 +43,10 @@ class StatusBoard(BaseModel):
     operational: bool
     generated_at: datetime
     incidents: list[IncidentOut]
+    language: str = Field(default="en", description="The language of this rendering")
+    languages: list[str] = Field(
+        default_factory=lambda: ["en"], description="Every language the page is served in"
+    )
 
 
 class DeliveryOut(BaseModel):

@@ -19,6 +19,7 @@ from shared.contract.events import (
     IncidentStatus,
     MessageKind,
     PublishRequested,
+    PublishRequestedV2,
     Severity,
     utcnow,
 )
@@ -30,6 +31,7 @@ channels:
   - id: status
     type: statuspage
     name: Status page
+    languages: [en, fr, nl]
   - id: masto
     type: mastodon
     name: Mastodon
@@ -85,7 +87,13 @@ def live(runtime: Runtime, channels: ChannelRegistry) -> Publisher:
     return Publisher(runtime.database, channels, runtime.topics)
 
 
-def update(message_id: str, status: IncidentStatus, text: str) -> PublishRequested:
+def update(
+    message_id: str, status: IncidentStatus, text: str, *, languages: list[str] | None = None
+) -> PublishRequested:
+    if languages is not None:
+        return PublishRequestedV2(
+            **update(message_id, status, text).model_dump(), languages=languages
+        )
     return PublishRequested(
         message_id=message_id,
         channel_id="status",
@@ -233,3 +241,44 @@ async def test_the_status_page_shows_each_incidents_newest_updates_and_deliverie
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def test_the_status_page_in_french_with_accept_language_fr(
+    live: Publisher, client: httpx.AsyncClient
+) -> None:
+    await live.handle(update("m-en", IncidentStatus.IDENTIFIED, "Lifts are out.", languages=["en"]))
+    await live.handle(
+        update("m-fr", IncidentStatus.IDENTIFIED, "Ascenseurs à l'arrêt.", languages=["fr"])
+    )
+    french = {"Accept-Language": "fr-BE,fr;q=0.9,en;q=0.5"}
+
+    page = await client.get("/status", headers=french)
+    as_json = await client.get("/status.json", headers=french)
+    feed = await client.get("/status/feed.atom", headers=french)
+    english = await client.get("/status")
+    dutch = await client.get("/status?lang=nl", headers=french)  # the switch beats the browser
+
+    assert page.headers["content-language"] == "fr"
+    assert "accept-language" in page.headers["vary"].lower()
+    assert '<html lang="fr">' in page.text
+    assert "Ascenseurs à l&#39;arrêt." in page.text
+    assert "Lifts are out." not in page.text
+    assert "Nous traitons 1 incident(s) en cours." in page.text
+    assert "cause identifiée" in page.text
+    assert '<a href="https://status.example.test/status?lang=nl" hreflang="nl" lang="nl">' in (
+        page.text
+    )
+    assert 'aria-current="page">français</a>' in page.text
+    assert [u["text"] for u in as_json.json()["incidents"][0]["updates"]] == [
+        "Ascenseurs à l'arrêt."
+    ]
+    assert as_json.json()["language"] == "fr"
+    assert 'xml:lang="fr"' in feed.text
+    assert "<id>https://status.example.test/status/feed.atom?lang=fr</id>" in feed.text
+    assert '<html lang="en">' in english.text
+    assert "Lifts are out." in english.text
+    assert "Ascenseurs" not in english.text
+    # no Dutch update yet: the main language's, marked as English, under Dutch words
+    assert '<html lang="nl">' in dutch.text
+    assert 'lang="en"><strong>oorzaak gevonden</strong>' in dutch.text
+    assert "Lifts are out." in dutch.text
