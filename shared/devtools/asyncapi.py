@@ -27,6 +27,7 @@ from shared.contract.events import (
     IncidentResolved,
     IncidentUpdated,
     PublishRequested,
+    PublishRequestedV2,
 )
 from shared.contract.topics import Topics
 from shared.runtime.kafka import CONTENT_TYPE_HEADER
@@ -58,7 +59,7 @@ TOPICS = (
         "outbound",
         "channel id (a channel's pause and the posts it fences share a partition)",
         "Publication requests (status updates, marketing posts) and channel pauses/resumes.",
-        (PublishRequested, ChannelPaused, ChannelResumed),
+        (PublishRequested, PublishRequestedV2, ChannelPaused, ChannelResumed),
         ("router",),
         (("publisher", "publisher"),),
     ),
