@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from services.router import approvals
 from services.router.drafting import DraftInput, builtin_drafter
+from services.router.fitting import channel_limit
 from services.router.models import DraftText, Incident
 from services.router.multilingual import posts_for
 from shared.contract.channels import ChannelConfig, ChannelType
@@ -223,3 +224,34 @@ def test_one_post_carries_every_language_when_they_fit_the_link_once() -> None:
         (["en"], f"Trains held. {LINK}"),
         (["fr"], f"Trains retenus. {LINK}"),
     ]
+
+
+PLATFORMS = [
+    *(ChannelConfig(id=f"c-{t.value}", type=t, name=t.value, languages=THREE) for t in ChannelType),
+    ChannelConfig(id="sms", type=ChannelType.WEBHOOK, name="SMS", counting="sms", languages=THREE),
+]
+
+
+@pytest.mark.parametrize("status", ["investigating", "resolved"])
+@pytest.mark.parametrize("channel", PLATFORMS, ids=lambda c: c.id)
+def test_each_platform_posts_its_languages_within_its_limit(
+    channel: ChannelConfig, status: str
+) -> None:
+    """One post when all three fit together as the platform counts, else one each; the
+    status page always one each (it serves each language on its own page)."""
+    drafted = builtin_drafter().draft_languages(draft_input(status), channel)
+    rows = [
+        DraftText(channel_id=channel.id, language=t.language, text=t.drafted.text) for t in drafted
+    ]
+    limit = channel_limit(channel)
+
+    posts = posts_for(channel, rows, link=LINK)
+
+    assert all(limit.measure(post.text).fits for post in posts)
+    assert [lang for post in posts for lang in post.languages] == THREE
+    together = limit.measure("\n\n".join(row.text for row in rows)).fits
+    if channel.type is ChannelType.STATUSPAGE or channel.counting == "sms":
+        assert len(posts) == 3
+    elif together:
+        assert len(posts) == 1
+    assert all(post.text.count(LINK) >= 1 for post in posts)  # every post leads to the page
