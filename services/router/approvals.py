@@ -251,21 +251,23 @@ def _decide(
 def _choose(
     texts: list[DraftText], channel_ids: list[str] | None, draft_id: str
 ) -> list[DraftText]:
-    """The texts of the chosen channels (all by default), every language of each."""
+    """The chosen texts (all by default): a channel's id chooses every language of it,
+    `channel:language` that one language."""
     if channel_ids is None:
         return texts
-    known = {row.channel_id for row in texts}
-    unknown = sorted(set(channel_ids) - known)
+    keys = {row.channel_id for row in texts} | {f"{r.channel_id}:{r.language}" for r in texts}
+    unknown = sorted(set(channel_ids) - keys)
     if unknown:
         raise Rejected(
             "Unknown channel",
             f"Draft {draft_id} has no text for: {', '.join(unknown)}.",
-            channels=sorted(known),
+            channels=sorted(keys),
         )
-    wanted = dict.fromkeys(channel_ids)
+    order = list(dict.fromkeys(entry.partition(":")[0] for entry in channel_ids))
+    wanted = set(channel_ids)
     return sorted(
-        (row for row in texts if row.channel_id in wanted),
-        key=lambda row: list(wanted).index(row.channel_id),
+        (r for r in texts if r.channel_id in wanted or f"{r.channel_id}:{r.language}" in wanted),
+        key=lambda row: order.index(row.channel_id),
     )
 
 

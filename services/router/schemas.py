@@ -121,7 +121,8 @@ class ApproveIn(BaseModel):
         default=None,
         min_length=1,
         max_length=100,
-        description="Only these channels (all if omitted)",
+        description="Only these channels (all if omitted): a channel's id approves all its "
+        "languages, `channel:language` one of them",
     )
 
 

@@ -345,3 +345,16 @@ async def test_a_channels_languages_side_by_side_each_counted_and_edited(
     assert by_language["de"].text == "Züge stehen vor dem Tunnel."
     assert by_language["de"].edited_by == "dev-duty_manager"
     assert by_language["fr"].edited_by is None
+    approve = await console.client.post(
+        f"/console/drafts/{draft.id}/approve",
+        data={"csrf": csrf, "channel": ["sky:en", "sky:fr", "status"]},  # German left out
+    )
+    assert approve.status_code == 303, approve.text
+    async with console.db.sessions() as session:
+        sent = await session.scalars(
+            select(DraftText.channel_id + ":" + DraftText.language).where(
+                DraftText.draft_id == draft.id, DraftText.message_id.is_not(None)
+            )
+        )
+        # Bluesky's English and French fit in one post (its first row carries the id)
+        assert sorted(sent) == ["sky:en", "status:en"]
