@@ -17,7 +17,21 @@ from tests.support import read_records
 async def running_ingest(
     tmp_path: Path, bootstrap_servers: str, topic_prefix: str, database_url: str, **overrides: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = IngestSettings(
+    app = create_app(
+        ingest_settings(tmp_path, bootstrap_servers, topic_prefix, database_url, **overrides)
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+def ingest_settings(
+    tmp_path: Path, bootstrap_servers: str, topic_prefix: str, database_url: str, **overrides: Any
+) -> IngestSettings:
+    """Ingest's settings for a test: its broker, topics, database and files under tmp_path."""
+    return IngestSettings(
         kafka_bootstrap_servers=bootstrap_servers,
         topic_prefix=topic_prefix,
         topic_partitions=2,
@@ -25,12 +39,6 @@ async def running_ingest(
         database_url=database_url,
         **overrides,
     )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
 
 
 async def read_events(

@@ -13,12 +13,11 @@ import pytest
 import uvicorn
 
 from services.ingest.main import create_app
-from services.ingest.settings import IngestSettings
 from shared.contract.events import IncidentRaised
 from shared.contract.topics import Topics
 from shared.devtools.broker import free_port
 from shared.web.auth import generate_dev_tokens
-from tests.integration.ingest_harness import read_events
+from tests.integration.ingest_harness import ingest_settings, read_events
 from tests.support import eventually
 
 SECRET = "am-shared-secret-for-tests-0123456789"
@@ -52,13 +51,8 @@ async def ingest_port(
 ) -> AsyncIterator[int]:
     """Ingest served by uvicorn on a loopback port, as Alertmanager reaches it."""
     generate_dev_tokens(tmp_path)
-    settings = IngestSettings(
-        kafka_bootstrap_servers=bootstrap_servers,
-        topic_prefix=topic_prefix,
-        topic_partitions=2,
-        data_dir=tmp_path,
-        database_url=database_url,
-        alertmanager_token=SECRET,
+    settings = ingest_settings(
+        tmp_path, bootstrap_servers, topic_prefix, database_url, alertmanager_token=SECRET
     )
     port = free_port()
     server = uvicorn.Server(

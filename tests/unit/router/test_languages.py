@@ -64,8 +64,9 @@ def test_french_and_dutch_read_as_a_person_wrote_them() -> None:
 
     assert drafted["fr"] == (
         "Mise à jour : Trains held outside the tunnel. Nous avons trouvé la cause et nous "
-        "travaillons à une solution. Services concernés : trains, coaches et ferries. Engineers are on "
-        "site. Prévoyez un peu plus de temps. Prochaine mise à jour d'ici 11:30. " + LINK
+        "travaillons à une solution. Services concernés : trains, coaches et ferries. "
+        "Engineers are on site. Prévoyez un peu plus de temps. "
+        "Prochaine mise à jour d'ici 11:30. " + LINK
     )
     assert drafted["nl"] == (
         "Update: Trains held outside the tunnel. We hebben de oorzaak gevonden en werken aan "
