@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton
+from babel.dates import format_datetime
 from jinja2 import Environment, Template, TemplateError
 
 from services.router.fitting import Drafted, channel_limit, fit
@@ -155,8 +155,19 @@ def template_variables(
 def clock_time(moment: datetime, zone: ZoneInfo, language: str = DEFAULT_LANGUAGE) -> str:
     """Hours and minutes (24-hour) in the display zone as the language writes them (Babel),
     naming the zone only when it is UTC."""
-    text = format_skeleton("Hm", moment, tzinfo=zone, locale=babel_locale(language))
+    pattern = _hours_minutes(language)
+    local = moment.astimezone(zone)
+    if pattern == "HH:mm":  # most languages: no need for Babel's formatter on every text
+        text = local.strftime("%H:%M")
+    else:
+        text = format_datetime(local, pattern, tzinfo=zone, locale=babel_locale(language))
     return text + " UTC" if zone.key == "UTC" else text
+
+
+@cache
+def _hours_minutes(language: str) -> str:
+    """The language's 24-hour `Hm` pattern (CLDR, through Babel), looked up once."""
+    return str(babel_locale(language).datetime_skeletons["Hm"])
 
 
 def tidy(rendered: str) -> str:
