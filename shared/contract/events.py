@@ -5,24 +5,19 @@ A payload class names its CloudEvents `type` (which carries the schema version, 
 `BadEvent`, which consumers send to the dead-letter topic.
 """
 
-import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializeAsAny,
-    ValidationError,
-    field_validator,
-)
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.contract.envelope import BadEvent as BadEvent
+from shared.contract.envelope import CloudEvent as CloudEvent
+from shared.contract.envelope import EventData as EventData
+from shared.contract.envelope import derived_id as derived_id
+from shared.contract.envelope import open_envelope
+from shared.contract.envelope import utcnow as utcnow
 from shared.contract.plaintext import PublicText
-from shared.contract.validation import summarise
 
 Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
 Language = Annotated[str, Field(min_length=2, max_length=16, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
@@ -43,10 +38,6 @@ def _exists_in_utc(value: datetime) -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_exists_in_utc)]
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Severity(StrEnum):
     SEV1 = "sev1"
     SEV2 = "sev2"
@@ -64,13 +55,6 @@ class IncidentStatus(StrEnum):
 class MessageKind(StrEnum):
     STATUS_UPDATE = "status_update"
     MARKETING = "marketing"
-
-
-class EventData(BaseModel):
-    """Base of every payload; `event_type` is the CloudEvents `type` it travels under."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    event_type: ClassVar[str]
 
 
 class Affected(BaseModel):
@@ -241,76 +225,6 @@ EVENT_TYPES: dict[str, type[EventData]] = {
 }
 
 
-class BadEvent(ValueError):
-    """A record that is not a valid Plan B CloudEvent; it belongs on the dead-letter topic."""
-
-
-class CloudEvent(BaseModel):
-    """CloudEvents 1.0 structured-mode envelope (JSON)."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    specversion: Literal["1.0"] = "1.0"
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=200)
-    source: str = Field(min_length=1, max_length=200)
-    type: str = Field(min_length=1, max_length=200)
-    time: datetime = Field(default_factory=utcnow)
-    subject: str | None = None
-    datacontenttype: Literal["application/json"] = "application/json"
-    data: SerializeAsAny[EventData]
-
-    @field_validator("time")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("time must carry a UTC offset")
-        return value
-
-    @classmethod
-    def wrap(
-        cls, data: EventData, *, source: str, subject: str | None = None, id: str | None = None
-    ) -> Self:
-        """Envelope `data` under its own type; pass `id` to make a derived event deterministic."""
-        fields: dict[str, Any] = {"source": source, "type": data.event_type, "subject": subject}
-        if id is not None:
-            fields["id"] = id
-        return cls(data=data, **fields)
-
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json(exclude_none=True).encode()
-
-
 def parse_event(raw: bytes | None) -> CloudEvent:
     """Decode a structured-mode CloudEvent and validate its `data` against its type."""
-    if raw is None:
-        raise BadEvent("record has no value")
-    try:
-        envelope = _RawEnvelope.model_validate_json(raw)
-    except ValidationError as exc:
-        raise BadEvent(f"not a CloudEvent: {summarise(exc)}") from exc
-    model = EVENT_TYPES.get(envelope.type)
-    if model is None:
-        raise BadEvent(f"unknown event type {envelope.type!r}")
-    try:
-        data = model.model_validate(envelope.data)
-    except ValidationError as exc:
-        raise BadEvent(f"invalid {envelope.type} data: {summarise(exc)}") from exc
-    fields = envelope.model_dump(exclude={"data"})
-    return CloudEvent(data=data, **fields)
-
-
-def derived_id(*parts: str) -> str:
-    """A stable event id from its causes, so a redelivered cause yields the same event."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "planb:" + ":".join(parts)))
-
-
-class _RawEnvelope(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    specversion: Literal["1.0"]
-    id: str = Field(min_length=1, max_length=200)
-    source: str = Field(min_length=1, max_length=200)
-    type: str = Field(min_length=1, max_length=200)
-    time: datetime
-    subject: str | None = None
-    datacontenttype: Literal["application/json"] = "application/json"
-    data: dict[str, Any]
+    return open_envelope(raw, EVENT_TYPES)
