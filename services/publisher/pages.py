@@ -53,5 +53,5 @@ def render_atom(board: StatusBoard, *, feed_url: str) -> str:
     """Atom 1.0: one entry per update, ids stable across renders (`urn:planb:message:<id>`)."""
     updated = max((i.updated_at for i in board.incidents), default=board.generated_at)
     return _ENV.get_template("feed.atom.xml").render(
-        board=board, feed_url=feed_url, updated=updated
+        board=board, feed_url=feed_url, updated=updated, words=words_for(board.language)
     )

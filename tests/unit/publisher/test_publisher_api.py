@@ -274,6 +274,7 @@ async def test_the_status_page_in_french_with_accept_language_fr(
     ]
     assert as_json.json()["language"] == "fr"
     assert 'xml:lang="fr"' in feed.text
+    assert "Lifts out of service — cause identifiée</title>" in feed.text
     assert "<id>https://status.example.test/status/feed.atom?lang=fr</id>" in feed.text
     assert '<html lang="en">' in english.text
     assert "Lifts are out." in english.text
