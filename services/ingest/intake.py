@@ -223,7 +223,12 @@ class Intake:
             # producer's own request timeout (KAFKA_REQUEST_TIMEOUT_MS) ends it for good.
             await self.runtime.producer.send_raw(row.row.topic, row.row.key, row.row.value)
         except KafkaError as exc:
-            log.warning("incident_id=%s Kafka send failed (%r); queued", row.row.key, exc)
+            log.warning(
+                "incident_id=%s Kafka send failed (%r); queued",
+                row.row.key,
+                exc,
+                extra={"incident_id": row.row.key},
+            )
             self.runtime.relay.suspect_broker()
             row.held = False
             self.runtime.relay.release(row.row_id)

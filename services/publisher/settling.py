@@ -99,6 +99,11 @@ class Settler:
                 give_up = f"gave up {why}: {retry}"
         row.claimed_at = None
         row.updated_at = now
+        ids = {
+            "message_id": message_id,
+            "channel_id": row.channel_id,
+            "incident_id": row.incident_id,
+        }
         if posted is not None and message is not None:
             row.state = DeliveryState.PUBLISHED.value
             row.remote_id, row.url, row.error = posted.remote_id, posted.url, None
@@ -109,6 +114,7 @@ class Settler:
                 message_id,
                 row.channel_id,
                 posted.remote_id,
+                extra=ids,
             )
         elif retry is not None and give_up is None:
             row.state = DeliveryState.PENDING.value
@@ -127,13 +133,16 @@ class Settler:
                 row.channel_id,
                 row.next_attempt_at,
                 retry,
+                extra=ids,
             )
         else:
             reason = give_up or "failed"
             row.state = DeliveryState.FAILED.value
             row.error = reason
             self.report(session, row, DeliveryFailed, error=reason)
-            log.warning("message_id=%s channel=%s failed: %s", message_id, row.channel_id, reason)
+            log.warning(
+                "message_id=%s channel=%s failed: %s", message_id, row.channel_id, reason, extra=ids
+            )
 
     def take_back(self, session: AsyncSession, row: Delivery, *, resend: bool) -> None:
         """A claim its process never settled (killed, or gone): send it again where the

@@ -176,7 +176,9 @@ async def approve_by_policy(
     except DomainError as refused:
         # `approve` refuses before it writes anything, so the draft simply stays pending
         # for a person; the policy's own check (no four-eyes severity) makes this rare.
-        log.warning("policy did not approve draft %s: %s", draft.id, refused)
+        log.warning(
+            "policy did not approve draft %s: %s", draft.id, refused, extra={"draft_id": draft.id}
+        )
         return False
     return True
 

@@ -40,7 +40,7 @@ def create_service_app(
     """`prepare` runs before start (read config, fail fast); `setup` after (add consumers);
     `teardown` after the runtime stopped (close clients the background tasks used);
     `form_prefixes`: paths whose routes take HTML form bodies (a web console)."""
-    configure_logging(settings.log_level, settings.service_name)
+    configure_logging(settings.log_level, settings.service_name, settings.log_format)
     ops_port = settings.resolved_ops_port()
 
     @asynccontextmanager
