@@ -271,7 +271,7 @@ class EventConsumer:
             backoff=self._backoff,
             stopping=self._stopping,
         )
-        self.stats.dead_lettered += 1
+        self.stats.dead_lettered_from(record.topic)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary for /readyz."""

@@ -92,6 +92,13 @@ class CommonSettings(BaseSettings):
         f"{PRODUCTION_OPS_PORT} when ENVIRONMENT=production, else all stay on the service's "
         "port; 0: on the service's port in every environment",
     )
+    metrics_refresh_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="how often the gauges read from the database (outbox depth, readiness; "
+        "the router's pending and overdue drafts, paused channels, held posts) are refreshed; "
+        "a scrape of `/metrics` serves the last refresh and runs no query",
+    )
     loop_restart_limit: int = Field(
         default=5,
         ge=0,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
 from shared.runtime.logs import configure_logging
+from shared.runtime.metrics import ConsumerCollector, Snapshot, runtime_source
 from shared.runtime.service import Runtime
 from shared.runtime.settings import CommonSettings
 from shared.web.auth import TokenStore
@@ -49,6 +50,12 @@ def create_service_app(
         app.state.settings = settings
         app.state.tokens = TokenStore.from_file(settings.resolved_tokens_file())
         app.state.runtime = runtime
+        registry = app.state.metrics.registry
+        snapshot = app.state.snapshot = Snapshot(interval_seconds=settings.metrics_refresh_seconds)
+        snapshot.add(runtime_source(runtime))
+        consumers = ConsumerCollector(runtime.consumers)
+        registry.register(snapshot)
+        registry.register(consumers)
         if prepare is not None:
             prepare(app, runtime)
         ops = None if ops_port is None else OpsServer(app, host=settings.ops_host, port=ops_port)
@@ -58,12 +65,15 @@ def create_service_app(
             await runtime.start()
             try:
                 await setup(app, runtime)
+                runtime.supervise("metrics", snapshot.run, progress=lambda: snapshot.last_round_at)
                 yield
             finally:
                 await runtime.stop()
                 if teardown is not None:
                     await teardown(app)
         finally:
+            registry.unregister(snapshot)
+            registry.unregister(consumers)
             if ops is not None:
                 await ops.stop()
 

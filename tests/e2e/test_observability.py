@@ -1,0 +1,97 @@
+"""What the on-call engineer sees of one incident's path through the three services as
+real processes: the metrics the dashboard and the alert rules name (scraped from the
+processes), and the figures they show after one incident."""
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from shared.devtools.broker import EmbeddedBroker
+from tests.e2e.observed import Observed, observed_system, one_incident_through
+from tests.support import eventually
+
+pytestmark = pytest.mark.e2e
+
+OBSERVABILITY = Path(__file__).resolve().parents[2] / "deploy" / "observability"
+NAME = re.compile(r"\b((?:planb|process|python)_[a-z0-9_]+)")
+
+
+@pytest.fixture(scope="module")
+def system(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
+    """One incident's path, once for the module's tests."""
+    folder = tmp_path_factory.mktemp("observed")
+    with observed_system(folder, broker.bootstrap_servers) as running:
+        asyncio.run(one_incident_through(running))
+        yield running
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+async def scrape(system: Observed) -> tuple[set[str], Samples]:
+    """Every family name the services export (a histogram's and a counter's as Prometheus
+    stores them: `_bucket`, `_total`), and every sample."""
+    names: set[str] = set()
+    samples: Samples = {}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for service in system.services.values():
+            text = (await http.get(f"{service.url}/metrics")).text
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    names.add(sample.name)
+                    samples[sample.name, frozenset(sample.labels.items())] = sample.value
+    return names, samples
+
+
+def named_in(text: str) -> set[str]:
+    return set(NAME.findall(text))
+
+
+async def test_every_metric_a_rule_or_a_panel_names_is_exported(system: Observed) -> None:
+    rules = (OBSERVABILITY / "alerts.yaml").read_text()
+    dashboard = (OBSERVABILITY / "dashboard.json").read_text()
+    wanted = named_in(rules) | named_in(dashboard)
+    assert len(wanted) > 15
+    names, _ = await scrape(system)
+    missing = sorted(wanted - names)
+    assert not missing, missing
+    for group in yaml.safe_load(rules)["groups"]:
+        for rule in group["rules"]:
+            assert rule["annotations"]["runbook"], rule["alert"]
+
+
+async def test_the_figures_after_one_incident(system: Observed) -> None:
+    def value(samples: Samples, name: str, **labels: str) -> float | None:
+        return samples.get((name, frozenset(labels.items())))
+
+    async def settled() -> Samples | None:
+        _, samples = await scrape(system)
+        published = value(
+            samples, "planb_publisher_deliveries_total", channel="hook", outcome="published"
+        )
+        paused = value(samples, "planb_router_channels_paused", cause="incident")
+        return samples if published == 1 and paused == 1 else None
+
+    samples = await eventually(settled, what="the delivery and the pause on /metrics")
+    assert value(samples, "planb_router_channel_paused", channel="promo") == 1
+    assert value(samples, "planb_router_channel_paused", channel="status") == 0
+    assert value(samples, "planb_router_drafts_pending", incident_severity="sev1") == 0
+    assert value(samples, "planb_publisher_breaker_open", channel="hook") == 0
+    assert value(samples, "planb_publisher_pause_seconds_count") == 1
+    assert value(samples, "planb_publisher_approved_to_published_seconds_count") == 1
+    for service in ("ingest", "router", "publisher"):
+        assert value(samples, "planb_ready", service=service) == 1
+        assert value(samples, "planb_outbox_depth", service=service) is not None
+    incidents = [
+        key
+        for key in samples
+        if key[0] == "planb_consumer_lag_records" and dict(key[1])["topic"].endswith(".incidents")
+    ]
+    assert len(incidents) == 1
+    assert samples[incidents[0]] == 0
