@@ -38,6 +38,7 @@ from shared.contract.errors import Conflict, NotFound
 from shared.contract.events import CloudEvent, EventData, utcnow
 from shared.runtime.database import OutboxEntry
 from shared.runtime.service import Runtime
+from shared.runtime.tracing import with_trace
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ class Intake:
         row = OutboxEntry(
             topic=self.runtime.topics.incidents,
             key=incident_id,
-            value=event.to_bytes(),
+            value=with_trace(event).to_bytes(),
             created_at=utcnow(),
         )
         session.add(row)  # flushed with the batch's others

@@ -23,6 +23,7 @@ from shared.contract.events import (
 )
 from shared.contract.textlength import Measured
 from shared.runtime.database import after_commit
+from shared.runtime.tracing import resumed
 from shared.web.auth import Principal, Role
 
 log = logging.getLogger(__name__)
@@ -127,14 +128,15 @@ async def approve(
             approved_by=by.name,
             requested_at=now,
         )
-        ctx.emit(
-            session,
-            topic=ctx.topics.outbound,
-            key=row.channel_id,
-            event=CloudEvent.wrap(
-                request, source=SOURCE, subject=row.message_id, id=derived_id(row.message_id)
-            ),
-        )
+        with resumed("approve", incident_id=incident.id, message_id=row.message_id):
+            ctx.emit(
+                session,
+                topic=ctx.topics.outbound,
+                key=row.channel_id,
+                event=CloudEvent.wrap(
+                    request, source=SOURCE, subject=row.message_id, id=derived_id(row.message_id)
+                ),
+            )
         session.add(
             Delivery(
                 message_id=row.message_id,

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from shared.contract.plaintext import PublicText
+from shared.contract.tracecontext import TraceContext
 from shared.contract.validation import summarise
 
 Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
@@ -229,8 +230,8 @@ class BadEvent(ValueError):
     """A record that is not a valid Plan B CloudEvent; it belongs on the dead-letter topic."""
 
 
-class CloudEvent(BaseModel):
-    """CloudEvents 1.0 structured-mode envelope (JSON)."""
+class CloudEvent(TraceContext):
+    """CloudEvents 1.0 structured-mode envelope (JSON), with the distributed-tracing extension."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
@@ -279,8 +280,7 @@ def parse_event(raw: bytes | None) -> CloudEvent:
         data = model.model_validate(envelope.data)
     except ValidationError as exc:
         raise BadEvent(f"invalid {envelope.type} data: {summarise(exc)}") from exc
-    fields = envelope.model_dump(exclude={"data"})
-    return CloudEvent(data=data, **fields)
+    return CloudEvent(data=data, **envelope.model_dump(exclude={"data"}))
 
 
 def derived_id(*parts: str) -> str:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Literal, TextIO
 
+from opentelemetry import trace
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
@@ -40,8 +41,12 @@ def log_ids(**ids: str | None) -> Iterator[None]:
 
 
 def ids_of(payload: object) -> dict[str, str | None]:
-    """The ids among LOG_FIELDS that an event's payload carries (`event_id` aside)."""
-    return {name: getattr(payload, name, None) for name in LOG_FIELDS[:-1]}
+    """The ids among LOG_FIELDS that an event's payload carries (`event_id` aside); a
+    request to publish names its incident inside `incident`."""
+    ids = {name: getattr(payload, name, None) for name in LOG_FIELDS[:-1]}
+    if ids["incident_id"] is None and (incident := getattr(payload, "incident", None)):
+        ids["incident_id"] = getattr(incident, "incident_id", None)
+    return ids
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -55,6 +60,10 @@ class _Ids(logging.Filter):
         for name, value in _ids.get().items():
             if not hasattr(record, name):
                 setattr(record, name, value)
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            record.trace_id = trace.format_trace_id(span.trace_id)
+            record.span_id = trace.format_span_id(span.span_id)
         return True
 
 

@@ -14,6 +14,7 @@ from shared.runtime.logs import configure_logging
 from shared.runtime.metrics import ConsumerCollector, Snapshot, runtime_source
 from shared.runtime.service import Runtime
 from shared.runtime.settings import CommonSettings
+from shared.runtime.tracing import configure_tracing
 from shared.web.auth import TokenStore
 from shared.web.ops import install_common
 from shared.web.ops_server import OpsServer
@@ -42,6 +43,7 @@ def create_service_app(
     `teardown` after the runtime stopped (close clients the background tasks used);
     `form_prefixes`: paths whose routes take HTML form bodies (a web console)."""
     configure_logging(settings.log_level, settings.service_name, settings.log_format)
+    tracing = configure_tracing(settings.service_name)
     ops_port = settings.resolved_ops_port()
 
     @asynccontextmanager
@@ -72,6 +74,8 @@ def create_service_app(
                 if teardown is not None:
                     await teardown(app)
         finally:
+            if tracing is not None:
+                tracing.shutdown()  # the last spans exported
             registry.unregister(snapshot)
             registry.unregister(consumers)
             if ops is not None:
@@ -95,4 +99,10 @@ def create_service_app(
     )
     for router in routers:
         app.include_router(router)
+    if tracing is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=tracing, excluded_urls="/healthz,/readyz,/metrics"
+        )
     return app

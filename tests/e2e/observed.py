@@ -1,5 +1,6 @@
 """The three services as real processes, one incident through them to a webhook peer, for
-the observability tests: their logs, their /metrics and their traces.
+the observability tests: their logs, their /metrics and their traces (exported over OTLP to
+a receiver on loopback).
 
 The path: an operator raises a sev1 incident at ingest (the policy pauses the marketing
 channel `promo`), the router drafts it, a duty manager approves it for the status page and
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 
 from shared.devtools.sandbox import WebhookPeer, serve
+from tests.e2e.otlp_receiver import OtlpReceiver
 from tests.processes import ServiceProcess, service_environment
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -43,6 +45,7 @@ class Observed:
     router: ServiceProcess
     publisher: ServiceProcess
     peer: WebhookPeer
+    spans: OtlpReceiver
     tokens: dict[str, str]
     folder: Path
     incident_id: str = ""
@@ -63,8 +66,10 @@ def observed_system(
 ) -> Iterator[Observed]:
     """The services started with `env` added to their settings (JSON logs, quick metrics)."""
     peer = WebhookPeer(secret="obs-hook-secret")
+    receiver = OtlpReceiver()
     with ExitStack() as stack:
         url = stack.enter_context(serve(peer.app))
+        collector = stack.enter_context(serve(receiver.app))
         channels = folder / "channels.yaml"
         channels.write_text(CHANNELS.format(url=url + peer.path))
         settings = service_environment(
@@ -78,6 +83,8 @@ def observed_system(
             "LOG_FORMAT": "json",
             "LOG_LEVEL": "INFO",
             "METRICS_REFRESH_SECONDS": "0.2",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{collector}/v1/traces",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
             **(env or {}),
         }
         running = {
@@ -87,7 +94,7 @@ def observed_system(
         for process in running.values():
             process.start()
         tokens = json.loads((folder / "dev-tokens.json").read_text())
-        yield Observed(**running, peer=peer, tokens=tokens, folder=folder)
+        yield Observed(**running, peer=peer, spans=receiver, tokens=tokens, folder=folder)
 
 
 async def one_incident_through(system: Observed) -> None:

@@ -3,6 +3,7 @@ real processes: the metrics the dashboard and the alert rules name (scraped from
 processes), and the figures they show after one incident."""
 
 import asyncio
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared.devtools.broker import EmbeddedBroker
 from tests.e2e.observed import Observed, observed_system, one_incident_through
+from tests.e2e.otlp_receiver import ReceivedSpan
 from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
@@ -95,3 +97,35 @@ async def test_the_figures_after_one_incident(system: Observed) -> None:
     ]
     assert len(incidents) == 1
     assert samples[incidents[0]] == 0
+
+
+async def test_one_trace_from_the_ingest_request_to_the_webhook_peer(system: Observed) -> None:
+    receiver = system.spans
+
+    async def exported() -> list[ReceivedSpan] | None:
+        posted = [s for s in receiver.spans if s.name == "post" and s.service.endswith("publisher")]
+        return receiver.spans if posted else None
+
+    await eventually(exported, what="the publisher's post span at the OTLP receiver")
+    raised = next(
+        s for s in receiver.spans if s.service == "planb-ingest" and s.name == "POST /v1/incidents"
+    )
+    peer_saw = system.peer.posts[0].headers["traceparent"]
+    assert peer_saw.split("-")[1] == raised.trace_id  # the platform's request, same trace
+    trace = receiver.trace(raised.trace_id)
+    assert {s.service for s in trace} == {"planb-ingest", "planb-router", "planb-publisher"}
+    names = {(s.service, s.name) for s in trace}
+    assert ("planb-router", "handle planb.incident.raised.v1") in names
+    assert ("planb-publisher", "handle planb.publish.requested.v1") in names
+    # the duty manager's approval is a request of its own, linked from the incident's trace
+    approval = next(s for s in receiver.spans if s.name.startswith("POST /v1/drafts/"))
+    assert approval.trace_id != raised.trace_id
+    approve = next(s for s in trace if s.name == "approve")
+    assert approve.links == (approval.trace_id,)
+    assert approve.attributes["incident_id"] == system.incident_id
+    # and a log line about it (the publisher's pause of `promo`) carries the trace id
+    lines = [json.loads(line) for line in system.publisher.log().splitlines() if line[:1] == "{"]
+    about = [r for r in lines if r.get("incident_id") == system.incident_id]
+    paused = next(r for r in about if r["channel_id"] == "promo")
+    assert paused["trace_id"] == raised.trace_id
+    assert {r["trace_id"] for r in about if "trace_id" in r} == {raised.trace_id}
