@@ -38,7 +38,7 @@ from shared.contract.errors import Conflict, NotFound
 from shared.contract.events import CloudEvent, EventData, utcnow
 from shared.runtime.database import OutboxEntry
 from shared.runtime.service import Runtime
-from shared.runtime.tracing import with_trace
+from shared.runtime.tracing import in_this_trace, with_trace
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class Intake:
                 record.response = answer.model_dump(mode="json")
             return _Taken(answer, replayed=False, claim=record)
 
-        taken = await self.writer.run(job, flushed=flushed, undo=undo)
+        taken = await self.writer.run(in_this_trace(job), flushed=flushed, undo=undo)
         if taken.replayed:
             assert claim is not None
             self.metrics.events.labels("replayed").inc()

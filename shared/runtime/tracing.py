@@ -20,8 +20,9 @@ endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`;
 
 import os
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -33,6 +34,8 @@ from opentelemetry.trace import Link, SpanContext, SpanKind
 from shared.contract.events import CloudEvent
 from shared.runtime.logs import LOG_FIELDS, ids_of, log_ids
 
+T = TypeVar("T")
+R = TypeVar("R")
 REMEMBERED = 10_000
 """Incidents and messages whose span context a process keeps (the most recent)."""
 
@@ -77,6 +80,21 @@ def with_trace(event: CloudEvent) -> CloudEvent:
     return event.model_copy(
         update={"traceparent": carrier["traceparent"], "tracestate": carrier.get("tracestate")}
     )
+
+
+def in_this_trace(work: Callable[[T], Awaitable[R]]) -> Callable[[T], Awaitable[R]]:
+    """`work` as another task will run it (a group commit's writer, for many requests at
+    once), in the trace current here: the events it stages carry this request's context."""
+    here = otel_context.get_current()
+
+    async def run(argument: T) -> R:
+        token = otel_context.attach(here)
+        try:
+            return await work(argument)
+        finally:
+            otel_context.detach(token)
+
+    return run
 
 
 def _context_of(event: CloudEvent) -> otel_context.Context | None:

@@ -23,6 +23,8 @@ class ReceivedSpan:
     links: tuple[str, ...]
     """The trace ids the span links to."""
     attributes: dict[str, str] = field(hash=False)
+    start_ns: int = 0
+    end_ns: int = 0
 
 
 class OtlpReceiver:
@@ -45,6 +47,8 @@ class OtlpReceiver:
                             parent_span_id=span.parent_span_id.hex(),
                             links=tuple(link.trace_id.hex() for link in span.links),
                             attributes={a.key: a.value.string_value for a in span.attributes},
+                            start_ns=span.start_time_unix_nano,
+                            end_ns=span.end_time_unix_nano,
                         )
                     )
         body = ExportTraceServiceResponse().SerializeToString()

@@ -4,7 +4,9 @@ processes), and the figures they show after one incident."""
 
 import asyncio
 import json
+import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shared.devtools.broker import EmbeddedBroker
 from tests.e2e.observed import Observed, observed_system, one_incident_through
 from tests.e2e.otlp_receiver import ReceivedSpan
+from tests.e2e.pictures import dashboard_html, prometheus, screenshot, trace_svg
 from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
@@ -101,12 +104,7 @@ async def test_the_figures_after_one_incident(system: Observed) -> None:
 
 async def test_one_trace_from_the_ingest_request_to_the_webhook_peer(system: Observed) -> None:
     receiver = system.spans
-
-    async def exported() -> list[ReceivedSpan] | None:
-        posted = [s for s in receiver.spans if s.name == "post" and s.service.endswith("publisher")]
-        return receiver.spans if posted else None
-
-    await eventually(exported, what="the publisher's post span at the OTLP receiver")
+    await posted_span(system)
     raised = next(
         s for s in receiver.spans if s.service == "planb-ingest" and s.name == "POST /v1/incidents"
     )
@@ -123,9 +121,92 @@ async def test_one_trace_from_the_ingest_request_to_the_webhook_peer(system: Obs
     approve = next(s for s in trace if s.name == "approve")
     assert approve.links == (approval.trace_id,)
     assert approve.attributes["incident_id"] == system.incident_id
+    # another incident is a trace of its own (ingest's group commit writes for both)
+    async with httpx.AsyncClient(timeout=10) as http:
+        again = await http.post(
+            f"{system.ingest.url}/v1/incidents",
+            headers=system.auth("operator"),
+            json={"title": "Lift out of order", "severity": "sev4"},
+        )
+        assert again.status_code == 202, again.text
+
+    async def both_handled() -> list[ReceivedSpan] | None:
+        handled = [s for s in receiver.spans if s.name == "handle planb.incident.raised.v1"]
+        return handled if len(handled) == 2 else None
+
+    handled = await eventually(both_handled, what="the second incident's span on the router")
+    assert len({s.trace_id for s in handled}) == 2
     # and a log line about it (the publisher's pause of `promo`) carries the trace id
     lines = [json.loads(line) for line in system.publisher.log().splitlines() if line[:1] == "{"]
     about = [r for r in lines if r.get("incident_id") == system.incident_id]
     paused = next(r for r in about if r["channel_id"] == "promo")
     assert paused["trace_id"] == raised.trace_id
     assert {r["trace_id"] for r in about if "trace_id" in r} == {raised.trace_id}
+
+
+async def posted_span(system: Observed) -> ReceivedSpan:
+    """The publisher's span of the post to the webhook, once exported (the last one)."""
+
+    async def exported() -> ReceivedSpan | None:
+        return next((s for s in system.spans.spans if s.name == "post"), None)
+
+    return await eventually(exported, what="the publisher's post span at the OTLP receiver")
+
+
+PICTURES = os.environ.get("OBSERVABILITY_PICTURES")
+
+
+@pytest.mark.skipif(
+    not PICTURES, reason="writes the README's pictures: OBSERVABILITY_PICTURES=docs/observability"
+)
+async def test_pictures_of_the_trace_and_the_dashboard(system: Observed, tmp_path: Path) -> None:
+    assert PICTURES is not None
+    folder = Path(PICTURES)
+    targets = [service.url.removeprefix("http://") for service in system.services.values()]
+    with prometheus(targets, tmp_path) as url:
+        start = time.time()
+        await some_traffic(system)
+        await asyncio.sleep(5)
+        dashboard = json.loads((OBSERVABILITY / "dashboard.json").read_text())
+        page = tmp_path / "dashboard.html"
+        page.write_text(dashboard_html(dashboard, url, start=start, end=time.time()))
+    # the latest incident that paused a channel and went out to the webhook
+    paused = {s.trace_id for s in system.spans.spans if s.name.endswith("channel.paused.v1")}
+    posts = [s for s in system.spans.spans if s.name == "post" and s.trace_id in paused]
+    trace_id = max(posts, key=lambda s: s.start_ns).trace_id
+    trace = [s for s in system.spans.trace(trace_id) if not s.name.endswith((" send", " receive"))]
+    (folder / "trace.svg").write_text(trace_svg(trace) + "\n")
+    screenshot(page, folder / "dashboard.png")
+
+
+async def some_traffic(system: Observed) -> None:
+    """A few incidents over half a minute: some approved, some left waiting."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        for n, severity in enumerate(["sev2", "sev3", "sev1", "sev2", "sev4", "sev3"]):
+            raised = await http.post(
+                f"{system.ingest.url}/v1/incidents",
+                headers=system.auth("operator"),
+                json={"title": f"Incident {n}", "severity": severity},
+            )
+            assert raised.status_code == 202, raised.text
+            if n % 2:
+                continue
+            incident_id = raised.json()["incident_id"]
+
+            async def draft(incident_id: str = incident_id) -> list[dict[str, str]] | None:
+                response = await http.get(
+                    f"{system.router.url}/v1/drafts",
+                    params={"state": "pending", "incident_id": incident_id},
+                    headers=system.auth("duty_manager"),
+                )
+                return response.json() or None
+
+            draft_id = (await eventually(draft, what="a draft"))[0]["id"]
+            await asyncio.sleep(1)  # a duty manager reads it
+            approved = await http.post(
+                f"{system.router.url}/v1/drafts/{draft_id}/approve",
+                headers=system.auth("duty_manager"),
+                json={"channels": ["status", "hook"]},
+            )
+            assert approved.status_code == 200, approved.text
+            await asyncio.sleep(2)
