@@ -32,6 +32,7 @@ from shared.contract.events import (
     utcnow,
 )
 from shared.contract.topics import Topics
+from shared.runtime.tracing import resumed
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +66,17 @@ class Settler:
         claims under way: `GroupCommit`); returns what `then` returned."""
 
         async def job(session: AsyncSession) -> Claim | float | None:
-            await self._record(
-                session,
-                message_id,
-                posted=posted,
-                message=message,
-                failed=failed,
-                retry=retry,
-                attempts=attempts,
-            )
+            # in the message's trace, whichever dispatcher's task runs the batch
+            with resumed("settle", message_id=message_id, channel_id=channel_id):
+                await self._record(
+                    session,
+                    message_id,
+                    posted=posted,
+                    message=message,
+                    failed=failed,
+                    retry=retry,
+                    attempts=attempts,
+                )
             return None if then is None else await then(session)
 
         return await self.commits.run(channel_id, job)

@@ -115,6 +115,16 @@ async def test_one_trace_from_the_ingest_request_to_the_webhook_peer(system: Obs
     names = {(s.service, s.name) for s in trace}
     assert ("planb-router", "handle planb.incident.raised.v1") in names
     assert ("planb-publisher", "handle planb.publish.requested.v1") in names
+    # the webhook's report, settled by the dispatcher, is recorded by the router in it too
+
+    async def both_recorded() -> list[ReceivedSpan] | None:
+        spans = receiver.trace(raised.trace_id)
+        recorded = [s for s in spans if s.name == "handle planb.delivery.published.v1"]
+        settled = [s for s in spans if s.name == "settle" and s.service == "planb-publisher"]
+        # the status page's report and the webhook's
+        return recorded if len(recorded) == 2 and settled else None
+
+    await eventually(both_recorded, what="the router's spans of both delivery reports")
     # the duty manager's approval is a request of its own, linked from the incident's trace
     approval = next(s for s in receiver.spans if s.name.startswith("POST /v1/drafts/"))
     assert approval.trace_id != raised.trace_id
