@@ -22,7 +22,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -61,8 +61,23 @@ def configure_tracing(service: str, env: Mapping[str, str] = os.environ) -> Trac
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
-    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    HTTPXClientInstrumentor().instrument(
+        tracer_provider=provider, request_hook=_origin_only, async_request_hook=_async_origin_only
+    )
     return provider
+
+
+def _origin_only(span: trace.Span, request: Any) -> None:
+    """A platform's URL may carry a secret in its path (Telegram's bot token, a Slack webhook)
+    or its query: an outgoing call's span keeps the scheme, host and port only."""
+    url = request.url
+    origin = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
+    for attribute in ("url.full", "http.url"):
+        span.set_attribute(attribute, origin)
+
+
+async def _async_origin_only(span: trace.Span, request: Any) -> None:
+    _origin_only(span, request)
 
 
 def _tracer() -> trace.Tracer:

@@ -49,6 +49,7 @@ class Observed:
     spans: OtlpReceiver
     tokens: dict[str, str]
     folder: Path
+    peer_origin: str = ""
     incident_id: str = ""
     draft_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -95,7 +96,9 @@ def observed_system(
         for process in running.values():
             process.start()
         tokens = json.loads((folder / "dev-tokens.json").read_text())
-        yield Observed(**running, peer=peer, spans=receiver, tokens=tokens, folder=folder)
+        yield Observed(
+            **running, peer=peer, spans=receiver, tokens=tokens, folder=folder, peer_origin=url
+        )
 
 
 async def one_incident_through(system: Observed) -> None:

@@ -109,6 +109,9 @@ async def test_one_trace_from_the_ingest_request_to_the_webhook_peer(system: Obs
         s for s in receiver.spans if s.service == "planb-ingest" and s.name == "POST /v1/incidents"
     )
     peer_saw = system.peer.posts[0].headers["traceparent"]
+    call = next(s for s in receiver.spans if s.name == "POST" and s.service == "planb-publisher")
+    for attribute in ("url.full", "http.url"):  # no path: it may hold a secret
+        assert call.attributes[attribute] == system.peer_origin
     assert peer_saw.split("-")[1] == raised.trace_id  # the platform's request, same trace
     trace = receiver.trace(raised.trace_id)
     assert {s.service for s in trace} == {"planb-ingest", "planb-router", "planb-publisher"}
