@@ -76,6 +76,17 @@ def _origin_only(span: trace.Span, request: Any) -> None:
         span.set_attribute(attribute, origin)
 
 
+def without_query(span: trace.Span, scope: dict[str, Any]) -> None:
+    """A request's span keeps its path, not its query string (a sign-in callback's code)."""
+    if scope.get("query_string") and span.is_recording():
+        path = scope.get("path", "")
+        host, port = scope.get("server") or ("", None)
+        origin = f"{scope.get('scheme', 'http')}://{host}" + (f":{port}" if port else "")
+        span.set_attribute("http.target", path)
+        span.set_attribute("http.url", origin + path)
+        span.set_attribute("url.query", "")
+
+
 async def _async_origin_only(span: trace.Span, request: Any) -> None:
     _origin_only(span, request)
 

@@ -14,7 +14,7 @@ from shared.runtime.logs import configure_logging
 from shared.runtime.metrics import ConsumerCollector, Snapshot, runtime_source
 from shared.runtime.service import Runtime
 from shared.runtime.settings import CommonSettings
-from shared.runtime.tracing import configure_tracing
+from shared.runtime.tracing import configure_tracing, without_query
 from shared.web.auth import TokenStore
 from shared.web.ops import install_common
 from shared.web.ops_server import OpsServer
@@ -103,6 +103,9 @@ def create_service_app(
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
         FastAPIInstrumentor.instrument_app(
-            app, tracer_provider=tracing, excluded_urls="/healthz,/readyz,/metrics"
+            app,
+            tracer_provider=tracing,
+            excluded_urls="/healthz,/readyz,/metrics",
+            server_request_hook=without_query,
         )
     return app

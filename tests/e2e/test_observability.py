@@ -134,6 +134,10 @@ async def test_one_trace_from_the_ingest_request_to_the_webhook_peer(system: Obs
     approve = next(s for s in trace if s.name == "approve")
     assert approve.links == (approval.trace_id,)
     assert approve.attributes["incident_id"] == system.incident_id
+    # a request's span keeps its path, not its query (a sign-in callback's code)
+    asked = next(s for s in receiver.spans if s.name == "GET /v1/drafts")
+    assert asked.attributes["http.target"] == "/v1/drafts"
+    assert "?" not in asked.attributes["http.url"]
     # another incident is a trace of its own (ingest's group commit writes for both)
     async with httpx.AsyncClient(timeout=10) as http:
         again = await http.post(
