@@ -38,6 +38,7 @@ from shared.contract.errors import Conflict, NotFound
 from shared.contract.events import CloudEvent, EventData, utcnow
 from shared.runtime.database import OutboxEntry
 from shared.runtime.service import Runtime
+from shared.runtime.tracing import in_this_trace, with_trace
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ class Intake:
                 record.response = answer.model_dump(mode="json")
             return _Taken(answer, replayed=False, claim=record)
 
-        taken = await self.writer.run(job, flushed=flushed, undo=undo)
+        taken = await self.writer.run(in_this_trace(job), flushed=flushed, undo=undo)
         if taken.replayed:
             assert claim is not None
             self.metrics.events.labels("replayed").inc()
@@ -184,7 +185,7 @@ class Intake:
         row = OutboxEntry(
             topic=self.runtime.topics.incidents,
             key=incident_id,
-            value=event.to_bytes(),
+            value=with_trace(event).to_bytes(),
             created_at=utcnow(),
         )
         session.add(row)  # flushed with the batch's others
@@ -223,7 +224,12 @@ class Intake:
             # producer's own request timeout (KAFKA_REQUEST_TIMEOUT_MS) ends it for good.
             await self.runtime.producer.send_raw(row.row.topic, row.row.key, row.row.value)
         except KafkaError as exc:
-            log.warning("incident_id=%s Kafka send failed (%r); queued", row.row.key, exc)
+            log.warning(
+                "incident_id=%s Kafka send failed (%r); queued",
+                row.row.key,
+                exc,
+                extra={"incident_id": row.row.key},
+            )
             self.runtime.relay.suspect_broker()
             row.held = False
             self.runtime.relay.release(row.row_id)

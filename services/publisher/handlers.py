@@ -7,12 +7,14 @@ outbox in the same transaction as the state they describe; the relay sends them 
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.channels import ChannelError, ChannelRegistry, OutgoingPost
+from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import ChannelPause, Delivery, DeliveryState
 from shared.contract.events import (
     ChannelPaused,
@@ -48,14 +50,18 @@ def publisher_handlers(
     wake: Callable[[], None],
     hand_over: HandOver | None = None,
     waterfall: Waterfall | None = None,
+    metrics: PublisherMetrics | None = None,
 ) -> dict[str, Handler]:
     """The consumer's registry; `wake` nudges the outbox relay once a report is committed;
     `hand_over(session, message)` gives the dispatcher a network delivery queued in
     `session` (it may claim it there, and wakes once it commits); `waterfall` times a
-    request's arrival and its delivery row."""
+    request's arrival and its delivery row; `metrics` counts the outcomes settled here and
+    times pauses."""
     stages = waterfall or Waterfall()
 
     def emit(session: AsyncSession, outcome: DeliveryOutcome, cause: CloudEvent) -> None:
+        if metrics is not None:
+            after_commit(session, partial(metrics.settled_here, outcome))
         report_delivery(
             session,
             topics,
@@ -98,6 +104,8 @@ def publisher_handlers(
         pause.incident_id = paused.incident_id
         pause.updated_at = paused.paused_at
         held = await _hold_waiting_marketing(session, paused)
+        if metrics is not None:
+            after_commit(session, partial(metrics.paused, paused.paused_at))
         for outcome in held:
             emit(session, outcome, event)
         log.info(

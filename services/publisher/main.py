@@ -59,6 +59,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
     async def setup(app: FastAPI, runtime: Runtime) -> None:
         channels: ChannelRegistry = app.state.channels
         dispatcher: Dispatcher = app.state.dispatcher
+        dispatcher.metrics.channels(list(channels.network))
         await dispatcher.recover()
         runtime.supervise(
             "dispatch-recovery",
@@ -80,6 +81,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                 wake=runtime.relay.wake,
                 hand_over=dispatcher.hand_over,
                 waterfall=dispatcher.metrics.waterfall,
+                metrics=dispatcher.metrics,
             ),
         )
 

@@ -32,6 +32,7 @@ from shared.contract.events import (
     utcnow,
 )
 from shared.contract.topics import Topics
+from shared.runtime.tracing import resumed
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +66,17 @@ class Settler:
         claims under way: `GroupCommit`); returns what `then` returned."""
 
         async def job(session: AsyncSession) -> Claim | float | None:
-            await self._record(
-                session,
-                message_id,
-                posted=posted,
-                message=message,
-                failed=failed,
-                retry=retry,
-                attempts=attempts,
-            )
+            # in the message's trace, whichever dispatcher's task runs the batch
+            with resumed("settle", message_id=message_id, channel_id=channel_id):
+                await self._record(
+                    session,
+                    message_id,
+                    posted=posted,
+                    message=message,
+                    failed=failed,
+                    retry=retry,
+                    attempts=attempts,
+                )
             return None if then is None else await then(session)
 
         return await self.commits.run(channel_id, job)
@@ -99,6 +102,11 @@ class Settler:
                 give_up = f"gave up {why}: {retry}"
         row.claimed_at = None
         row.updated_at = now
+        ids = {
+            "message_id": message_id,
+            "channel_id": row.channel_id,
+            "incident_id": row.incident_id,
+        }
         if posted is not None and message is not None:
             row.state = DeliveryState.PUBLISHED.value
             row.remote_id, row.url, row.error = posted.remote_id, posted.url, None
@@ -109,6 +117,7 @@ class Settler:
                 message_id,
                 row.channel_id,
                 posted.remote_id,
+                extra=ids,
             )
         elif retry is not None and give_up is None:
             row.state = DeliveryState.PENDING.value
@@ -127,13 +136,16 @@ class Settler:
                 row.channel_id,
                 row.next_attempt_at,
                 retry,
+                extra=ids,
             )
         else:
             reason = give_up or "failed"
             row.state = DeliveryState.FAILED.value
             row.error = reason
             self.report(session, row, DeliveryFailed, error=reason)
-            log.warning("message_id=%s channel=%s failed: %s", message_id, row.channel_id, reason)
+            log.warning(
+                "message_id=%s channel=%s failed: %s", message_id, row.channel_id, reason, extra=ids
+            )
 
     def take_back(self, session: AsyncSession, row: Delivery, *, resend: bool) -> None:
         """A claim its process never settled (killed, or gone): send it again where the

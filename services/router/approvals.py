@@ -24,6 +24,7 @@ from shared.contract.events import (
 )
 from shared.contract.textlength import Measured
 from shared.runtime.database import after_commit
+from shared.runtime.tracing import resumed
 from shared.web.auth import Principal, Role
 
 log = logging.getLogger(__name__)
@@ -146,14 +147,15 @@ async def approve(
                 requested_at=now,
                 languages=post.languages,
             )
-            ctx.emit(
-                session,
-                topic=ctx.topics.outbound,
-                key=channel_id,
-                event=CloudEvent.wrap(
-                    request, source=SOURCE, subject=message_id, id=derived_id(message_id)
-                ),
-            )
+            with resumed("approve", incident_id=incident.id, message_id=message_id):
+                ctx.emit(
+                    session,
+                    topic=ctx.topics.outbound,
+                    key=channel_id,
+                    event=CloudEvent.wrap(
+                        request, source=SOURCE, subject=message_id, id=derived_id(message_id)
+                    ),
+                )
             session.add(
                 Delivery(
                     message_id=message_id,
@@ -195,7 +197,9 @@ async def approve_by_policy(
     except DomainError as refused:
         # `approve` refuses before it writes anything, so the draft simply stays pending
         # for a person; the policy's own check (no four-eyes severity) makes this rare.
-        log.warning("policy did not approve draft %s: %s", draft.id, refused)
+        log.warning(
+            "policy did not approve draft %s: %s", draft.id, refused, extra={"draft_id": draft.id}
+        )
         return False
     return True
 

@@ -105,7 +105,8 @@ async def _load(session: AsyncSession, incident_ids: set[str]) -> _Book:
 def _raised(ctx: RouterContext, session: AsyncSession, book: _Book, *, event: CloudEvent) -> None:
     data = payload_of(event, IncidentRaised)
     if data.incident_id in book.incidents:
-        log.info("incident %s already recorded; event %s ignored", data.incident_id, event.id)
+        ids = {"incident_id": data.incident_id, "event_id": event.id}
+        log.info("incident %s already recorded; event %s ignored", *ids.values(), extra=ids)
         return
     incident = book.incidents[data.incident_id] = new_incident(data, now=ctx.clock())
     session.add(incident)
@@ -120,7 +121,8 @@ def _updated(ctx: RouterContext, session: AsyncSession, book: _Book, *, event: C
     if incident is None:  # the fetch is handled one by one: this record is dead-lettered
         raise PermanentError(f"incident {data.incident_id} is not known to the router")
     if incident.status == IncidentStatus.RESOLVED.value:
-        log.warning("incident %s is resolved; event %s ignored", incident.id, event.id)
+        ids = {"incident_id": incident.id, "event_id": event.id}
+        log.warning("incident %s is resolved; event %s ignored", *ids.values(), extra=ids)
         return
     apply_update(incident, data, now=ctx.clock())
     _timeline(session, incident.id, updated_entry(data))

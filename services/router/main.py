@@ -17,6 +17,7 @@ from services.router.drafting import load_drafter
 from services.router.incident_batch import incidents_together
 from services.router.incidents import incident_handlers
 from services.router.jobs import periodic_jobs
+from services.router.metrics import router_source
 from services.router.models import Base
 from services.router.policy import load_policy
 from services.router.settings import RouterSettings, get_settings
@@ -50,6 +51,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     def prepare(app: FastAPI, runtime: Runtime) -> None:
         app.state.waterfall = Waterfall(app.state.metrics.registry)
         app.state.context = bootstrap(settings, runtime, waterfall=app.state.waterfall)
+        app.state.snapshot.add(router_source(runtime.database, app.state.context.channels))
         runtime.relay.on_sent = relay_stage(runtime.topics.outbound, app.state.waterfall)
         runtime.without_kafka = (
             "degraded: Kafka unreachable; the console and the API are served, approvals and "

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
 
+from shared.contract.tracecontext import TraceContext
 from shared.contract.validation import summarise
 
 
@@ -26,8 +27,8 @@ class BadEvent(ValueError):
     """A record that is not a valid Plan B CloudEvent; it belongs on the dead-letter topic."""
 
 
-class CloudEvent(BaseModel):
-    """CloudEvents 1.0 structured-mode envelope (JSON)."""
+class CloudEvent(TraceContext):
+    """CloudEvents 1.0 structured-mode envelope (JSON), with the distributed-tracing extension."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
 

@@ -120,6 +120,12 @@ CLOUDEVENT_ATTRIBUTES: dict[str, Any] = {
             "const": "application/json",
             "description": "Always JSON; omitted means the same.",
         },
+        "traceparent": {
+            "type": "string",
+            "description": "The CloudEvents distributed-tracing extension: the W3C trace "
+            "context of the span that staged the event; only while the producer traces.",
+        },
+        "tracestate": {"type": "string", "description": "W3C `tracestate`, with `traceparent`."},
         "data": {"type": "object", "description": "The payload named by `type`."},
     },
 }

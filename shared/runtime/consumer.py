@@ -32,6 +32,7 @@ from shared.runtime.fetch import Parsed, handle_together
 from shared.runtime.kafka import EventProducer, MissingTopics
 from shared.runtime.kafka_security import PLAINTEXT, KafkaSecurity
 from shared.runtime.retry import Backoff, retrying
+from shared.runtime.tracing import handling
 
 log = logging.getLogger(__name__)
 
@@ -245,10 +246,11 @@ class EventConsumer:
 
     async def _handle_once(self, event: CloudEvent, topic: str, handler: Handler) -> None:
         try:
-            async with self.database.transaction() as session:
-                session.add(InboxEntry(event_id=event.id, topic=topic, handled_at=utcnow()))
-                await session.flush()
-                await handler(event, session)
+            with handling(event):
+                async with self.database.transaction() as session:
+                    session.add(InboxEntry(event_id=event.id, topic=topic, handled_at=utcnow()))
+                    await session.flush()
+                    await handler(event, session)
         except IntegrityError:
             async with self.database.sessions() as session:
                 if await session.get(InboxEntry, event.id) is None:
@@ -269,7 +271,7 @@ class EventConsumer:
             backoff=self._backoff,
             stopping=self._stopping,
         )
-        self.stats.dead_lettered += 1
+        self.stats.dead_lettered_from(record.topic)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary for /readyz."""

@@ -34,12 +34,18 @@ class ConsumerStats:
     handled: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    """Dead-lettered records per topic they came from (`dead_lettered` in all)."""
     ignored: int = 0
     last_error: str | None = None
     assigned: set[TopicPartition] = field(default_factory=set)
     partitions: dict[TopicPartition, PartitionProgress] = field(default_factory=dict)
     last_round_at: datetime | None = None
     """When a fetch last returned: the batch before it was handled and committed."""
+
+    def dead_lettered_from(self, topic: str) -> None:
+        self.dead_lettered += 1
+        self.dead_letters[topic] = self.dead_letters.get(topic, 0) + 1
 
     async def round_done(self, consumer: AIOKafkaConsumer) -> None:
         """After each fetch: the assignment, and each partition's progress."""

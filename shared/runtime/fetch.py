@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contract.events import CloudEvent, utcnow
 from shared.runtime.database import Database, InboxEntry, stage_insert
+from shared.runtime.tracing import handling, handling_together
 
 Handler = Callable[[CloudEvent, AsyncSession], Awaitable[None]]
 TogetherHandler = Callable[[list[CloudEvent], AsyncSession], Awaitable[None]]
@@ -62,10 +63,12 @@ async def handle_together(
             inbox = [{"event_id": e.id, "topic": t, "handled_at": now} for _, t, e in fresh]
             stage_insert(session, InboxEntry, inbox)
             if together is not None:
-                await together([e for _, _, e in fresh], session)
+                with handling_together([e for _, _, e in fresh]):
+                    await together([e for _, _, e in fresh], session)
             else:
                 for at, _, event in fresh:  # noqa: B007 (`at` tells which failed)
-                    await handlers[event.type](event, session)
+                    with handling(event):
+                        await handlers[event.type](event, session)
                 at = None  # a failing commit is no one record's
     except Exception as exc:
         return Outcome(failed=Failed(at, exc))

@@ -20,6 +20,7 @@ from shared.contract.events import CloudEvent, utcnow
 from shared.runtime.database import Database, OutboxEntry, after_commit, stage_insert
 from shared.runtime.kafka import EventProducer
 from shared.runtime.retry import Backoff, retrying
+from shared.runtime.tracing import with_trace
 from shared.runtime.wakeup import wait_for_wakeup
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ def add_to_outbox(
     they were staged (`stage_insert`). `wake` (the relay's) is called once the transaction
     commits, never if it rolls back.
     """
-    row = {"topic": topic, "key": key, "value": event.to_bytes(), "created_at": utcnow()}
+    value = with_trace(event).to_bytes()
+    row = {"topic": topic, "key": key, "value": value, "created_at": utcnow()}
     stage_insert(session, OutboxEntry, [row])
     if wake is not None:
         after_commit(session, wake)

@@ -7,6 +7,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.runtime.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
+from shared.runtime.logs import LogFormat
 
 Environment = Literal["local", "test", "production"]
 PRODUCTION_OPS_PORT = 9100
@@ -73,6 +74,14 @@ class CommonSettings(BaseSettings):
     channels_file: Path | None = None
     public_base_url: str = "http://127.0.0.1:8002"
     log_level: str = "INFO"
+    log_format: LogFormat = Field(
+        default="text",
+        description="`text`: one line per record, `2026-12-01T09:00:00.123+00:00 INFO [router] "
+        "logger: message [incident_id=…]`; `json`: one JSON object per line with `timestamp`, "
+        "`level`, `service`, `logger`, `message` and, where a line concerns one, "
+        "`incident_id`, `message_id`, `draft_id`, `channel_id`, `event_id` (and `trace_id`, "
+        "`span_id` while tracing is on) as fields of their own, for a log store",
+    )
     ops_port: int | None = Field(
         default=None,
         ge=0,
@@ -82,6 +91,13 @@ class CommonSettings(BaseSettings):
         "port (there `/readyz` answers only its status, for probes). Unset: "
         f"{PRODUCTION_OPS_PORT} when ENVIRONMENT=production, else all stay on the service's "
         "port; 0: on the service's port in every environment",
+    )
+    metrics_refresh_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="how often the gauges read from the database (outbox depth, readiness; "
+        "the router's pending and overdue drafts, paused channels, held posts) are refreshed; "
+        "a scrape of `/metrics` serves the last refresh and runs no query",
     )
     loop_restart_limit: int = Field(
         default=5,

@@ -11,8 +11,10 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
 from shared.runtime.logs import configure_logging
+from shared.runtime.metrics import ConsumerCollector, Snapshot, runtime_source
 from shared.runtime.service import Runtime
 from shared.runtime.settings import CommonSettings
+from shared.runtime.tracing import configure_tracing, without_query
 from shared.web.auth import TokenStore
 from shared.web.ops import install_common
 from shared.web.ops_server import OpsServer
@@ -40,7 +42,8 @@ def create_service_app(
     """`prepare` runs before start (read config, fail fast); `setup` after (add consumers);
     `teardown` after the runtime stopped (close clients the background tasks used);
     `form_prefixes`: paths whose routes take HTML form bodies (a web console)."""
-    configure_logging(settings.log_level, settings.service_name)
+    configure_logging(settings.log_level, settings.service_name, settings.log_format)
+    tracing = configure_tracing(settings.service_name)
     ops_port = settings.resolved_ops_port()
 
     @asynccontextmanager
@@ -49,6 +52,12 @@ def create_service_app(
         app.state.settings = settings
         app.state.tokens = TokenStore.from_file(settings.resolved_tokens_file())
         app.state.runtime = runtime
+        registry = app.state.metrics.registry
+        snapshot = app.state.snapshot = Snapshot(interval_seconds=settings.metrics_refresh_seconds)
+        snapshot.add(runtime_source(runtime))
+        consumers = ConsumerCollector(runtime.consumers)
+        registry.register(snapshot)
+        registry.register(consumers)
         if prepare is not None:
             prepare(app, runtime)
         ops = None if ops_port is None else OpsServer(app, host=settings.ops_host, port=ops_port)
@@ -58,12 +67,17 @@ def create_service_app(
             await runtime.start()
             try:
                 await setup(app, runtime)
+                runtime.supervise("metrics", snapshot.run, progress=lambda: snapshot.last_round_at)
                 yield
             finally:
                 await runtime.stop()
                 if teardown is not None:
                     await teardown(app)
         finally:
+            if tracing is not None:
+                tracing.shutdown()  # the last spans exported
+            registry.unregister(snapshot)
+            registry.unregister(consumers)
             if ops is not None:
                 await ops.stop()
 
@@ -85,4 +99,13 @@ def create_service_app(
     )
     for router in routers:
         app.include_router(router)
+    if tracing is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=tracing,
+            excluded_urls="/healthz,/readyz,/metrics",
+            server_request_hook=without_query,
+        )
     return app

@@ -2,7 +2,7 @@
 
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -16,7 +16,8 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.runtime.health import ReadinessCheck, is_degraded
+from shared.runtime.health import ReadinessCheck, evaluate
+from shared.runtime.metrics import process_registry
 from shared.web.auth import Principal, Role, TokenStore
 from shared.web.guards import BodyGuard, NulGuard
 from shared.web.headers import SecurityHeaders
@@ -68,10 +69,11 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
 
 
 class HttpMetrics:
-    """Per-app registry, so several apps in one test process don't collide."""
+    """Per-app registry (several apps in one test process don't collide), with the
+    process's `process_*` and `python_*` collectors in it."""
 
     def __init__(self, service: str) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = process_registry()
         self.requests = Counter(
             "planb_http_requests",
             "HTTP requests by route and status",
@@ -87,7 +89,7 @@ class HttpMetrics:
         )
         self.problems = Counter(
             "planb_http_problems",
-            "Requests answered with a problem document, by status and problem type",
+            "Requests answered with a problem document (4xx, 5xx), by status and problem type",
             ["service", "status", "type"],
             registry=self.registry,
         )
@@ -160,19 +162,9 @@ def ops_router(
 
     @router.get("/readyz", summary="Kafka and the database are reachable")
     async def readyz(request: Request) -> JSONResponse:
-        results: dict[str, Any] = {}
-        ready = True
-        for name, check in checks(request).items():
-            try:
-                ok, detail = await check()
-            except Exception as exc:
-                ok, detail = False, f"{type(exc).__name__}: {exc}"
-            results[name] = {"ok": ok, "detail": detail}
-            ready = ready and ok
-        degraded = any(is_degraded(r["detail"]) for r in results.values())
-        state = "unavailable" if not ready else "degraded" if degraded else "ready"
+        state, results = await evaluate(checks(request))
         body = {"status": state, "checks": results} if details else {"status": state}
-        return JSONResponse(body, status_code=200 if ready else 503)
+        return JSONResponse(body, status_code=503 if state == "unavailable" else 200)
 
     if not details:
         return router

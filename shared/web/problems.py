@@ -81,7 +81,7 @@ def problem_response(
     body["instance"] = instance_of(request.url.path)
     body.update(extensions)
     metrics = getattr(request.app.state, "metrics", None)
-    if metrics is not None:
+    if metrics is not None and status >= 400:  # a redirect (the console's 303) is none
         metrics.problems.labels(metrics.service, str(status), type_.rsplit("/", 1)[-1]).inc()
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 

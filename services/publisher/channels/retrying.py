@@ -27,6 +27,7 @@ from services.publisher.channels.protocol import (
     Posted,
     RetryableChannelError,
 )
+from shared.runtime.tracing import resumed
 
 logger = logging.getLogger(__name__)
 
@@ -90,4 +91,5 @@ async def post_with_retries(
         sleep=sleep,
         reraise=True,
     )
-    return await retrying(channel.send, post)
+    with resumed("post", message_id=post.idempotency_key, channel_id=channel.channel_id):
+        return await retrying(channel.send, post)
