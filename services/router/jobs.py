@@ -3,6 +3,7 @@ lifespan spawns each."""
 
 from functools import partial
 
+from services.router.accounts_audit import audit_account_events
 from services.router.context import RouterContext
 from services.router.draft_queue import write_requested_drafts
 from services.router.escalation import escalate
@@ -42,4 +43,6 @@ def periodic_jobs(
             partial(escalate, ctx, database),
             interval=settings.escalation_interval_seconds,
         ),
+        # `planb tokens` writes its events straight into the database; the API audits its own
+        PeriodicJob("token-audit", partial(audit_account_events, ctx, database), interval=2.0),
     ]

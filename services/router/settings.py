@@ -57,6 +57,20 @@ class RouterSettings(CommonSettings):
             )
         return self
 
+    @property
+    def holds_accounts(self) -> bool:
+        return True
+
+    @model_validator(mode="after")
+    def _accounts_in_own_database(self) -> "RouterSettings":
+        url = self.accounts_database_url
+        if url and url != self.resolved_database_url():
+            raise ValueError(
+                "ACCOUNTS_DATABASE_URL on the router must be its own DATABASE_URL (or unset): "
+                "the router keeps the accounts in its database and audits their changes there"
+            )
+        return self
+
     def resolved_policy_file(self) -> Path:
         return self.policy_file or self.config_dir / "policy.yaml"
 

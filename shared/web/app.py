@@ -13,6 +13,7 @@ from sqlalchemy import MetaData
 from shared.runtime.logs import configure_logging
 from shared.runtime.service import Runtime
 from shared.runtime.settings import CommonSettings
+from shared.web.accounts import Accounts
 from shared.web.auth import TokenStore
 from shared.web.ops import install_common
 from shared.web.ops_server import OpsServer
@@ -49,6 +50,9 @@ def create_service_app(
         app.state.settings = settings
         app.state.tokens = TokenStore.from_file(settings.resolved_tokens_file())
         app.state.runtime = runtime
+        accounts_url = settings.resolved_accounts_database_url()
+        own = runtime.database if accounts_url == runtime.database.url else None
+        app.state.accounts = Accounts(accounts_url, database=own)
         if prepare is not None:
             prepare(app, runtime)
         ops = None if ops_port is None else OpsServer(app, host=settings.ops_host, port=ops_port)
@@ -61,6 +65,7 @@ def create_service_app(
                 yield
             finally:
                 await runtime.stop()
+                await app.state.accounts.close()
                 if teardown is not None:
                     await teardown(app)
         finally:

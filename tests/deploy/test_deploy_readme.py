@@ -56,7 +56,7 @@ def test_the_block_ends_with_compose_up_and_everything_before_it_runs(
     store = TokenStore.from_file(tokens)
     principal = store.authenticate(plain["duty_manager"])
     assert principal is not None
-    assert principal.role.value == "duty_manager"
+    assert principal.roles == {Role.DUTY_MANAGER}
     assert all(token not in tokens.read_text() for token in plain.values())  # digests only
 
     dotenv = dict(

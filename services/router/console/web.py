@@ -139,7 +139,7 @@ class CsrfRefused(Exception):
 class NotAllowed(Exception):
     def __init__(self, principal: Principal, needs: str) -> None:
         super().__init__(
-            f"You are signed in as {principal.name} ({principal.role.value}); {needs}."
+            f"You are signed in as {principal.label} ({principal.roles_text}); {needs}."
         )
 
 
