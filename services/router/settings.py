@@ -32,7 +32,13 @@ class RouterSettings(CommonSettings):
         "when unset, a random one is generated into DATA_DIR/console-secret",
     )
     console_session_hours: float = Field(
-        default=12, gt=0, le=168, description="How long a console sign-in lasts"
+        default=12, gt=0, le=168, description="How long a console sign-in lasts at most"
+    )
+    console_idle_minutes: float = Field(
+        default=30,
+        gt=0,
+        le=24 * 60,
+        description="A console session unused this long ends (signing in again starts anew)",
     )
 
     @field_validator("console_secret")
