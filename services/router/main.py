@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.router.api import router
 from services.router.api_admin import router as admin_router
 from services.router.api_marketing import router as marketing_router
+from services.router.console.oidc import Oidc
 from services.router.console.routes import FORM_PREFIXES
 from services.router.console.routes import router as console_router
 from services.router.context import RouterContext
@@ -49,6 +50,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     def prepare(app: FastAPI, runtime: Runtime) -> None:
+        app.state.oidc = Oidc(settings) if settings.oidc_enabled else None
         app.state.waterfall = Waterfall(app.state.metrics.registry)
         app.state.context = bootstrap(settings, runtime, waterfall=app.state.waterfall)
         runtime.relay.on_sent = relay_stage(runtime.topics.outbound, app.state.waterfall)

@@ -131,7 +131,13 @@ def _login_form(
     return render(
         request,
         "login.html",
-        {"csrf": csrf, "next": target, "title": "Sign in"},
+        {"csrf": csrf, "next": target, "title": "Sign in", "sso": _sso_name(request)},
         error=error,
         status_code=status_code,
     )
+
+
+def _sso_name(request: Request) -> str | None:
+    """The identity provider's name on the button, when one is configured."""
+    settings = request.app.state.settings
+    return settings.oidc_provider_name if getattr(request.app.state, "oidc", None) else None
