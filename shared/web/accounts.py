@@ -8,6 +8,7 @@ for the audit log: whoever changes a token (the admin API, `planb tokens`) write
 in the same transaction, and the router moves it into its audit log and onto `planb.audit`.
 """
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import JSON, String, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.contract.events import utcnow
@@ -24,9 +25,10 @@ from shared.web.auth import Principal, Role, digest
 
 log = logging.getLogger(__name__)
 
-LAST_USED_RESOLUTION = timedelta(minutes=5)
-"""`last_used_at` is written at most this often per token: a write per request would put
-every service's every request in the queue for the router database's writer."""
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+"""How stale `last_used_at` may be: uses are noted in memory and written this often, by a
+loop, never by the request (a write there would queue every request behind the router
+database's writer, and deadlock a request already holding it)."""
 
 
 class AccountsBase(DeclarativeBase):
@@ -95,6 +97,8 @@ class Accounts:
         self.url = url
         self._database = database
         self._owned = database is None
+        self._used: dict[int, datetime] = {}
+        self.flushed_at: datetime | None = None
 
     def _missing_file(self) -> bool:
         """An SQLite accounts file that does not exist yet (the router never ran): no tokens,
@@ -117,18 +121,48 @@ class Accounts:
         try:
             async with database.reader() as session:
                 row = await live_token(session, digest(token), now)
-            if row is None:
-                return None
-            if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-                async with database.transaction() as session:
-                    await session.execute(
-                        update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
-                    )
         except (OperationalError, ProgrammingError) as exc:
             # no tables yet (the router has not migrated): nobody is known, so a 401
             log.warning("personal tokens unreadable at %s: %s", self.url, exc)
             return None
+        if row is None:
+            return None
+        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+            self._used[row.id] = now
         return row.principal()
+
+    async def flush(self) -> int:
+        """Write the uses noted since the last flush; how many tokens were touched."""
+        used, self._used = self._used, {}
+        database = self.database()
+        if used and database is not None:
+            try:
+                async with database.transaction() as session:
+                    for token_id, at in used.items():
+                        await session.execute(
+                            update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=at)
+                        )
+            except DBAPIError:
+                self._used = used | self._used  # next round, then
+                raise
+        self.flushed_at = utcnow()
+        return len(used)
+
+    async def record_uses(self) -> None:
+        """The loop (supervised by the service) that writes `last_used_at`."""
+        while True:
+            await asyncio.sleep(LAST_USED_RESOLUTION.total_seconds())
+            try:
+                await self.flush()
+            except DBAPIError as exc:  # the accounts' database away: not this loop's fault
+                log.warning("token uses not recorded this round: %s", exc)
+
+    async def last_flush(self) -> None:
+        """At shutdown, before the database stops taking writes."""
+        try:
+            await self.flush()
+        except DBAPIError as exc:
+            log.warning("token uses not recorded at shutdown: %s", exc)
 
     async def close(self) -> None:
         if self._owned and self._database is not None:

@@ -60,12 +60,17 @@ def create_service_app(
             await ops.start()
         try:
             await runtime.start()
+            accounts: Accounts = app.state.accounts
+            runtime.supervise(
+                "token-last-used", accounts.record_uses, progress=lambda: accounts.flushed_at
+            )
             try:
                 await setup(app, runtime)
                 yield
             finally:
+                await accounts.last_flush()
                 await runtime.stop()
-                await app.state.accounts.close()
+                await accounts.close()
                 if teardown is not None:
                     await teardown(app)
         finally:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.web.auth import TokenStore
+from shared.web.auth import Role, TokenStore
 from tests.deploy.support import interpolate, required_variables, settings_error
 
 ROOT = Path(__file__).resolve().parents[2]

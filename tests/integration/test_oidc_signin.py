@@ -102,7 +102,8 @@ class Browser:
         started = await self.router.get("/console/oidc/start", params={"next": "/console"})
         assert started.status_code == 303, started.text
         location = started.headers["location"]
-        assert "code_challenge_method=S256" in location and "nonce=" in location
+        assert "code_challenge_method=S256" in location
+        assert "nonce=" in location
         while not location.startswith(ROUTER):
             answer = await self.idp.get(location)
             assert answer.status_code in (302, 303), answer.text

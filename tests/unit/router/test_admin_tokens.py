@@ -12,19 +12,25 @@ from sqlalchemy import select
 from services.router.main import create_app
 from services.router.models import AuditEntry, Base
 from services.router.settings import RouterSettings
-from shared.contract.events import utcnow
+from shared.contract.events import Severity, utcnow
 from shared.runtime.database import Database
 from shared.runtime.service import Runtime
 from shared.web import tokens
 from shared.web.accounts import Accounts
 from shared.web.auth import Role, TokenStore, generate_dev_tokens
-from tests.unit.router.approval_harness import Clock, router_context
+from tests.unit.router.approval_harness import Clock, deliver, pending, raised, router_context
 
 
 class Admin:
     def __init__(
-        self, client: httpx.AsyncClient, db: Database, dev: dict[str, str], clock: Clock
+        self,
+        client: httpx.AsyncClient,
+        db: Database,
+        dev: dict[str, str],
+        clock: Clock,
+        accounts: Accounts,
     ) -> None:
+        self.accounts = accounts
         self.clock = clock
         self.client = client
         self.db = db
@@ -54,13 +60,14 @@ async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Admin]:
     app = create_app(settings)
     app.state.settings = settings
     app.state.tokens = TokenStore.from_file(settings.resolved_tokens_file())
-    app.state.accounts = Accounts(database_url, database=runtime.database)
+    accounts = Accounts(database_url, database=runtime.database)
+    app.state.accounts = accounts
     app.state.runtime = runtime
     clock = Clock()
     app.state.context = router_context(clock)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
-        yield Admin(client, runtime.database, dev, clock)
+        yield Admin(client, runtime.database, dev, clock, accounts)
     await runtime.database.dispose()
 
 
@@ -78,12 +85,15 @@ async def test_a_token_is_shown_once_listed_without_secret_and_names_the_person(
 
     drafts = await api.client.get("/v1/drafts", headers=api.auth(secret))
     assert drafts.status_code == 200, drafts.text
+    assert await api.accounts.flush() == 1  # the service's loop does this every minute
     listed = await api.client.get("/v1/admin/tokens", headers=api.admin)
     assert listed.status_code == 200
     (alice,) = listed.json()
-    assert alice["name"] == "alice" and alice["state"] == "active"
+    assert alice["name"] == "alice"
+    assert alice["state"] == "active"
     assert alice["last_used_at"] is not None
-    assert secret not in listed.text and "sha256" not in listed.text
+    assert secret not in listed.text
+    assert "sha256" not in listed.text
     assert await api.audit() == [("dev-admin", "token issued", "alice")]
 
     twice = await api.client.post(
@@ -156,3 +166,31 @@ async def test_an_expired_token_is_refused(api: Admin) -> None:
     api.clock.advance(seconds=1)  # the API's clock, which lists it
     listed = await api.client.get("/v1/admin/tokens", headers=api.admin)
     assert [t["state"] for t in listed.json()] == ["expired"]
+
+
+async def test_the_four_eyes_rule_and_the_audit_log_name_the_person(api: Admin) -> None:
+    people = {}
+    for name in ("dana", "sam"):
+        issued = await api.client.post(
+            "/v1/admin/tokens", json={"name": name, "roles": ["duty_manager"]}, headers=api.admin
+        )
+        people[name] = api.auth(issued.json()["token"])
+    ctx = router_context(api.clock)
+    await deliver(ctx, api.db, raised("inc_p", Severity.SEV1, by="olu"))
+    draft = await pending(api.db, "inc_p")
+    edit = {"channel_id": "status", "text": "Trains are held at Central."}
+    edited = await api.client.patch(f"/v1/drafts/{draft.id}", json=edit, headers=people["dana"])
+    assert edited.status_code == 200, edited.text
+
+    own = await api.client.post(f"/v1/drafts/{draft.id}/approve", headers=people["dana"])
+    assert own.status_code == 403
+    assert own.json()["detail"] == (
+        "four-eyes rule for sev1: dana edited the status text; another duty manager must approve."
+    )
+    other = await api.client.post(f"/v1/drafts/{draft.id}/approve", headers=people["sam"])
+    assert other.status_code == 200, other.text
+    assert other.json()["decided_by"] == "sam"
+    async with api.db.reader() as session:
+        rows = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
+    deeds = {(r.actor, r.action) for r in rows if r.entity_type != "token"}
+    assert {actor for actor, _ in deeds} >= {"dana", "sam"}
