@@ -48,7 +48,10 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime(settings, metadata=metadata)
         app.state.settings = settings
-        app.state.tokens = TokenStore.from_file(settings.resolved_tokens_file())
+        tokens_file = settings.resolved_tokens_file()
+        # personal tokens need no file: only one named by TOKENS_FILE must exist
+        optional = settings.tokens_file is None and not tokens_file.exists()
+        app.state.tokens = TokenStore([]) if optional else TokenStore.from_file(tokens_file)
         app.state.runtime = runtime
         accounts_url = settings.resolved_accounts_database_url()
         own = runtime.database if accounts_url == runtime.database.url else None
