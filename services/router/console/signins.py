@@ -10,15 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fastapi import Request
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router.models import ConsoleSignIn
+from services.router.models import ConsoleSignIn, OidcLogin
 from services.router.settings import RouterSettings
 from shared.runtime.database import Database
 from shared.web.accounts import live_token
 from shared.web.auth import Principal, Role, TokenStore
 
+KEPT = timedelta(days=7)
+"""Sessions stay this long after their absolute end (who was signed in, when), then go."""
 TOUCH_EVERY = timedelta(minutes=1)
 """`last_seen_at` is written at most this often: the idle limit is counted in minutes."""
 
@@ -124,3 +126,10 @@ async def end(database: Database, sid: str, now: datetime) -> None:
             .where(ConsoleSignIn.sid_sha256 == sid_digest(sid), ConsoleSignIn.ended_at.is_(None))
             .values(ended_at=now)
         )
+
+
+async def forget_old(database: Database, now: datetime) -> None:
+    """The periodic clean-up: sessions long over, and sign-ins never finished."""
+    async with database.transaction() as session:
+        await session.execute(delete(ConsoleSignIn).where(ConsoleSignIn.expires_at < now - KEPT))
+        await session.execute(delete(OidcLogin).where(OidcLogin.created_at < now - KEPT))

@@ -10,8 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from services.router.console import signins
 from services.router.main import create_app
-from services.router.models import Base, ChannelPause, DraftText
+from services.router.models import Base, ChannelPause, ConsoleSignIn, DraftText
 from services.router.settings import RouterSettings
 from shared.contract.events import Severity
 from shared.runtime.database import Database
@@ -319,3 +320,15 @@ async def test_a_form_with_too_many_fields_is_a_problem_not_a_crash(console: Con
     response = await console.client.post("/console/login", content=body, headers=headers)
     assert response.status_code == 413
     assert response.json()["title"] == "Too many form fields"
+
+
+async def test_sessions_long_over_are_forgotten(console: Console) -> None:
+    clock = console.ctx.clock
+    assert isinstance(clock, Clock)
+    await console.sign_in()
+    await signins.forget_old(console.db, clock.now)
+    async with console.db.reader() as session:
+        assert len((await session.scalars(select(ConsoleSignIn))).all()) == 1
+    await signins.forget_old(console.db, clock.advance(days=8))
+    async with console.db.reader() as session:
+        assert (await session.scalars(select(ConsoleSignIn))).all() == []
