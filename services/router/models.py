@@ -3,10 +3,9 @@
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
-from shared.runtime.database import UTCDateTime
 from shared.web.accounts import AccountsBase
 
 
@@ -14,11 +13,7 @@ class Base(DeclarativeBase):
     # the personal tokens' tables (shared.web.accounts) are the router's too: one metadata,
     # so one history of migrations creates both
     metadata = AccountsBase.metadata
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: UTCDateTime,
-        dict[str, Any]: JSON,
-        list[str]: JSON,
-    }
+    type_annotation_map: ClassVar[dict[Any, Any]] = AccountsBase.type_annotation_map
 
 
 class Incident(Base):

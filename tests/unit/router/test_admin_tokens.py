@@ -9,7 +9,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from services.router.main import create_app
 from services.router.models import AuditEntry, Base
 from services.router.settings import RouterSettings
 from shared.contract.events import Severity, utcnow
@@ -17,8 +16,15 @@ from shared.runtime.database import Database
 from shared.runtime.service import Runtime
 from shared.web import tokens
 from shared.web.accounts import Accounts
-from shared.web.auth import Role, TokenStore, generate_dev_tokens
-from tests.unit.router.approval_harness import Clock, deliver, pending, raised, router_context
+from shared.web.auth import Role, generate_dev_tokens
+from tests.unit.router.approval_harness import (
+    Clock,
+    deliver,
+    pending,
+    raised,
+    router_context,
+    wired_app,
+)
 
 
 class Admin:
@@ -57,14 +63,9 @@ async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Admin]:
     dev = generate_dev_tokens(tmp_path)
     runtime = Runtime(settings, metadata=Base.metadata)
     await runtime.database.create_all(Base.metadata)
-    app = create_app(settings)
-    app.state.settings = settings
-    app.state.tokens = TokenStore.from_file(settings.resolved_tokens_file())
-    accounts = Accounts(database_url, database=runtime.database)
-    app.state.accounts = accounts
-    app.state.runtime = runtime
     clock = Clock()
-    app.state.context = router_context(clock)
+    app = wired_app(settings, runtime, clock)
+    accounts = app.state.accounts
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
         yield Admin(client, runtime.database, dev, clock, accounts)
