@@ -75,7 +75,8 @@ class CommonSettings(BaseSettings):
         "`/v1/admin/tokens`): the router's, which creates the tables; every service reads "
         "them there on each request, so a revocation holds at once on all. Unset: the "
         "router's own database on the router, `DATA_DIR/router.db` (its local default) on "
-        "the others; set it to the router's `DATABASE_URL` wherever that is not SQLite",
+        "the others; set it to the router's `DATABASE_URL` wherever that is not SQLite "
+        "(required in production on ingest and publisher)",
     )
     config_dir: Path = Path("config")
     channels_file: Path | None = None
@@ -119,6 +120,11 @@ class CommonSettings(BaseSettings):
                 raise ValueError(
                     "TOKENS_FILE must be set when ENVIRONMENT=production (the hashed bearer "
                     "tokens; `DATA_DIR/tokens.json` is the local dev tokens' place)"
+                )
+            if self.accounts_database_url is None and not self.holds_accounts:
+                raise ValueError(
+                    "ACCOUNTS_DATABASE_URL must be set when ENVIRONMENT=production (the "
+                    "router's DATABASE_URL: the personal tokens live there)"
                 )
         return self
 
