@@ -31,7 +31,7 @@ T = TypeVar("T")
 EXAMPLES = """\
 examples:
   planb tokens issue --name dana --role duty_manager --expires-in 90d
-  planb tokens issue --name ada --role admin --role duty_manager
+  planb tokens issue --name olu --role operator --role duty_manager   # several roles
   planb tokens list                # live tokens, no secrets; --all adds ended ones
   planb tokens rotate dana         # a new secret; the old one stops working now
   planb tokens revoke dana         # 401 everywhere from the next request
@@ -70,26 +70,32 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     listing = actions.add_parser("list", help="tokens without their secrets")
     listing.add_argument("--all", action="store_true", help="revoked and rotated-away ones too")
     listing.add_argument("--json", action="store_true", help="as JSON")
-    for name, what in (("rotate", "a new secret for NAME's token"), ("revoke", "end it now")):
+    for name, what in (
+        ("rotate", "a new secret for NAME's token (same roles, expiry); the old one stops"),
+        ("revoke", "end NAME's token: 401 on every service from the next request"),
+    ):
         action = actions.add_parser(name, help=what)
         action.add_argument("name", metavar="NAME")
 
 
 def main(args: argparse.Namespace) -> int:
-    settings = CommonSettings()
-    data_dir: Path = args.data_dir or settings.data_dir
     if args.action is None:
-        return _tokens_file(data_dir)
-    url = args.database_url or (
-        f"sqlite+aiosqlite:///{data_dir / 'router.db'}"
-        if args.data_dir
-        else settings.resolved_accounts_database_url()
-    )
+        return _tokens_file(args.data_dir or CommonSettings().data_dir)
     try:
-        return asyncio.run(_act(args, url))
+        return asyncio.run(_act(args, _accounts_url(args)))
     except DomainError as refused:
         print(f"planb tokens: {refused.detail or refused.title}", file=sys.stderr)
         return 1
+
+
+def _accounts_url(args: argparse.Namespace) -> str:
+    """--database-url, else --data-dir's router.db, else the settings' (read only then: in a
+    service's container they may describe that service, not this command)."""
+    if args.database_url:
+        return str(args.database_url)
+    if args.data_dir:
+        return f"sqlite+aiosqlite:///{args.data_dir / 'router.db'}"
+    return CommonSettings().resolved_accounts_database_url()
 
 
 async def _act(args: argparse.Namespace, url: str) -> int:
