@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.contract.events import utcnow
 from shared.runtime.database import Database, UTCDateTime
 from shared.web.auth import Principal, Role, digest
+from shared.web.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,13 @@ async def live_token(session: Any, presented_digest: str, now: datetime) -> ApiT
     return row if row is not None and row.live(now) else None
 
 
+def _no_tables(exc: Exception) -> bool:
+    """The accounts' tables do not exist (SQLite says so; PostgreSQL: undefined table)."""
+    if isinstance(exc, ProgrammingError):
+        return True
+    return isinstance(exc, OperationalError) and "no such table" in str(exc)
+
+
 class Accounts:
     """A service's view of the personal tokens: one indexed read per request that presents
     a token the tokens file does not know."""
@@ -121,10 +129,17 @@ class Accounts:
         try:
             async with database.reader() as session:
                 row = await live_token(session, digest(token), now)
-        except (OperationalError, ProgrammingError) as exc:
-            # no tables yet (the router has not migrated): nobody is known, so a 401
+        except (DBAPIError, OSError) as exc:
+            if _no_tables(exc):  # the router has not migrated yet: nobody is known, a 401
+                log.warning("no personal tokens at %s yet: %s", self.url, exc)
+                return None
             log.warning("personal tokens unreadable at %s: %s", self.url, exc)
-            return None
+            raise Problem(
+                503,
+                "Accounts unavailable",
+                "The personal tokens cannot be read just now; try again shortly.",
+                headers={"Retry-After": "5"},
+            ) from None
         if row is None:
             return None
         if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
