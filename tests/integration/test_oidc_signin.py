@@ -163,8 +163,10 @@ async def test_a_replayed_state_is_refused(browser: Browser) -> None:
 @pytest.mark.parametrize(
     ("mode", "why"),
     [
-        ("forged-signature", "BadSignatureError"),  # not the provider's key
-        ("wrong-audience", "Invalid claim: &#39;aud&#39;"),  # the provider's, for another client
+        # not signed with the provider's key
+        ("forged-signature", "not signed with the provider&#39;s published keys"),
+        # the provider's own, but for another client
+        ("wrong-audience", "the ID token&#39;s `aud` claim is wrong or missing"),
     ],
 )
 async def test_an_id_token_that_does_not_check_out_is_refused(

@@ -19,7 +19,13 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from joserfc.errors import JoseError
+from joserfc.errors import (
+    BadSignatureError,
+    ExpiredTokenError,
+    InvalidClaimError,
+    JoseError,
+    MissingClaimError,
+)
 from pydantic import BaseModel, ConfigDict
 
 from services.router.console.session import ConsoleSession
@@ -167,8 +173,8 @@ async def callback(
         log.warning("OIDC sign-in refused: %s: %s", type(exc).__name__, exc)
         return _refused(
             request,
-            f"The identity provider's answer did not check out ({type(exc).__name__}: "
-            f"{str(exc)[:200]}), so nobody was signed in.",
+            f"The identity provider's answer did not check out: {_why(exc)} "
+            f"({type(exc).__name__}: {str(exc)[:200]}), so nobody was signed in.",
             401,
         )
     principal, why = oidc.person(dict(claims))
@@ -189,6 +195,19 @@ async def _take(request: Request, state: str, session: ConsoleSession) -> OidcLo
             return None
         row.used_at = now
         return row
+
+
+def _why(exc: Exception) -> str:
+    """What went wrong, in words: the exception's name stays beside it for the log reader."""
+    if isinstance(exc, BadSignatureError):
+        return "the ID token is not signed with the provider's published keys"
+    if isinstance(exc, InvalidClaimError | MissingClaimError):
+        return f"the ID token's `{exc.claim}` claim is wrong or missing"
+    if isinstance(exc, ExpiredTokenError):
+        return "the ID token has expired"
+    if isinstance(exc, OAuthError):
+        return "the provider refused to exchange the code"
+    return "it could not be read"
 
 
 def _refused(request: Request, message: str, status_code: int) -> Response:
