@@ -11,11 +11,11 @@ from services.ingest.intake import Intake
 from services.ingest.ratelimit import RateLimiter
 from services.ingest.settings import IngestSettings
 from shared.web.auth import Principal, Role
-from shared.web.ops import authenticated, get_token_store, require_role
+from shared.web.ops import authenticate, check_role
 
 _bearer = HTTPBearer(auto_error=False)
-ALERTMANAGER = Principal(name="alertmanager", role=Role.OPERATOR)
-_OPERATOR_ROLE = require_role(Role.OPERATOR)
+ALERTMANAGER = Principal.of("alertmanager", Role.OPERATOR)
+_OPERATOR = (Role.OPERATOR,)
 
 
 # Every dependency here is `async def`: FastAPI runs a plain `def` one in a worker thread, and
@@ -33,9 +33,11 @@ async def get_mapping(request: Request) -> AlertMapping:
     return mapping
 
 
-def _operator(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+async def _operator(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
     """An operator or admin within their rate limit (401, 403, or 429 with Retry-After)."""
-    principal = _OPERATOR_ROLE(authenticated(credentials, get_token_store(request)))
+    principal = check_role(await authenticate(request, credentials), _OPERATOR)
     limiter: RateLimiter = request.app.state.rate_limiter
     limiter.check(principal.name)
     return principal
@@ -46,7 +48,7 @@ async def rate_limited_operator(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """An operator or admin within their rate limit (429 with Retry-After beyond it)."""
-    return _operator(request, credentials)
+    return await _operator(request, credentials)
 
 
 async def alertmanager_caller(
@@ -66,7 +68,7 @@ async def alertmanager_caller(
         limiter: RateLimiter = request.app.state.alert_rate_limiter
         limiter.check(ALERTMANAGER.name)
         return ALERTMANAGER
-    return _operator(request, credentials)
+    return await _operator(request, credentials)
 
 
 IntakeDep = Annotated[Intake, Depends(get_intake)]

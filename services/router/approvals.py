@@ -29,7 +29,7 @@ from shared.web.auth import Principal, Role
 
 log = logging.getLogger(__name__)
 
-POLICY = Principal(name="policy", role=Role.DUTY_MANAGER)
+POLICY = Principal.of("policy", Role.DUTY_MANAGER)
 """Who approves a draft the policy approves by itself (`approval.auto_approve`)."""
 
 

@@ -3,6 +3,8 @@ lifespan spawns each."""
 
 from functools import partial
 
+from services.router.accounts_audit import audit_account_events
+from services.router.console import signins
 from services.router.context import RouterContext
 from services.router.draft_queue import write_requested_drafts
 from services.router.escalation import escalate
@@ -26,6 +28,10 @@ def periodic_jobs(
         await auto_resume(ctx, database)
         return None
 
+    async def sessions_cleanup_round() -> float | None:
+        await signins.forget_old(database, ctx.clock())
+        return None
+
     async def drafting_round() -> float | None:
         await write_requested_drafts(ctx, database)
         return None
@@ -42,4 +48,7 @@ def periodic_jobs(
             partial(escalate, ctx, database),
             interval=settings.escalation_interval_seconds,
         ),
+        # `planb tokens` writes its events straight into the database; the API audits its own
+        PeriodicJob("token-audit", partial(audit_account_events, ctx, database), interval=2.0),
+        PeriodicJob("console-sessions-cleanup", sessions_cleanup_round, interval=3600.0),
     ]

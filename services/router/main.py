@@ -8,7 +8,9 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 
 from services.router.api import router
+from services.router.api_admin import router as admin_router
 from services.router.api_marketing import router as marketing_router
+from services.router.console.oidc import Oidc
 from services.router.console.routes import FORM_PREFIXES
 from services.router.console.routes import router as console_router
 from services.router.context import RouterContext
@@ -49,6 +51,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     def prepare(app: FastAPI, runtime: Runtime) -> None:
+        app.state.oidc = Oidc(settings) if settings.oidc_enabled else None
         app.state.waterfall = Waterfall(app.state.metrics.registry)
         app.state.context = bootstrap(settings, runtime, waterfall=app.state.waterfall)
         app.state.snapshot.add(router_source(runtime.database, app.state.context.channels))
@@ -75,7 +78,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         title="Plan B router",
         summary="Incidents, drafts and approvals, marketing pauses.",
         metadata=Base.metadata,
-        routers=[router, marketing_router, console_router],
+        routers=[router, marketing_router, admin_router, console_router],
         form_prefixes=FORM_PREFIXES,
         prepare=prepare,
         setup=setup,

@@ -3,18 +3,17 @@
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
-from shared.runtime.database import UTCDateTime
+from shared.web.accounts import AccountsBase
 
 
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: UTCDateTime,
-        dict[str, Any]: JSON,
-        list[str]: JSON,
-    }
+    # the personal tokens' tables (shared.web.accounts) are the router's too: one metadata,
+    # so one history of migrations creates both
+    metadata = AccountsBase.metadata
+    type_annotation_map: ClassVar[dict[Any, Any]] = AccountsBase.type_annotation_map
 
 
 class Incident(Base):
@@ -194,3 +193,35 @@ class AuditEntry(Base):
     entity_id: Mapped[str] = mapped_column(String(64), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime]
+
+
+class ConsoleSignIn(Base):
+    """A console session, server-side: the cookie carries only its signed id, so signing
+    out, a revoked token or the idle limit ends it wherever the cookie was copied to."""
+
+    __tablename__ = "console_sessions"
+    sid_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    roles: Mapped[list[str]]
+    via: Mapped[str] = mapped_column(String(10), doc="`token` or `oidc`")
+    token_sha256: Mapped[str | None] = mapped_column(
+        String(64), doc="The token signed in with: the session ends when it does"
+    )
+    signed_in_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(doc="The absolute end, whatever the activity")
+    ended_at: Mapped[datetime | None] = mapped_column(doc="Signed out, or its token revoked")
+
+
+class OidcLogin(Base):
+    """A sign-in sent to the identity provider and not back yet: its `state` (by digest),
+    `nonce` and PKCE verifier. Used once: a replayed `state` finds `used_at` set."""
+
+    __tablename__ = "oidc_logins"
+    state_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(128))
+    verifier: Mapped[str] = mapped_column(String(128))
+    next_path: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

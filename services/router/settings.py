@@ -37,7 +37,48 @@ class RouterSettings(CommonSettings):
         "when unset, a random one is generated into DATA_DIR/console-secret",
     )
     console_session_hours: float = Field(
-        default=12, gt=0, le=168, description="How long a console sign-in lasts"
+        default=12, gt=0, le=168, description="How long a console sign-in lasts at most"
+    )
+    console_idle_minutes: float = Field(
+        default=30,
+        gt=0,
+        le=24 * 60,
+        description="A console session unused this long ends (signing in again starts anew)",
+    )
+
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The identity provider's issuer URL (its `/.well-known/openid-configuration` "
+        "is read from there); set with OIDC_CLIENT_ID and OIDC_CLIENT_SECRET, the console "
+        "offers sign-in through it beside the token sign-in",
+    )
+    oidc_client_id: str | None = Field(default=None, description="The console's client id there")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="The console's client secret there"
+    )
+    oidc_provider_name: str = Field(
+        default="single sign-on", description="What the sign-in button calls the provider"
+    )
+    oidc_scopes: str = Field(
+        default="openid profile email", description="Scopes asked for (must include openid)"
+    )
+    oidc_roles_claim: str = Field(
+        default="groups",
+        description="The ID token claim whose values (a list or a string) OIDC_ROLES_FILE maps "
+        "to Plan B roles",
+    )
+    oidc_name_claim: str = Field(
+        default="preferred_username",
+        description="The claim that names the person in the audit log and the four-eyes rule "
+        "(`sub` when absent); the `name` claim is shown beside it",
+    )
+    oidc_roles_file: Path | None = Field(
+        default=None, description="Claim values to roles (default CONFIG_DIR/oidc-roles.yaml)"
+    )
+    oidc_redirect_url: str | None = Field(
+        default=None,
+        description="The callback URL registered with the provider; unset: "
+        "`/console/oidc/callback` on the address the browser used",
     )
 
     @field_validator("console_secret")
@@ -61,6 +102,38 @@ class RouterSettings(CommonSettings):
                 "router replica, or a console sign-in works on one pod only)"
             )
         return self
+
+    @property
+    def holds_accounts(self) -> bool:
+        return True
+
+    @model_validator(mode="after")
+    def _accounts_in_own_database(self) -> "RouterSettings":
+        url = self.accounts_database_url
+        if url and url != self.resolved_database_url():
+            raise ValueError(
+                "ACCOUNTS_DATABASE_URL on the router must be its own DATABASE_URL (or unset): "
+                "the router keeps the accounts in its database and audits their changes there"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> "RouterSettings":
+        given = [self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret]
+        if any(given) and not all(given):
+            raise ValueError(
+                "OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET go together (all or none)"
+            )
+        if "openid" not in self.oidc_scopes.split():
+            raise ValueError("OIDC_SCOPES must include openid")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return self.oidc_issuer is not None
+
+    def resolved_oidc_roles_file(self) -> Path:
+        return self.oidc_roles_file or self.config_dir / "oidc-roles.yaml"
 
     def resolved_policy_file(self) -> Path:
         return self.policy_file or self.config_dir / "policy.yaml"

@@ -3,20 +3,17 @@
 planb run      broker (unless KAFKA_BOOTSTRAP_SERVERS is set) + ingest + router + publisher,
                and a loopback Mastodon/Bluesky sandbox as their channels (unless CHANNELS_FILE)
 planb broker   only the embedded Kafka-compatible broker
-planb tokens   (re)print the local dev tokens, creating them if needed
+planb tokens   personal API tokens: issue, list, rotate, revoke (and the tokens file)
 planb topics   create or check the Kafka topics (production: before the services)
 planb demo     the system, a Mastodon/Bluesky sandbox and a narrated incident
 """
 
 import argparse
 import importlib.metadata
-from pathlib import Path
 
-from shared.devtools import run_command, topics_cli
+from shared.devtools import run_command, tokens_cli, topics_cli
 from shared.devtools.broker import EmbeddedBroker
 from shared.devtools.demo import command as demo
-from shared.runtime.settings import CommonSettings
-from shared.web.auth import generate_dev_tokens
 
 DEFAULT_BROKER_PORT = 9092
 
@@ -40,8 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=int, default=DEFAULT_BROKER_PORT, help="default: %(default)s"
     )
 
-    tokens = commands.add_parser("tokens", help="print the local dev tokens (created if missing)")
-    tokens.add_argument("--data-dir", type=Path, default=None, help="default: DATA_DIR or ./data")
+    tokens_cli.add_parser(commands)
     demo.add_parser(commands)
     topics_cli.add_parser(commands)
     return parser
@@ -68,15 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return demo.main(args)
     if args.command == "topics":
         return topics_cli.main(args)
-    return _tokens(args.data_dir or CommonSettings().data_dir)
-
-
-def _tokens(data_dir: Path) -> int:
-    tokens = generate_dev_tokens(data_dir)
-    for role, token in tokens.items():
-        print(f"{role:15} {token}")
-    print(f"(stored in {data_dir / 'dev-tokens.json'}, mode 0600)")
-    return 0
+    return tokens_cli.main(args)
 
 
 def _broker(port: int) -> int:

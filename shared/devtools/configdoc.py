@@ -21,7 +21,8 @@ from shared.runtime.settings import CommonSettings
 MEANINGS = {
     "service_name": "names the service in logs, client ids and its default SQLite file",
     "environment": "`local`, `test` or `production`; production refuses unsafe defaults "
-    "(no `DATABASE_URL`, `TOKENS_FILE` or router `CONSOLE_SECRET`, weak secrets) and never "
+    "(no `DATABASE_URL`, `TOKENS_FILE`, router `CONSOLE_SECRET`, ingest's and publisher's "
+    "`ACCOUNTS_DATABASE_URL`, weak secrets) and never "
     "creates topics (run `planb topics create`; services wait, not ready)",
     "kafka_bootstrap_servers": "Kafka to use (`make run`: the embedded broker)",
     "topic_prefix": "topic names are `<prefix>.incidents` etc.",

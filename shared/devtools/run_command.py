@@ -21,6 +21,7 @@ from shared.devtools.broker import (
     free_port,
     port_open,
 )
+from shared.devtools.dev_accounts import DEV_PEOPLE, ensure_dev_accounts
 from shared.devtools.sandbox.accounts import Sandbox, promotions, schedule
 from shared.devtools.supervisor import (
     ServiceSpec,
@@ -32,7 +33,6 @@ from shared.devtools.supervisor import (
 from shared.runtime.kafka import ensure_topics
 from shared.runtime.private_files import private_folder
 from shared.runtime.settings import CommonSettings
-from shared.web.auth import generate_dev_tokens
 
 SAMPLE_PROMOTIONS = 60  # per marketing channel, one a minute: an hour of them
 SAMPLE_CAMPAIGN = "planb-run-sample"
@@ -48,8 +48,9 @@ def add_parser(
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=textwrap.dedent("""\
             Start the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set), create the
-            topics, generate dev tokens, start the three services on SQLite under --data-dir
-            and print their URLs and tokens. Ctrl-C stops everything.
+            topics, issue personal dev tokens (two duty managers, an operator, a marketer
+            and an admin), start the three services on SQLite under --data-dir and print
+            their URLs and tokens. Ctrl-C stops everything.
 
             Channels: unless CHANNELS_FILE is set (your real channels) or --no-sandbox is
             given, a sandbox of two social platforms runs on loopback, as in `planb demo`:
@@ -144,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         print(f"[planb] topics ready: {', '.join(topics.all()[:4])} (+ .dlq)", flush=True)
-        tokens = generate_dev_tokens(data_dir)
+        tokens = asyncio.run(ensure_dev_accounts(data_dir))
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "DATA_DIR": str(data_dir),
@@ -235,8 +236,12 @@ def _print_ready(
         lines += [f"  {a.label}  {a.url}/   -> channel {a.channel_id}" for a in sandbox.accounts()]
     lines += [
         "",
-        f"Tokens ({data_dir / 'dev-tokens.json'}):",
-        *[f"  {role:15} {token}" for role, token in tokens.items()],
+        f"Personal tokens ({data_dir / 'dev-tokens.json'}; `planb tokens list` lists them):",
+        *[
+            f"  {DEV_PEOPLE[key][0]:5} {DEV_PEOPLE[key][1].value:13} {token}"
+            for key, token in tokens.items()
+            if key in DEV_PEOPLE
+        ],
         "",
         "Raise an incident:",
         f"  curl -s -X POST {base}:{args.ingest_port}/v1/incidents \\",

@@ -70,6 +70,15 @@ class CommonSettings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     tokens_file: Path | None = None
+    accounts_database_url: str | None = Field(
+        default=None,
+        description="the database holding the personal tokens (`planb tokens`, "
+        "`/v1/admin/tokens`): the router's, which creates the tables; every service reads "
+        "them there on each request, so a revocation holds at once on all. Unset: the "
+        "router's own database on the router, `DATA_DIR/router.db` (its local default) on "
+        "the others; set it to the router's `DATABASE_URL` wherever that is not SQLite "
+        "(required in production on ingest and publisher)",
+    )
     config_dir: Path = Path("config")
     channels_file: Path | None = None
     public_base_url: str = "http://127.0.0.1:8002"
@@ -128,6 +137,11 @@ class CommonSettings(BaseSettings):
                     "TOKENS_FILE must be set when ENVIRONMENT=production (the hashed bearer "
                     "tokens; `DATA_DIR/tokens.json` is the local dev tokens' place)"
                 )
+            if self.accounts_database_url is None and not self.holds_accounts:
+                raise ValueError(
+                    "ACCOUNTS_DATABASE_URL must be set when ENVIRONMENT=production (the "
+                    "router's DATABASE_URL: the personal tokens live there)"
+                )
         return self
 
     @model_validator(mode="after")
@@ -168,6 +182,19 @@ class CommonSettings(BaseSettings):
         if self.ops_port is None:
             return PRODUCTION_OPS_PORT if self.environment == "production" else None
         return self.ops_port or None
+
+    def resolved_accounts_database_url(self) -> str:
+        """`ACCOUNTS_DATABASE_URL`, or where the router keeps the accounts by default."""
+        if self.accounts_database_url:
+            return self.accounts_database_url
+        if self.holds_accounts:
+            return self.resolved_database_url()
+        return f"sqlite+aiosqlite:///{self.data_dir / 'router.db'}"
+
+    @property
+    def holds_accounts(self) -> bool:
+        """Whether this service's own database holds the accounts (the router's does)."""
+        return False
 
     def resolved_tokens_file(self) -> Path:
         return self.tokens_file or self.data_dir / "tokens.json"

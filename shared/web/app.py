@@ -15,6 +15,7 @@ from shared.runtime.metrics import ConsumerCollector, Snapshot, runtime_source
 from shared.runtime.service import Runtime
 from shared.runtime.settings import CommonSettings
 from shared.runtime.tracing import configure_tracing, without_query
+from shared.web.accounts import Accounts
 from shared.web.auth import TokenStore
 from shared.web.ops import install_common
 from shared.web.ops_server import OpsServer
@@ -50,7 +51,10 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime(settings, metadata=metadata)
         app.state.settings = settings
-        app.state.tokens = TokenStore.from_file(settings.resolved_tokens_file())
+        tokens_file = settings.resolved_tokens_file()
+        # personal tokens need no file: only one named by TOKENS_FILE must exist
+        optional = settings.tokens_file is None and not tokens_file.exists()
+        app.state.tokens = TokenStore([]) if optional else TokenStore.from_file(tokens_file)
         app.state.runtime = runtime
         registry = app.state.metrics.registry
         snapshot = app.state.snapshot = Snapshot(interval_seconds=settings.metrics_refresh_seconds)
@@ -58,6 +62,9 @@ def create_service_app(
         consumers = ConsumerCollector(runtime.consumers)
         registry.register(snapshot)
         registry.register(consumers)
+        accounts_url = settings.resolved_accounts_database_url()
+        own = runtime.database if accounts_url == runtime.database.url else None
+        app.state.accounts = Accounts(accounts_url, database=own)
         if prepare is not None:
             prepare(app, runtime)
         ops = None if ops_port is None else OpsServer(app, host=settings.ops_host, port=ops_port)
@@ -65,12 +72,18 @@ def create_service_app(
             await ops.start()
         try:
             await runtime.start()
+            accounts: Accounts = app.state.accounts
+            runtime.supervise(
+                "token-last-used", accounts.record_uses, progress=lambda: accounts.flushed_at
+            )
             try:
                 await setup(app, runtime)
                 runtime.supervise("metrics", snapshot.run, progress=lambda: snapshot.last_round_at)
                 yield
             finally:
+                await accounts.last_flush()
                 await runtime.stop()
+                await accounts.close()
                 if teardown is not None:
                     await teardown(app)
         finally:

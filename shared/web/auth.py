@@ -25,14 +25,32 @@ class Role(StrEnum):
 
 
 class Principal(BaseModel):
-    """Who is calling: the token's name (shown in the audit log) and its role."""
+    """Who is calling: a person (a personal token's name, or the identity provider's user)
+    with their roles. `name` is what the audit log and the four-eyes rule compare, so it is
+    stable; `display_name` is only for showing."""
 
     model_config = ConfigDict(frozen=True)
     name: str
-    role: Role
+    roles: frozenset[Role] = Field(min_length=1)
+    display_name: str | None = None
+
+    @classmethod
+    def of(cls, name: str, *roles: Role, display_name: str | None = None) -> "Principal":
+        return cls(name=name, roles=frozenset(roles), display_name=display_name)
 
     def has_any(self, roles: tuple[Role, ...]) -> bool:
-        return self.role is Role.ADMIN or self.role in roles
+        return Role.ADMIN in self.roles or not self.roles.isdisjoint(roles)
+
+    @property
+    def roles_text(self) -> str:
+        """ "duty manager, operator": for pages and messages."""
+        return ", ".join(sorted(r.value.replace("_", " ") for r in self.roles))
+
+    @property
+    def label(self) -> str:
+        """ "Dana Scully (dana)", or the name alone when there is no other display name."""
+        shown = self.display_name
+        return f"{shown} ({self.name})" if shown and shown != self.name else self.name
 
 
 class TokenEntry(BaseModel):
@@ -72,7 +90,7 @@ class TokenStore:
         found: Principal | None = None
         for entry in self._entries:
             if hmac.compare_digest(entry.sha256, presented):
-                found = Principal(name=entry.name, role=entry.role)
+                found = Principal.of(entry.name, entry.role)
         return found
 
 
@@ -95,17 +113,17 @@ def generate_dev_tokens(data_dir: Path) -> dict[str, str]:
     missing = [key for key in DEV_TOKEN_ROLES if key not in plain]
     if missing:
         plain |= {key: f"pb_{key}_{secrets.token_urlsafe(24)}" for key in missing}
-        _write_private(plain_path, json.dumps(plain, indent=2) + "\n")
+        write_private(plain_path, json.dumps(plain, indent=2) + "\n")
     entries = [
         TokenEntry(name=f"dev-{key}", role=DEV_TOKEN_ROLES[key], sha256=digest(token))
         for key, token in plain.items()
         if key in DEV_TOKEN_ROLES
     ]
-    _write_private(hashed_path, _ENTRIES.dump_json(entries, indent=2).decode() + "\n")
+    write_private(hashed_path, _ENTRIES.dump_json(entries, indent=2).decode() + "\n")
     return plain
 
 
-def _write_private(path: Path, content: str) -> None:
+def write_private(path: Path, content: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(content)

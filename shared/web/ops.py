@@ -1,7 +1,7 @@
 """What every service's FastAPI app has: auth dependencies, /healthz, /readyz, /metrics."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.runtime.health import ReadinessCheck, evaluate
 from shared.runtime.metrics import process_registry
+from shared.web.accounts import Accounts
 from shared.web.auth import Principal, Role, TokenStore
 from shared.web.guards import BodyGuard, NulGuard
 from shared.web.headers import SecurityHeaders
@@ -31,9 +32,18 @@ def get_token_store(request: Request) -> TokenStore:
     return store
 
 
-def authenticated(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    store: Annotated[TokenStore, Depends(get_token_store)],
+async def identify(request: Request, token: str) -> Principal | None:
+    """Whose token this is: the tokens file's (in memory), else a personal token's, read
+    from the accounts database on every request so a revocation holds at once."""
+    found = get_token_store(request).authenticate(token)
+    if found is not None:
+        return found
+    accounts: Accounts | None = getattr(request.app.state, "accounts", None)
+    return None if accounts is None else await accounts.authenticate(token)
+
+
+async def authenticate(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     """The caller, from `Authorization: Bearer <token>`; 401 without a known token."""
     if credentials is None:
@@ -43,27 +53,41 @@ def authenticated(
             "Send `Authorization: Bearer <token>`.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = store.authenticate(credentials.credentials)
+    principal = await identify(request, credentials.credentials)
     if principal is None:
         raise Problem(
             401,
             "Unauthorized",
-            "The bearer token is not known.",
+            "The bearer token is not known, has expired or was revoked.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     return principal
 
 
-def require_role(*roles: Role) -> Callable[[Principal], Principal]:
+async def authenticated(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    return await authenticate(request, credentials)
+
+
+def check_role(principal: Principal, roles: tuple[Role, ...]) -> Principal:
+    """`principal` if they have one of `roles` (or admin); 403 saying who and what for."""
+    if not principal.has_any(roles):
+        allowed = ", ".join(sorted({r.value for r in roles} | {Role.ADMIN.value}))
+        raise Problem(
+            403,
+            "Forbidden",
+            f"{principal.name} ({principal.roles_text}) may not do this; needs {allowed}.",
+        )
+    return principal
+
+
+def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting `roles` (and admin); 403 for anyone else."""
 
-    def _check(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
-        if not principal.has_any(roles):
-            allowed = ", ".join(sorted({r.value for r in roles} | {Role.ADMIN.value}))
-            raise Problem(
-                403, "Forbidden", f"Role {principal.role.value!r} may not do this; needs {allowed}."
-            )
-        return principal
+    async def _check(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+        return check_role(principal, roles)
 
     return _check
 

@@ -210,7 +210,7 @@ def test_the_red_button_pauses_every_marketing_channel(
     for channel in ("promo-north", "masto"):
         card = page.locator(f'li.channel[data-channel="{channel}"]')
         expect(card).to_contain_text("PAUSED")
-        expect(card).to_contain_text("by hand: Storm warning (paused by dev-duty_manager)")
+        expect(card).to_contain_text("by hand: Storm warning (paused by dana)")
     expect(page.locator('li.channel[data-channel="status"]')).to_contain_text("NO MARKETING")
     shoot(page, screenshots, "7-marketing-paused")
 

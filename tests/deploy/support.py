@@ -16,9 +16,9 @@ SCRIPT = ROOT / "deploy" / "create-topics.sh"
 # What each service must be given with ENVIRONMENT=production, by name, whether or not its
 # settings refuse to start without it yet (CONSOLE_SECRET: one for every router replica).
 REQUIRED_BY_NAME = {
-    "ingest": {"DATABASE_URL", "TOKENS_FILE"},
+    "ingest": {"DATABASE_URL", "TOKENS_FILE", "ACCOUNTS_DATABASE_URL"},
     "router": {"DATABASE_URL", "TOKENS_FILE", "CONSOLE_SECRET"},
-    "publisher": {"DATABASE_URL", "TOKENS_FILE"},
+    "publisher": {"DATABASE_URL", "TOKENS_FILE", "ACCOUNTS_DATABASE_URL"},
 }
 
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}, ${VAR?message} (compose-spec,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.web.auth import TokenStore
+from shared.web.auth import Role, TokenStore
 from tests.deploy.support import interpolate, required_variables, settings_error
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def test_the_block_ends_with_compose_up_and_everything_before_it_runs(
     store = TokenStore.from_file(tokens)
     principal = store.authenticate(plain["duty_manager"])
     assert principal is not None
-    assert principal.role.value == "duty_manager"
+    assert principal.roles == {Role.DUTY_MANAGER}
     assert all(token not in tokens.read_text() for token in plain.values())  # digests only
 
     dotenv = dict(

@@ -62,6 +62,10 @@ CALLERS: dict[tuple[str, str], str] = {
     ("DELETE", "/v1/marketing/posts/{post_id}"): "marketing",
     ("POST", "/v1/marketing/pause"): "duty_manager",
     ("POST", "/v1/marketing/resume"): "duty_manager",
+    ("POST", "/v1/admin/tokens"): "admin",
+    ("GET", "/v1/admin/tokens"): "admin",
+    ("POST", "/v1/admin/tokens/{name}/rotate"): "admin",
+    ("DELETE", "/v1/admin/tokens/{name}"): "admin",
 }
 # Per operation: enough for the bodies' corners, and the module stays within ~90 s. A post
 # gets more: few generated ones pass the channel, time and text checks to be stored.

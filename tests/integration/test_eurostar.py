@@ -51,7 +51,7 @@ AFFECTED = {f"ch{i}" for region in ("fr", "be") for i in REGIONS[region]}
 CHANNEL_IDS = [f"ch{i}" for i in range(10)]
 POSTS = 500
 SECRET = "eurostar-webhook-secret"
-MARKETER = Principal(name="marketing-team", role=Role.MARKETING)
+MARKETER = Principal.of("marketing-team", Role.MARKETING)
 
 
 @dataclass

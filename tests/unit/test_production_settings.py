@@ -23,6 +23,8 @@ def production(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
         "database_url": "postgresql+asyncpg://planb@db/planb",
         "tokens_file": tmp_path / "tokens.json",
         "console_secret": SECRET,
+        # the router's database (here the same URL as everyone's): where personal tokens are
+        "accounts_database_url": "postgresql+asyncpg://planb@db/planb",
     }
     values |= overrides
     return {name: value for name, value in values.items() if value is not None}
@@ -77,3 +79,17 @@ def test_local_and_test_need_none_of_them_and_create_topics(
     assert settings.console_secret is None
     assert settings.resolved_tokens_file() == tmp_path / "tokens.json"
     assert settings.creates_topics is True
+
+
+@pytest.mark.parametrize("settings_class", [IngestSettings, PublisherSettings])
+def test_ingest_and_publisher_refuse_production_without_the_accounts_database(
+    settings_class: type[CommonSettings], tmp_path: Path
+) -> None:
+    with pytest.raises(ValidationError, match="ACCOUNTS_DATABASE_URL must be set"):
+        settings_class(**production(tmp_path, accounts_database_url=None))
+
+
+def test_the_router_keeps_the_accounts_in_its_own_database(tmp_path: Path) -> None:
+    assert RouterSettings(**production(tmp_path, accounts_database_url=None))
+    with pytest.raises(ValidationError, match="must be its own DATABASE_URL"):
+        RouterSettings(**production(tmp_path, accounts_database_url="sqlite+aiosqlite:///x"))

@@ -15,12 +15,12 @@ from services.router.console.web import (
     render,
     runtime_of,
     secure,
+    signed_in,
     signer_of,
     templates,
     viewer,
 )
 from services.router.models import Draft, Incident
-from shared.web.auth import Principal
 
 router = APIRouter()
 
@@ -121,14 +121,10 @@ class CountIn(BaseModel):
 async def count(request: Request, body: CountIn) -> JSONResponse:
     """A text's length as its channel counts it: the same rule the server enforces on edit
     and approval (`fitting.channel_limit`), so the editor's counter never disagrees."""
-    signer = signer_of(request)
-    session = signer.read(request)
-    principal: Principal | None = None
-    if session is not None:
-        principal = request.app.state.tokens.by_digest(session.digest or "")
-    if session is None or principal is None:
+    found = await signed_in(request)
+    if found is None:
         return JSONResponse({"error": "Sign in again."}, status_code=401)
-    if not signer.csrf_ok(session, request.headers.get(CSRF_HEADER)):
+    if not signer_of(request).csrf_ok(found[1], request.headers.get(CSRF_HEADER)):
         return JSONResponse({"error": "Reload the page."}, status_code=403)
     measured = queries.measure(context_of(request), body.channel_id, body.text)
     if measured is None:

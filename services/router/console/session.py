@@ -1,10 +1,10 @@
 """Console sign-in: a signed, HTTP-only session cookie and per-session CSRF tokens.
 
-The cookie holds a random session id, the SHA-256 digest of the token used to sign in (never
-the token) and an expiry, signed with HMAC-SHA256. Each request looks the digest up in the
-token store again, so a withdrawn token ends its console sessions at the next restart. A
-visitor who is not signed in gets an anonymous session too, so the sign-in form carries a
-CSRF token like every other form.
+The cookie holds a random session id, whether it is signed in, and an expiry, signed with
+HMAC-SHA256; who is signed in, and until when, is on the server (`signins.py`), so signing
+out or revoking the token ends the session wherever the cookie went. A visitor who is not
+signed in gets an anonymous session too (cookie only), so the sign-in form carries a CSRF
+token like every other form.
 """
 
 import base64
@@ -21,7 +21,6 @@ from pathlib import Path
 from fastapi import Request, Response
 
 from services.router.settings import RouterSettings
-from shared.web.auth import Principal, TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +52,8 @@ def load_secret(settings: RouterSettings) -> bytes:
 @dataclass(frozen=True)
 class ConsoleSession:
     sid: str
-    digest: str | None
+    signed_in: bool
     expires: int
-
-    @property
-    def signed_in(self) -> bool:
-        return self.digest is not None
 
 
 class Signer:
@@ -98,23 +93,23 @@ class Signer:
     def csrf_ok(self, session: ConsoleSession, presented: str | None) -> bool:
         return bool(presented) and hmac.compare_digest(presented or "", self.csrf_token(session))
 
-    def new_session(self, digest: str | None) -> ConsoleSession:
+    def new_session(self, *, signed_in: bool) -> ConsoleSession:
         """A fresh session id (a new one at sign-in, so a planted id is worth nothing)."""
         expires = int(time.time()) + self.session_seconds
-        return ConsoleSession(sid=secrets.token_urlsafe(18), digest=digest, expires=expires)
+        return ConsoleSession(sid=secrets.token_urlsafe(24), signed_in=signed_in, expires=expires)
 
     def read(self, request: Request) -> ConsoleSession | None:
         payload = self.unsign("session", request.cookies.get(COOKIE))
         if payload is None:
             return None
-        sid, digest, expires = payload.get("sid"), payload.get("d"), payload.get("exp")
+        sid, signed_in, expires = payload.get("sid"), payload.get("in"), payload.get("exp")
         if not isinstance(sid, str) or not isinstance(expires, int):
             return None
-        return ConsoleSession(sid, digest if isinstance(digest, str) else None, expires)
+        return ConsoleSession(sid, signed_in is True, expires)
 
     def write(self, response: Response, session: ConsoleSession) -> None:
         value = self.sign(
-            "session", {"sid": session.sid, "d": session.digest, "exp": session.expires}
+            "session", {"sid": session.sid, "in": session.signed_in, "exp": session.expires}
         )
         _set_cookie(response, COOKIE, value, max_age=self.session_seconds)
 
@@ -128,12 +123,6 @@ class Signer:
         if payload is None:
             return None
         return str(payload.get("m", "")), str(payload.get("k", "ok"))
-
-
-def principal_of(session: ConsoleSession | None, store: TokenStore) -> Principal | None:
-    if session is None or session.digest is None:
-        return None
-    return store.by_digest(session.digest)
 
 
 def clear(response: Response, name: str) -> None:

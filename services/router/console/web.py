@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.router.console import signins
 from services.router.console.queries import SEVERITY_WORDS
 from services.router.console.session import (
     CSRF_FIELD,
@@ -23,8 +24,8 @@ from services.router.console.session import (
     Signer,
     clear,
     load_secret,
-    principal_of,
 )
+from services.router.console.signins import SignedIn
 from services.router.context import RouterContext
 from services.router.settings import RouterSettings
 from shared.contract.errors import DomainError
@@ -82,11 +83,12 @@ def runtime_of(request: Request) -> Runtime:
 
 
 class Viewer:
-    """The signed-in person on this request, with their session's CSRF token."""
+    """The signed-in person on this request, with their session's CSRF token and its end."""
 
-    def __init__(self, request: Request, principal: Principal, session: ConsoleSession) -> None:
+    def __init__(self, request: Request, signed: SignedIn, session: ConsoleSession) -> None:
         self.request = request
-        self.principal = principal
+        self.principal = signed.principal
+        self.signed = signed
         self.session = session
         self.signer = signer_of(request)
         self.csrf = self.signer.csrf_token(session)
@@ -96,16 +98,23 @@ class Viewer:
         return self.principal.has_any((Role.DUTY_MANAGER,))
 
 
-def viewer(request: Request) -> Viewer:
+async def signed_in(request: Request) -> tuple[SignedIn, ConsoleSession] | None:
+    """The live server-side session the cookie names, if any."""
+    session = signer_of(request).read(request)
+    if session is None or not session.signed_in:
+        return None
+    signed = await signins.current(request, session.sid, context_of(request).clock())
+    return None if signed is None else (signed, session)
+
+
+async def viewer(request: Request) -> Viewer:
     """The signed-in person; anyone else is sent to the sign-in page and back."""
-    signer = signer_of(request)
-    session = signer.read(request)
-    principal = principal_of(session, request.app.state.tokens)
-    if principal is None or session is None:
+    found = await signed_in(request)
+    if found is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         location = f"/console/login?next={quote(target, safe='')}"
         raise HTTPException(303, "Sign in first.", headers={"Location": location})
-    return Viewer(request, principal, session)
+    return Viewer(request, *found)
 
 
 MAX_FORM_FIELDS = 2000
@@ -139,7 +148,7 @@ class CsrfRefused(Exception):
 class NotAllowed(Exception):
     def __init__(self, principal: Principal, needs: str) -> None:
         super().__init__(
-            f"You are signed in as {principal.name} ({principal.role.value}); {needs}."
+            f"You are signed in as {principal.label} ({principal.roles_text}); {needs}."
         )
 
 
@@ -204,6 +213,7 @@ def render(
             "error": error,
             "now": ctx.clock(),
             "zone": ctx.zone,
+            "idle_minutes": round(request.app.state.settings.console_idle_minutes),
             **context,
         },
         status_code=status_code,

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from shared.contract.topics import Topics
 from shared.devtools.broker import FETCH_MAX_WAIT_MS, EmbeddedBroker, busy_port, free_port
 from shared.devtools.demo.timing import Timing
+from shared.devtools.dev_accounts import ensure_dev_accounts
 from shared.devtools.supervisor import (
     Supervisor,
     port_flags,
@@ -33,7 +34,6 @@ from shared.devtools.supervisor import (
 )
 from shared.runtime.kafka import ensure_topics
 from shared.runtime.private_files import private_folder
-from shared.web.auth import generate_dev_tokens
 
 if TYPE_CHECKING:
     from shared.devtools.demo.story import Story
@@ -129,7 +129,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"[planb] embedded broker (tansu) on {broker.bootstrap_servers}", flush=True)
         topics = Topics("planb")
         asyncio.run(ensure_topics(broker.bootstrap_servers, topics.all(), 2))
-        tokens = generate_dev_tokens(data_dir)
+        tokens = asyncio.run(ensure_dev_accounts(data_dir))  # personal: the story names people
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
             "TOPIC_PARTITIONS": "2",

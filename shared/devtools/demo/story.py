@@ -192,7 +192,7 @@ class Story:
         self.drafts = {draft["id"]}
         say("3. The router drafted an update per channel; it waits for a duty manager:")
         show(f"console        {self.router}/console")
-        show(f"sign in with   {self.tokens['duty_manager']}   (duty_manager token)")
+        show(f"sign in with   {self.tokens['duty_manager']}   (dana's token, a duty manager)")
         status_text = next(t["text"] for t in draft["texts"] if t["channel_id"] == "status")
         show("draft (status page): " + textwrap.shorten(status_text, 100))
         if self.auto_approve:  # let a promotion or two show the south still posting

@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from services.router.context import RouterContext
@@ -12,6 +13,7 @@ from services.router.draft_queue import write_requested_drafts
 from services.router.incidents import incident_handlers
 from services.router.models import AuditEntry, Draft, Incident, TimelineEntry
 from services.router.policy import Policy
+from services.router.settings import RouterSettings
 from shared.contract.channels import ChannelConfig, ChannelType
 from shared.contract.events import (
     Affected,
@@ -25,6 +27,9 @@ from shared.contract.events import (
 )
 from shared.contract.topics import Topics
 from shared.runtime.database import Database
+from shared.runtime.service import Runtime
+from shared.web.accounts import Accounts
+from shared.web.auth import TokenStore
 
 CHANNELS = [
     ChannelConfig(id="status", type=ChannelType.STATUSPAGE, name="Status"),
@@ -148,3 +153,18 @@ async def timeline_kinds(db: Database, incident_id: str) -> list[str]:
             .order_by(TimelineEntry.id)
         )
         return list(rows.all())
+
+
+def wired_app(settings: RouterSettings, runtime: Runtime, clock: Clock) -> FastAPI:
+    """The router app with what its lifespan would set (tokens, personal tokens in its own
+    database, the runtime, a context on `clock`), minus Kafka."""
+    from services.router.main import create_app
+
+    app = create_app(settings)
+    tokens_file = settings.resolved_tokens_file()
+    app.state.settings = settings
+    app.state.tokens = TokenStore.from_file(tokens_file) if tokens_file.exists() else TokenStore([])
+    app.state.accounts = Accounts(runtime.database.url, database=runtime.database)
+    app.state.runtime = runtime
+    app.state.context = router_context(clock)
+    return app

@@ -3,6 +3,7 @@ the same domain functions as the API, refusals shown on the page."""
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -10,14 +11,17 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from services.router.console import signins
 from services.router.main import create_app
-from services.router.models import Base, ChannelPause, DraftText
+from services.router.models import Base, ChannelPause, ConsoleSignIn, DraftText
 from services.router.settings import RouterSettings
 from shared.contract.channels import ChannelConfig, ChannelType
 from shared.contract.events import Severity
 from shared.runtime.database import Database
 from shared.runtime.service import Runtime
-from shared.web.auth import TokenStore, generate_dev_tokens
+from shared.web import tokens as personal
+from shared.web.accounts import Accounts
+from shared.web.auth import Role, TokenStore, generate_dev_tokens
 from tests.unit.router.approval_harness import (
     Clock,
     deliver,
@@ -71,6 +75,7 @@ async def console(tmp_path: Path, database_url: str) -> AsyncIterator[Console]:
     app = create_app(settings)
     app.state.settings = settings
     app.state.tokens = TokenStore.from_file(settings.resolved_tokens_file())
+    app.state.accounts = Accounts(database_url, database=runtime.database)
     app.state.runtime = runtime
     made = Console(httpx.AsyncClient(), runtime.database, tokens)
     app.state.context = made.ctx
@@ -110,11 +115,50 @@ async def test_pages_need_a_signed_in_token_and_the_cookie_is_secure(console: Co
     assert page.headers["content-security-policy"].startswith("default-src 'self'")
 
 
-async def test_sign_out_ends_the_session(console: Console) -> None:
+async def test_sign_out_ends_the_session_on_the_server(console: Console) -> None:
     await console.sign_in()
+    copied = console.client.cookies.get("planb_console")  # what a thief would have kept
     csrf = await console.csrf()
     response = await console.client.post("/console/logout", data={"csrf": csrf})
     assert response.status_code == 303
+    assert (await console.client.get("/console")).status_code == 303
+    replayed = await console.client.get("/console", headers={"Cookie": f"planb_console={copied}"})
+    assert replayed.status_code == 303
+    assert replayed.headers["location"].startswith("/console/login")
+
+
+async def personal_token(console: Console, name: str, role: Role) -> str:
+    async with console.db.transaction() as session:
+        issued = await personal.issue(
+            session, name=name, roles=[role], expires_at=None, by="test", now=console.ctx.clock()
+        )
+    console.tokens[name] = issued.token
+    return issued.token
+
+
+async def test_revoking_a_token_ends_its_console_sessions_at_once(console: Console) -> None:
+    await personal_token(console, "dana", Role.DUTY_MANAGER)
+    await console.sign_in("dana")
+    page = await console.client.get("/console")
+    assert page.status_code == 200
+    assert "dana" in page.text
+    async with console.db.transaction() as session:
+        await personal.revoke(session, "dana", by="test", now=console.ctx.clock())
+    assert (await console.client.get("/console")).status_code == 303
+
+
+async def test_an_idle_session_ends_and_the_page_says_until_when(console: Console) -> None:
+    clock = console.ctx.clock
+    assert isinstance(clock, Clock)
+    await console.sign_in()
+    page = await console.client.get("/console")
+    ends = clock.now + timedelta(minutes=30)
+    assert f"until {ends.strftime('%H:%M')}" in page.text
+    clock.advance(minutes=29)
+    assert (await console.client.get("/console")).status_code == 200  # and that renews it
+    clock.advance(minutes=29)
+    assert (await console.client.get("/console")).status_code == 200
+    clock.advance(minutes=31)
     assert (await console.client.get("/console")).status_code == 303
 
 
@@ -358,3 +402,15 @@ async def test_a_channels_languages_side_by_side_each_counted_and_edited(
         )
         # Bluesky's English and French fit in one post (its first row carries the id)
         assert sorted(sent) == ["sky:en", "status:en"]
+
+
+async def test_sessions_long_over_are_forgotten(console: Console) -> None:
+    clock = console.ctx.clock
+    assert isinstance(clock, Clock)
+    await console.sign_in()
+    await signins.forget_old(console.db, clock.now)
+    async with console.db.reader() as session:
+        assert len((await session.scalars(select(ConsoleSignIn))).all()) == 1
+    await signins.forget_old(console.db, clock.advance(days=8))
+    async with console.db.reader() as session:
+        assert (await session.scalars(select(ConsoleSignIn))).all() == []

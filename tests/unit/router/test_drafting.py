@@ -33,7 +33,7 @@ from shared.web.auth import Principal, Role, TokenStore, generate_dev_tokens
 NOW = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
 LINK = "https://status.example/status#inc_long"
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
-DUTY = Principal(name="dm", role=Role.DUTY_MANAGER)
+DUTY = Principal.of("dm", Role.DUTY_MANAGER)
 CHANNELS = [
     ChannelConfig(id="status", type=ChannelType.STATUSPAGE, name="Status"),
     ChannelConfig(id="x", type=ChannelType.X, name="X"),

@@ -28,7 +28,7 @@ from tests.unit.router.approval_harness import (
     updated,
 )
 
-DUTY = Principal(name="dm", role=Role.DUTY_MANAGER)
+DUTY = Principal.of("dm", Role.DUTY_MANAGER)
 
 
 @pytest.fixture

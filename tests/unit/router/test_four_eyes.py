@@ -25,9 +25,9 @@ from tests.unit.router.approval_harness import (
     updated,
 )
 
-ALICE = Principal(name="alice", role=Role.DUTY_MANAGER)
-BOB = Principal(name="bob", role=Role.DUTY_MANAGER)
-ROOT = Principal(name="root", role=Role.ADMIN)
+ALICE = Principal.of("alice", Role.DUTY_MANAGER)
+BOB = Principal.of("bob", Role.DUTY_MANAGER)
+ROOT = Principal.of("root", Role.ADMIN)
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ from tests.unit.router.test_router_flow import NOW, ctx, raised
 
 __all__ = ["ctx"]  # the fixture
 
-MARKETER = Principal(name="mkt", role=Role.MARKETING)
+MARKETER = Principal.of("mkt", Role.MARKETING)
 
 
 def updated(incident_id: str, message: str, severity: Severity | None = None) -> IncidentUpdated:

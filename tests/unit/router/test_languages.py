@@ -24,8 +24,8 @@ from tests.unit.router.test_auto_approve import publish_requests
 NOW = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 BRUSSELS = ZoneInfo("Europe/Brussels")  # CEST in July: 09:30 UTC reads 11:30
 LINK = "https://status.example/status#inc_1"
-DM = Principal(name="dm", role=Role.DUTY_MANAGER)
-OTHER_DM = Principal(name="dm2", role=Role.DUTY_MANAGER)  # four eyes: not who edited
+DM = Principal.of("dm", Role.DUTY_MANAGER)
+OTHER_DM = Principal.of("dm2", Role.DUTY_MANAGER)  # four eyes: not who edited
 THREE = ["en", "fr", "nl"]
 
 

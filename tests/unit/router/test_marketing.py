@@ -46,8 +46,8 @@ from shared.web.auth import Principal, Role
 from tests.unit.router.approval_harness import Clock, deliver, router_context
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
-MARKETER = Principal(name="mia", role=Role.MARKETING)
-DUTY = Principal(name="dm", role=Role.DUTY_MANAGER)
+MARKETER = Principal.of("mia", Role.MARKETING)
+DUTY = Principal.of("dm", Role.DUTY_MANAGER)
 
 
 def _channel(

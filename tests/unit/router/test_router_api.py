@@ -79,7 +79,7 @@ async def test_only_duty_managers_and_admins_decide_on_drafts(
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"] == (
-        f"Role '{role}' may not do this; needs admin, duty_manager."
+        f"dev-{role} ({role}) may not do this; needs admin, duty_manager."
     )
     anonymous = await api.client.request(method, url, json=body)
     assert anonymous.status_code == 401

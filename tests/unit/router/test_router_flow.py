@@ -36,7 +36,7 @@ from shared.runtime.database import Database, OutboxEntry
 from shared.web.auth import Principal, Role
 
 NOW = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
-DUTY = Principal(name="dm", role=Role.DUTY_MANAGER)
+DUTY = Principal.of("dm", Role.DUTY_MANAGER)
 CHANNELS = [
     ChannelConfig(id="status", type=ChannelType.STATUSPAGE, name="Status"),
     ChannelConfig(

@@ -13,7 +13,7 @@ def test_one_token_per_role_and_a_second_duty_manager(tmp_path: Path) -> None:
     store = TokenStore.from_file(tmp_path / "tokens.json")
     second = store.authenticate(tokens["duty_manager_2"])
     assert second is not None
-    assert (second.name, second.role) == ("dev-duty_manager_2", Role.DUTY_MANAGER)
+    assert (second.name, second.roles) == ("dev-duty_manager_2", {Role.DUTY_MANAGER})
     first = store.authenticate(tokens["duty_manager"])
     assert first is not None
     assert first.name == "dev-duty_manager"

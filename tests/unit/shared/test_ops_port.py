@@ -58,5 +58,6 @@ def test_production_serves_operations_on_their_own_port_by_default(
         ops_port=ops_port,
         database_url="sqlite+aiosqlite:///x.db",
         tokens_file=tmp_path / "tokens.json",
+        accounts_database_url="sqlite+aiosqlite:///x.db",
     )
     assert settings.resolved_ops_port() == resolved
