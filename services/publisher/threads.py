@@ -1,6 +1,7 @@
 """Threads: where an incident's thread stands on each channel (its first post and its
 latest), kept in the database so follow-ups thread correctly across restarts."""
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.channels.protocol import Posted, ThreadRef
@@ -12,8 +13,24 @@ async def thread_for(session: AsyncSession, message: PublishRequested) -> Thread
     if message.incident is None or message.kind is not MessageKind.STATUS_UPDATE:
         return None
     thread = await session.get(ChannelThread, (message.incident.incident_id, message.channel_id))
-    if thread is None:
-        return None
+    return None if thread is None else _ref(thread)
+
+
+async def threads_for(
+    session: AsyncSession, messages: list[PublishRequested]
+) -> dict[tuple[str, str], ThreadRef]:
+    """`thread_for` of many status updates in one query, by (incident id, channel id)."""
+    incidents = {m.incident.incident_id for m in messages if m.incident is not None}
+    if not incidents:
+        return {}
+    channels = {m.channel_id for m in messages}
+    query = select(ChannelThread).where(
+        ChannelThread.incident_id.in_(incidents), ChannelThread.channel_id.in_(channels)
+    )
+    return {(t.incident_id, t.channel_id): _ref(t) for t in await session.scalars(query)}
+
+
+def _ref(thread: ChannelThread) -> ThreadRef:
     return ThreadRef(
         root_id=thread.root_id,
         root_cid=thread.root_cid,
