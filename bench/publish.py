@@ -113,7 +113,7 @@ class _Histogram:
     def upper_bound(self) -> float:
         """The bound of the highest bucket holding an observation: the max, to a bucket."""
         top = min((le for le, n in self.buckets.items() if n >= self.count), default=math.nan)
-        return top if not math.isinf(top) else max(self.buckets)
+        return top if not math.isinf(top) else max(le for le in self.buckets if le < top)
 
     def summary(self) -> dict[str, Any]:
         return {
