@@ -39,6 +39,21 @@ def _ref(thread: ChannelThread) -> ThreadRef:
     )
 
 
+_ABSENT = "planb_threads_absent"
+
+
+async def read_threads(session: AsyncSession, messages: list[PublishRequested]) -> None:
+    """The threads of `messages` in one query, so that `advance_thread` reads none of them
+    again: those found are in the session, those missing are noted in it."""
+    found = await threads_for(session, messages)
+    absent: set[tuple[str, str]] = session.info.setdefault(_ABSENT, set())
+    for message in messages:
+        if message.incident is not None:
+            key = (message.incident.incident_id, message.channel_id)
+            if key not in found:
+                absent.add(key)
+
+
 async def advance_thread(session: AsyncSession, message: PublishRequested, posted: Posted) -> None:
     """The incident's thread on this channel now continues under this post."""
     if (
@@ -48,7 +63,9 @@ async def advance_thread(session: AsyncSession, message: PublishRequested, poste
     ):
         return
     key = (message.incident.incident_id, message.channel_id)
-    thread = await session.get(ChannelThread, key)
+    absent: set[tuple[str, str]] = session.info.get(_ABSENT, set())
+    thread = None if key in absent else await session.get(ChannelThread, key)
+    absent.discard(key)
     if thread is None:
         thread = ChannelThread(incident_id=key[0], channel_id=key[1])
         session.add(thread)
