@@ -88,6 +88,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                 hand_over_fresh=dispatcher.hand_over_fresh,
                 waterfall=dispatcher.metrics.waterfall,
             ),
+            fetch_max_wait_ms=settings.outbound_fetch_max_wait_ms,
         )
 
     async def teardown(app: FastAPI) -> None:
