@@ -68,7 +68,7 @@ async def run(bench: Bench, *, one_times_out: bool = False) -> dict[str, Any]:
                 if (i + 1) % max(1, samples // 4) == 0:
                     median = summarise(per_approval).median_ms
                     bench.progress(f"{label}: {i + 1}/{samples}, p50 {median:.1f} ms")
-            from_metrics = _from_metrics(before, await _stage_histograms(system))
+            from_metrics = stage_figures(before, await _stage_histograms(system))
     return {
         "every_channel": summarise(per_approval).as_dict(),
         "each_channel": summarise(per_channel).as_dict(),
@@ -79,21 +79,21 @@ async def run(bench: Bench, *, one_times_out: bool = False) -> dict[str, Any]:
         "stages": {
             stage: summarise(stages[stage]).as_dict() for stage in STAGES if stages.get(stage)
         },
-        "stages_from_metrics": from_metrics,
+        "stagesstage_figures": from_metrics,
         "stage_means_ms": {stage: figure["mean_ms"] for stage, figure in from_metrics.items()},
     }
 
 
 @dataclass
-class _Histogram:
+class StageHistogram:
     """One stage's histogram as /metrics tells it: count, sum, cumulative count by bound."""
 
     count: float = 0.0
     total: float = 0.0
     buckets: dict[float, float] = field(default_factory=dict)
 
-    def since(self, before: "_Histogram") -> "_Histogram":
-        return _Histogram(
+    def since(self, before: "StageHistogram") -> "StageHistogram":
+        return StageHistogram(
             self.count - before.count,
             self.total - before.total,
             {le: n - before.buckets.get(le, 0.0) for le, n in self.buckets.items()},
@@ -125,36 +125,40 @@ class _Histogram:
         }
 
 
-async def _stage_histograms(system: System) -> dict[str, _Histogram]:
+async def _stage_histograms(system: System) -> dict[str, StageHistogram]:
     """Each stage's histogram on the router's and publisher's /metrics: how the waterfall is
     read when they run as processes (no listener reaches them)."""
-    found: dict[str, _Histogram] = defaultdict(_Histogram)
+    found: dict[str, StageHistogram] = defaultdict(StageHistogram)
     for service in ("router", "publisher"):
-        text = (await system.clients[service].get("/metrics")).text
-        for family in text_string_to_metric_families(text):
-            if family.name != "planb_publish_stage_seconds":
-                continue
-            for sample in family.samples:
-                histogram = found[sample.labels["stage"]]
-                if sample.name.endswith("_count"):
-                    histogram.count += sample.value
-                elif sample.name.endswith("_sum"):
-                    histogram.total += sample.value
-                elif sample.name.endswith("_bucket"):
-                    le = float(sample.labels["le"])
-                    histogram.buckets[le] = histogram.buckets.get(le, 0.0) + sample.value
+        parse_stages((await system.clients[service].get("/metrics")).text, into=found)
     return found
 
 
-def _from_metrics(
-    before: dict[str, _Histogram], after: dict[str, _Histogram]
+def parse_stages(text: str, *, into: dict[str, StageHistogram]) -> None:
+    """Add the stage histograms of one /metrics page to `into` (a defaultdict)."""
+    for family in text_string_to_metric_families(text):
+        if family.name != "planb_publish_stage_seconds":
+            continue
+        for sample in family.samples:
+            histogram = into[sample.labels["stage"]]
+            if sample.name.endswith("_count"):
+                histogram.count += sample.value
+            elif sample.name.endswith("_sum"):
+                histogram.total += sample.value
+            elif sample.name.endswith("_bucket"):
+                le = float(sample.labels["le"])
+                histogram.buckets[le] = histogram.buckets.get(le, 0.0) + sample.value
+
+
+def stage_figures(
+    before: dict[str, StageHistogram], after: dict[str, StageHistogram]
 ) -> dict[str, dict[str, Any]]:
     """Each stage's median, p99, max (to a bucket) and mean in ms since approval over the
     measured approvals, in path order."""
     figures = {}
     for stage in STAGES:
         if stage in after:
-            measured = after[stage].since(before.get(stage, _Histogram()))
+            measured = after[stage].since(before.get(stage, StageHistogram()))
             if measured.count > 0:
                 figures[stage] = measured.summary()
     return figures
