@@ -79,7 +79,7 @@ async def run(bench: Bench, *, one_times_out: bool = False) -> dict[str, Any]:
         "stages": {
             stage: summarise(stages[stage]).as_dict() for stage in STAGES if stages.get(stage)
         },
-        "stagesstage_figures": from_metrics,
+        "stages_from_metrics": from_metrics,
         "stage_means_ms": {stage: figure["mean_ms"] for stage, figure in from_metrics.items()},
     }
 
