@@ -38,6 +38,8 @@ BUSY_POLL_SECONDS = 0.5
 STATUS_FIRST = case((Delivery.kind == MessageKind.STATUS_UPDATE.value, 0), else_=1)
 
 AnySelect = TypeVar("AnySelect", bound=Select[Any])
+Fresh = tuple[Delivery, PublishRequested]
+"""A delivery row new in the caller's transaction (not yet written) and its request."""
 Hold = Callable[[AsyncSession, Delivery, str], None]
 """Stages the report of a delivery held by a pause (the settler's)."""
 
@@ -122,32 +124,39 @@ async def claim_next(
 
 
 async def claim_fresh(
-    session: AsyncSession, rows: list[Delivery], *, may_claim: Callable[[str], bool]
+    session: AsyncSession,
+    fresh: list[Fresh],
+    *,
+    may_claim: Callable[[str], bool],
 ) -> dict[str, Claim]:
-    """In the caller's transaction, claim status updates it queues as new `rows` (not yet
-    written, one per channel) where nothing else is queued or sending on their channel,
-    the channel's lock is free at once and `may_claim` agrees (the worker holds no claim and
-    the channel may send): `claim_next`'s result for each, in three queries for them all
-    instead of four each. By channel id; the rows claimed are `sending` when written."""
-    candidates = [row for row in rows if may_claim(row.channel_id)]
+    """In the caller's transaction, claim status updates it queues as new rows (not yet
+    written, one per channel, with their requests) where nothing else is queued or sending
+    on their channel, the channel's lock is free at once and `may_claim` agrees (the worker
+    holds no claim and the channel may send): `claim_next`'s result for each, in three
+    queries for them all instead of four each. By channel id; the rows claimed are `sending`
+    when written."""
+    candidates = [(row, m) for row, m in fresh if may_claim(row.channel_id)]
     if not candidates:
         return {}
-    locked = [r for r in candidates if await try_lock_key(session, f"dispatch:{r.channel_id}")]
+    locked = [
+        (row, m)
+        for row, m in candidates
+        if await try_lock_key(session, f"dispatch:{row.channel_id}")
+    ]
     busy_query = select(Delivery.channel_id).where(
-        Delivery.channel_id.in_([row.channel_id for row in locked]),
+        Delivery.channel_id.in_([row.channel_id for row, _ in locked]),
         or_(
             and_(Delivery.state == DeliveryState.PENDING.value, Delivery.request.is_not(None)),
             Delivery.state == DeliveryState.SENDING.value,  # live or not: left to the worker
         ),
     )
-    with session.no_autoflush:  # `rows` are the caller's to write, as claimed or not
+    with session.no_autoflush:  # the rows are the caller's to write, as claimed or not
         busy = set(await session.scalars(busy_query)) if locked else set()
-        free = [row for row in locked if row.channel_id not in busy]
-        messages = [PublishRequested.model_validate_json(row.request or "") for row in free]
-        threads = await threads_for(session, messages)
+        free = [(row, m) for row, m in locked if row.channel_id not in busy]
+        threads = await threads_for(session, [m for _, m in free])
     now = utcnow()
     claims = {}
-    for row, message in zip(free, messages, strict=True):
+    for row, message in free:
         row.state, row.claimed_at, row.attempts = DeliveryState.SENDING.value, now, row.attempts + 1
         key = (message.incident.incident_id if message.incident else "", message.channel_id)
         claims[row.channel_id] = Claim(

@@ -35,7 +35,7 @@ from services.publisher.channels.protocol import (
     RetryableChannelError,
 )
 from services.publisher.channels.retrying import post_with_retries
-from services.publisher.claims import Claim, claim_fresh, claim_next, due_in, keep_claim
+from services.publisher.claims import Claim, Fresh, claim_fresh, claim_next, due_in, keep_claim
 from services.publisher.claims import expired_claim as expired
 from services.publisher.group_commit import GroupCommit
 from services.publisher.metrics import PublisherMetrics
@@ -116,11 +116,11 @@ class Dispatcher:
             session, {channel_id: claim} if isinstance(claim, Claim) else {}, [channel_id]
         )
 
-    async def hand_over_fresh(self, session: AsyncSession, rows: list[Delivery]) -> None:
+    async def hand_over_fresh(self, session: AsyncSession, fresh: list[Fresh]) -> None:
         """Status updates new in `session`, one per network channel (the consumer's set-based
         path): claimed together where their channel is at rest (`claim_fresh`)."""
-        claims = await claim_fresh(session, rows, may_claim=lambda c: self._at_rest(c, set()))
-        self._on_commit(session, claims, [row.channel_id for row in rows])
+        claims = await claim_fresh(session, fresh, may_claim=lambda c: self._at_rest(c, set()))
+        self._on_commit(session, claims, [row.channel_id for row, _ in fresh])
 
     def _on_commit(self, session: AsyncSession, claims: dict[str, Claim], woken: list[str]) -> None:
         """Once `session` commits: its claims are the workers' to send, `woken` woken."""

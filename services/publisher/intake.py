@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.channels import ChannelError, ChannelRegistry
+from services.publisher.claims import Fresh
 from services.publisher.handlers import new_delivery
 from services.publisher.models import Delivery, DeliveryState
 from shared.contract.events import CloudEvent, MessageKind, PublishRequested, utcnow
@@ -22,7 +23,7 @@ from shared.runtime.database import after_commit
 from shared.runtime.fetch import Handler, Handlers
 from shared.runtime.waterfall import Waterfall
 
-HandOverFresh = Callable[[AsyncSession, list[Delivery]], Awaitable[None]]
+HandOverFresh = Callable[[AsyncSession, list[Fresh]], Awaitable[None]]
 
 
 def with_requests_together(
@@ -90,7 +91,7 @@ async def _queue_together(
         row.state, row.next_attempt_at = DeliveryState.PENDING.value, now
         row.request = request.model_dump_json()
         rows.append(row)
-    await hand_over_fresh(session, rows)
+    await hand_over_fresh(session, list(zip(rows, requests, strict=True)))
     session.add_all(rows)
 
     def written() -> None:
