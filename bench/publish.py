@@ -6,13 +6,20 @@ Ingest, router and publisher run; 10 webhook channels on a loopback peer
 variant sends one channel to a peer that answers far beyond the publisher's channel timeout:
 the other channels' figures should not move.
 
+"Published" ends when the bench's own consumer (the watcher, with the services' fetch wait)
+reads the channel's `published` report on planb.deliveries: the publisher's settle, its outbox
+relay and one more fetch wait are on the path; the router's recording of it is not.
+
 The waterfall: every stage the services time (shared/runtime/waterfall.py), as seconds since
-the approval, so the slow stage shows: its mean over the measured approvals from the
-services' /metrics (either mode), and median and p99 in-process (listeners on the apps).
+the approval, so the slow stage shows: median, p99 and mean over the measured approvals from
+the services' /metrics histograms (either mode; to within a 5 ms bucket), and exactly
+in-process (listeners on the apps); then the report's arrival at the bench, each channel.
 """
 
+import math
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -51,7 +58,7 @@ async def run(bench: Bench, *, one_times_out: bool = False) -> dict[str, Any]:
                     app.state.waterfall.listeners.append(
                         lambda stage, seconds: stages[stage].append(seconds)
                     )
-            before = await _stage_totals(system)
+            before = await _stage_histograms(system)
             per_approval: list[float] = []
             per_channel: list[float] = []
             for i in range(samples):
@@ -61,7 +68,7 @@ async def run(bench: Bench, *, one_times_out: bool = False) -> dict[str, Any]:
                 if (i + 1) % max(1, samples // 4) == 0:
                     median = summarise(per_approval).median_ms
                     bench.progress(f"{label}: {i + 1}/{samples}, p50 {median:.1f} ms")
-            means = _means(before, await _stage_totals(system))
+            from_metrics = stage_figures(before, await _stage_histograms(system))
     return {
         "every_channel": summarise(per_approval).as_dict(),
         "each_channel": summarise(per_channel).as_dict(),
@@ -72,40 +79,89 @@ async def run(bench: Bench, *, one_times_out: bool = False) -> dict[str, Any]:
         "stages": {
             stage: summarise(stages[stage]).as_dict() for stage in STAGES if stages.get(stage)
         },
-        "stage_means_ms": means,
+        "stages_from_metrics": from_metrics,
+        "stage_means_ms": {stage: figure["mean_ms"] for stage, figure in from_metrics.items()},
     }
 
 
-async def _stage_totals(system: System) -> dict[str, tuple[float, float]]:
-    """(count, sum) of each stage's histogram on the router's and publisher's /metrics:
-    how the waterfall is read when they run as processes (no listener reaches them)."""
-    totals: dict[str, tuple[float, float]] = {}
+@dataclass
+class StageHistogram:
+    """One stage's histogram as /metrics tells it: count, sum, cumulative count by bound."""
+
+    count: float = 0.0
+    total: float = 0.0
+    buckets: dict[float, float] = field(default_factory=dict)
+
+    def since(self, before: "StageHistogram") -> "StageHistogram":
+        return StageHistogram(
+            self.count - before.count,
+            self.total - before.total,
+            {le: n - before.buckets.get(le, 0.0) for le, n in self.buckets.items()},
+        )
+
+    def quantile(self, fraction: float) -> float:
+        """Seconds, interpolated within its bucket (as Prometheus' histogram_quantile)."""
+        rank, lower, below = fraction * self.count, 0.0, 0.0
+        for le, cumulative in sorted(self.buckets.items()):
+            if cumulative >= rank and cumulative > below:
+                if math.isinf(le):
+                    return lower
+                return lower + (le - lower) * (rank - below) / (cumulative - below)
+            lower, below = le, cumulative
+        return lower
+
+    def upper_bound(self) -> float:
+        """The bound of the highest bucket holding an observation: the max, to a bucket."""
+        top = min((le for le, n in self.buckets.items() if n >= self.count), default=math.nan)
+        return top if not math.isinf(top) else max(le for le in self.buckets if le < top)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "n": int(self.count),
+            "median_ms": round(1000 * self.quantile(0.5), 3),
+            "p99_ms": round(1000 * self.quantile(0.99), 3),
+            "max_ms": round(1000 * self.upper_bound(), 3),
+            "mean_ms": round(1000 * self.total / self.count, 3),
+        }
+
+
+async def _stage_histograms(system: System) -> dict[str, StageHistogram]:
+    """Each stage's histogram on the router's and publisher's /metrics: how the waterfall is
+    read when they run as processes (no listener reaches them)."""
+    found: dict[str, StageHistogram] = defaultdict(StageHistogram)
     for service in ("router", "publisher"):
-        text = (await system.clients[service].get("/metrics")).text
-        for family in text_string_to_metric_families(text):
-            if family.name != "planb_publish_stage_seconds":
-                continue
-            for sample in family.samples:
-                count, total = totals.get(sample.labels["stage"], (0.0, 0.0))
-                if sample.name.endswith("_count"):
-                    count += sample.value
-                elif sample.name.endswith("_sum"):
-                    total += sample.value
-                totals[sample.labels["stage"]] = (count, total)
-    return totals
+        parse_stages((await system.clients[service].get("/metrics")).text, into=found)
+    return found
 
 
-def _means(
-    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
-) -> dict[str, float]:
-    """Each stage's mean (ms since approval) over the measured approvals, in path order."""
-    means = {}
+def parse_stages(text: str, *, into: dict[str, StageHistogram]) -> None:
+    """Add the stage histograms of one /metrics page to `into` (a defaultdict)."""
+    for family in text_string_to_metric_families(text):
+        if family.name != "planb_publish_stage_seconds":
+            continue
+        for sample in family.samples:
+            histogram = into[sample.labels["stage"]]
+            if sample.name.endswith("_count"):
+                histogram.count += sample.value
+            elif sample.name.endswith("_sum"):
+                histogram.total += sample.value
+            elif sample.name.endswith("_bucket"):
+                le = float(sample.labels["le"])
+                histogram.buckets[le] = histogram.buckets.get(le, 0.0) + sample.value
+
+
+def stage_figures(
+    before: dict[str, StageHistogram], after: dict[str, StageHistogram]
+) -> dict[str, dict[str, Any]]:
+    """Each stage's median, p99, max (to a bucket) and mean in ms since approval over the
+    measured approvals, in path order."""
+    figures = {}
     for stage in STAGES:
-        count, total = after.get(stage, (0.0, 0.0))
-        count0, total0 = before.get(stage, (0.0, 0.0))
-        if count > count0:
-            means[stage] = round(1000 * (total - total0) / (count - count0), 1)
-    return means
+        if stage in after:
+            measured = after[stage].since(before.get(stage, StageHistogram()))
+            if measured.count > 0:
+                figures[stage] = measured.summary()
+    return figures
 
 
 async def _one(system: System, skip: set[str]) -> tuple[float, list[float]]:

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, case, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.channels.protocol import ThreadRef
 from services.publisher.handlers import paused_reason
 from services.publisher.models import Delivery, DeliveryState
-from services.publisher.threads import thread_for
+from services.publisher.threads import thread_for, threads_for
 from shared.contract.events import MessageKind, PublishRequested, PublishRequestedV2, utcnow
 from shared.runtime.database import Database, try_lock_key
 from shared.runtime.wakeup import wait_for_wakeup
@@ -38,6 +38,8 @@ BUSY_POLL_SECONDS = 0.5
 STATUS_FIRST = case((Delivery.kind == MessageKind.STATUS_UPDATE.value, 0), else_=1)
 
 AnySelect = TypeVar("AnySelect", bound=Select[Any])
+Fresh = tuple[Delivery, PublishRequested]
+"""A delivery row new in the caller's transaction (not yet written) and its request."""
 Hold = Callable[[AsyncSession, Delivery, str], None]
 """Stages the report of a delivery held by a pause (the settler's)."""
 
@@ -120,6 +122,48 @@ async def claim_next(
         thread = await thread_for(session, message)
         return Claim(message=message, attempts=row.attempts, thread=thread, woke=now)
     return None
+
+
+async def claim_fresh(
+    session: AsyncSession,
+    fresh: list[Fresh],
+    *,
+    may_claim: Callable[[str], bool],
+) -> dict[str, Claim]:
+    """In the caller's transaction, claim status updates it queues as new rows (not yet
+    written, one per channel, with their requests) where nothing else is queued or sending
+    on their channel, the channel's lock is free at once and `may_claim` agrees (the worker
+    holds no claim and the channel may send): `claim_next`'s result for each, in three
+    queries for them all instead of four each. By channel id; the rows claimed are `sending`
+    when written."""
+    candidates = [(row, m) for row, m in fresh if may_claim(row.channel_id)]
+    if not candidates:
+        return {}
+    locked = [
+        (row, m)
+        for row, m in candidates
+        if await try_lock_key(session, f"dispatch:{row.channel_id}")
+    ]
+    busy_query = select(Delivery.channel_id).where(
+        Delivery.channel_id.in_([row.channel_id for row, _ in locked]),
+        or_(
+            and_(Delivery.state == DeliveryState.PENDING.value, Delivery.request.is_not(None)),
+            Delivery.state == DeliveryState.SENDING.value,  # live or not: left to the worker
+        ),
+    )
+    with session.no_autoflush:  # the rows are the caller's to write, as claimed or not
+        busy = set(await session.scalars(busy_query)) if locked else set()
+        free = [(row, m) for row, m in locked if row.channel_id not in busy]
+        threads = await threads_for(session, [m for _, m in free])
+    now = utcnow()
+    claims = {}
+    for row, message in free:
+        row.state, row.claimed_at, row.attempts = DeliveryState.SENDING.value, now, row.attempts + 1
+        key = (message.incident.incident_id if message.incident else "", message.channel_id)
+        claims[row.channel_id] = Claim(
+            message=message, attempts=row.attempts, thread=threads.get(key), woke=now
+        )
+    return claims
 
 
 def expired_claim(renewed_before: datetime) -> ColumnElement[bool]:

@@ -1,24 +1,18 @@
 """The dispatcher: sends queued deliveries of network channels, outside any transaction.
 
 One worker per channel, so a slow, failing or rate-limited platform never delays another.
-Within a channel, deliveries go strictly oldest first: a follow-up is never posted before the
-post it replies to, even while the first waits for a retry. Replicas share the queue and take
-turns on a channel: one send at a time (a per-channel lock around the claim, and no claim
-while another replica's send is in flight), so the order holds across replicas too.
-
-A `Retry-After` (or a platform's rate-limit reset) speaks for the platform, not for the one
-post it answered: the channel sends nothing until it has passed (up to the retry policy's
-`max_seconds`), so a status update queued behind a rate-limited marketing post waits too.
+Within a channel, deliveries go strictly oldest first (a follow-up never before the post it
+replies to, even while that one waits for a retry); replicas take turns on a channel, one
+send at a time (a per-channel lock around the claim), so the order holds across them too.
+A `Retry-After` quiets the whole channel (up to the retry policy's `max_seconds`).
 
 A delivery moves pending → sending (committed before the network call) → published, or back to
-pending with `next_attempt_at` (the durable retry schedule, which survives a restart), or
-failed. A process killed mid-send leaves `sending`: on start, a channel whose platform takes an
-idempotency key is simply tried again; any other is marked failed for a person to check,
-because trying again could post twice. A replica killed for good never starts again, so a
-claim is a lease: renewed while its send lasts, and a claim not renewed for `lease_seconds`
-is taken back by any replica (checked every half lease), by the same rule. How one send's
-outcome is recorded and reported is in `settling.py`; its transaction also claims the
-channel's next delivery (`claims.py`), so a busy channel costs one transaction per post.
+pending with `next_attempt_at` (the durable retry schedule), or failed. A claim is a lease
+(`claims.py`): renewed while its send lasts; one not renewed for `lease_seconds` was left by a
+dead process, and is sent again where the platform takes an idempotency key, else failed for a
+person to check (trying again could post twice). How an outcome is recorded is in
+`settling.py`; its transaction also claims the channel's next delivery, so a busy channel
+costs one transaction per post.
 """
 
 import asyncio
@@ -41,7 +35,8 @@ from services.publisher.channels.protocol import (
     RetryableChannelError,
 )
 from services.publisher.channels.retrying import post_with_retries
-from services.publisher.claims import Claim, claim_next, due_in, expired_claim, keep_claim
+from services.publisher.claims import Claim, Fresh, claim_fresh, claim_next, due_in, keep_claim
+from services.publisher.claims import expired_claim as expired
 from services.publisher.group_commit import GroupCommit
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Delivery, DeliveryState
@@ -106,10 +101,9 @@ class Dispatcher:
             self._wakeups[channel_id].set()
 
     async def hand_over(self, session: AsyncSession, message: PublishRequested) -> None:
-        """A network delivery was queued in `session` (the consumer's): wake the channel's
-        worker once it commits. A status update on a channel at rest is claimed right there,
-        so its send waits for no transaction of its own; marketing is left to the worker,
-        which puts a status update arriving in the same transaction first."""
+        """A network delivery was queued in `session` (the consumer's): its worker is woken
+        once it commits. A status update on a channel at rest is claimed right there (its send
+        waits for no transaction of its own); marketing is left to the worker."""
         channel_id = message.channel_id
         if channel_id not in self._wakeups:
             return
@@ -118,11 +112,23 @@ class Dispatcher:
         if message.kind is MessageKind.STATUS_UPDATE and self._at_rest(channel_id, tried):
             tried.add(channel_id)  # once per transaction: a second try finds the first claim
             claim = await claim_next(session, channel_id, lease=self.lease, hold=self._hold)
+        self._on_commit(
+            session, {channel_id: claim} if isinstance(claim, Claim) else {}, [channel_id]
+        )
+
+    async def hand_over_fresh(self, session: AsyncSession, fresh: list[Fresh]) -> None:
+        """Status updates new in `session`, one per network channel (the consumer's set-based
+        path): claimed together where their channel is at rest (`claim_fresh`)."""
+        claims = await claim_fresh(session, fresh, may_claim=lambda c: self._at_rest(c, set()))
+        self._on_commit(session, claims, [row.channel_id for row, _ in fresh])
+
+    def _on_commit(self, session: AsyncSession, claims: dict[str, Claim], woken: list[str]) -> None:
+        """Once `session` commits: its claims are the workers' to send, `woken` woken."""
 
         def committed() -> None:
-            if isinstance(claim, Claim):
-                self._ahead[channel_id] = claim
-            self.wake(channel_id)
+            self._ahead.update(claims)
+            for channel_id in woken:
+                self.wake(channel_id)
 
         after_commit(session, committed)
 
@@ -140,7 +146,7 @@ class Dispatcher:
         of them; `expired_only`: the claims older than the lease, which no live replica holds."""
         query = select(Delivery).where(Delivery.state == DeliveryState.SENDING.value)
         if expired_only:
-            query = query.where(expired_claim(utcnow() - self.lease))
+            query = query.where(expired(utcnow() - self.lease))
         async with self.database.transaction() as session:
             rows = (await session.scalars(query.with_for_update(skip_locked=True))).all()
             for row in rows:
@@ -148,10 +154,8 @@ class Dispatcher:
                 self.settler.take_back(
                     session, row, resend=channel is not None and channel.idempotent
                 )
-        taken_back = {row.message_id for row in rows}
-        for channel_id, claim in list(self._ahead.items()):
-            if claim.message.message_id in taken_back:
-                del self._ahead[channel_id]  # no longer ours to send
+        gone = {row.message_id for row in rows}  # no longer ours to send
+        self._ahead = {c: a for c, a in self._ahead.items() if a.message.message_id not in gone}
         for channel_id in {row.channel_id for row in rows}:
             self.wake(channel_id)
         return len(rows)
@@ -186,15 +190,13 @@ class Dispatcher:
             await wait_for_wakeup(wakeup, timeout)
 
     async def dispatch_once(self, channel_id: str) -> float | None:
-        """Handle the channel's next delivery: 0 if it did, seconds until one is due, or
-        None when the queue is empty."""
+        """The channel's next delivery: 0 if sent, seconds until one is due, None: none."""
         sent, wait = await self._round(channel_id)
         return 0 if sent else wait
 
     async def _round(self, channel_id: str) -> tuple[bool, float | None]:
-        """Send the channel's next delivery if one is due: whether one was sent, and when to
-        look again (0: at once; seconds; None: when woken). The settle of a send claims the
-        next delivery in its own transaction, so a busy channel reads nothing in between."""
+        """Send the channel's next delivery if due: whether one was sent, and when to look
+        again (0: at once; seconds; None: when woken; a settle claims the next: `_ahead`)."""
         channel = self.registry.network[channel_id]
         claim = self._take_ahead(channel_id)
         if claim is None:
@@ -237,8 +239,7 @@ class Dispatcher:
         return claim
 
     def _quiet_seconds(self, channel_id: str) -> float:
-        """How long the channel must send nothing: its breaker's rest or the platform's
-        Retry-After, whichever is longer (0: it may send)."""
+        """How long the channel must rest: its breaker's or the platform's Retry-After (0: none)."""
         asked = self._quiet_until.get(channel_id, 0.0) - time.monotonic()
         return max(self.breakers[channel_id].wait_seconds(), asked, 0.0)
 

@@ -75,7 +75,7 @@ def publisher_handlers(
         stages.mark("consumed", message.requested_at)
         delivery = await session.get(Delivery, message.message_id)
         if delivery is None:
-            delivery = _new_delivery(message)
+            delivery = new_delivery(message)
             session.add(delivery)
         elif delivery.state in (DeliveryState.PUBLISHED, DeliveryState.SENDING) or (
             delivery.state == DeliveryState.PENDING and delivery.request is not None
@@ -266,7 +266,7 @@ async def _pause_row(session: AsyncSession, channel_id: str) -> ChannelPause:
     return pause
 
 
-def _new_delivery(message: PublishRequested) -> Delivery:
+def new_delivery(message: PublishRequested) -> Delivery:
     now = utcnow()
     return Delivery(
         message_id=message.message_id,

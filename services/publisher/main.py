@@ -13,6 +13,7 @@ from services.publisher.api import api_router, status_router
 from services.publisher.channels import ChannelRegistry, load_registry
 from services.publisher.dispatch import Dispatcher
 from services.publisher.handlers import publisher_handlers
+from services.publisher.intake import with_requests_together
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Base
 from services.publisher.schedule import RetryPolicy
@@ -72,17 +73,24 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                 partial(dispatcher.run_channel, channel_id),
                 progress=partial(dispatcher.last_round_at.get, channel_id),
             )
+        handlers = publisher_handlers(
+            topics=runtime.topics,
+            channels=channels,
+            wake=runtime.relay.wake,
+            hand_over=dispatcher.hand_over,
+            waterfall=dispatcher.metrics.waterfall,
+            metrics=dispatcher.metrics,
+        )
         runtime.add_consumer(
             f"{settings.topic_prefix}-publisher",
             [runtime.topics.outbound],
-            publisher_handlers(
-                topics=runtime.topics,
+            with_requests_together(
+                handlers,
                 channels=channels,
-                wake=runtime.relay.wake,
-                hand_over=dispatcher.hand_over,
+                hand_over_fresh=dispatcher.hand_over_fresh,
                 waterfall=dispatcher.metrics.waterfall,
-                metrics=dispatcher.metrics,
             ),
+            fetch_max_wait_ms=settings.outbound_fetch_max_wait_ms,
         )
 
     async def teardown(app: FastAPI) -> None:

@@ -8,9 +8,10 @@ in the same transaction; and, in that transaction too, the channel's next claim 
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.channels.protocol import Posted, RetryableChannelError
@@ -20,7 +21,7 @@ from services.publisher.handlers import report_delivery
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Delivery, DeliveryState
 from services.publisher.schedule import RetryPolicy
-from services.publisher.threads import advance_thread
+from services.publisher.threads import advance_thread, read_threads
 from shared.contract.events import (
     DeliveryFailed,
     DeliveryOutcome,
@@ -37,6 +38,7 @@ from shared.runtime.tracing import resumed
 log = logging.getLogger(__name__)
 
 Then = Callable[[AsyncSession], Awaitable[Claim | float | None]]
+_QUEUED = "planb_settle_queued_channels"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +50,8 @@ class Settler:
     wake_relay: Callable[[], None]
     policy: RetryPolicy
     metrics: PublisherMetrics
+    _settling: dict[str, PublishRequested | None] = field(default_factory=dict)
+    """Settles queued or under way here: message id → its request (None: not published)."""
 
     async def settle(
         self,
@@ -66,9 +70,10 @@ class Settler:
         claims under way: `GroupCommit`); returns what `then` returned."""
 
         async def job(session: AsyncSession) -> Claim | float | None:
+            queued = await self._read_ahead(session)
             # in the message's trace, whichever dispatcher's task runs the batch
             with resumed("settle", message_id=message_id, channel_id=channel_id):
-                await self._record(
+                state = await self._record(
                     session,
                     message_id,
                     posted=posted,
@@ -77,9 +82,33 @@ class Settler:
                     retry=retry,
                     attempts=attempts,
                 )
-            return None if then is None else await then(session)
+            if then is None or (state != DeliveryState.PENDING and channel_id not in queued):
+                return None  # nothing to claim: no query for it
+            return await then(session)
 
-        return await self.commits.run(channel_id, job)
+        self._settling[message_id] = message
+        try:
+            return await self.commits.run(channel_id, job)
+        finally:
+            self._settling.pop(message_id, None)
+
+    async def _read_ahead(self, session: AsyncSession) -> set[str]:
+        """Once per transaction, for every settle queued or under way: their rows and threads
+        in two queries (their `get`s then read nothing), and a third for the channels that
+        have a delivery queued (the others' next claim needs no query); returns those."""
+        if (queued := session.info.get(_QUEUED)) is not None:
+            return set(queued)
+        settling = dict(self._settling)
+        rows = await session.scalars(select(Delivery).where(Delivery.message_id.in_(settling)))
+        channels = {row.channel_id for row in rows}
+        await read_threads(session, [m for m in settling.values() if m is not None])
+        query = select(Delivery.channel_id).where(
+            Delivery.channel_id.in_(channels),
+            Delivery.state == DeliveryState.PENDING.value,
+            Delivery.request.is_not(None),
+        )
+        session.info[_QUEUED] = found = set(await session.scalars(query.distinct()))
+        return found
 
     async def _record(
         self,
@@ -91,10 +120,11 @@ class Settler:
         failed: str | None,
         retry: RetryableChannelError | None,
         attempts: int,
-    ) -> None:
+    ) -> str | None:
+        """Record the outcome on the row: its new state (None: no such row)."""
         now = utcnow()
         if (row := await session.get(Delivery, message_id)) is None:
-            return
+            return None
         give_up = failed
         if retry is not None:
             age = (now - row.created_at).total_seconds()
@@ -146,6 +176,7 @@ class Settler:
             log.warning(
                 "message_id=%s channel=%s failed: %s", message_id, row.channel_id, reason, extra=ids
             )
+        return row.state
 
     def take_back(self, session: AsyncSession, row: Delivery, *, resend: bool) -> None:
         """A claim its process never settled (killed, or gone): send it again where the

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from aiokafka import ConsumerRecord
 from sqlalchemy import select
 
 from services.publisher.channels import ChannelRegistry
@@ -17,6 +18,7 @@ from services.publisher.channels.platforms.mastodon import MastodonChannel
 from services.publisher.channels.platforms.x import XChannel
 from services.publisher.dispatch import Dispatcher
 from services.publisher.handlers import publisher_handlers
+from services.publisher.intake import with_requests_together
 from services.publisher.models import Base, Delivery
 from services.publisher.schedule import RetryPolicy
 from shared.contract.channels import ChannelConfig, ChannelType
@@ -38,6 +40,8 @@ from shared.contract.events import (
 from shared.contract.topics import Topics
 from shared.devtools.sandbox import MastodonPeer, XPeer, serve
 from shared.runtime.database import Database, OutboxEntry
+from shared.runtime.fetch import Outcome, Parsed, handle_together
+from shared.runtime.waterfall import Waterfall
 from tests.support import eventually
 
 INCIDENT = IncidentRef(
@@ -407,3 +411,86 @@ async def test_a_status_update_on_a_channel_at_rest_is_claimed_as_it_is_queued(
     assert await engine.dispatcher.dispatch_once("masto") is None
     first, second = peer.posts
     assert second.reply_to == first.id
+
+
+# A fetch taken together (services/publisher/intake.py): an approval's status updates are
+# queued and claimed in one go where their channels are at rest; anything else record by record.
+
+
+async def fetch(engine: Engine, *items: EventData | CloudEvent) -> Outcome:
+    """Handle `items` as one fetch, the way the publisher's consumer does."""
+    handlers = with_requests_together(
+        engine.handlers,  # type: ignore[arg-type]
+        channels=engine.dispatcher.registry,
+        hand_over_fresh=engine.dispatcher.hand_over_fresh,
+        waterfall=Waterfall(),
+    )
+    parsed: Parsed = []
+    for n, item in enumerate(items):
+        event = item if isinstance(item, CloudEvent) else CloudEvent.wrap(item, source="/tests")
+        record = ConsumerRecord(
+            "planb.outbound", 0, n, 0, 0, None, event.to_bytes(), None, 0, 0, ()
+        )
+        parsed.append((record, event))
+    outcome = await handle_together(engine.database, handlers, parsed, together=handlers.together)
+    assert outcome.failed is None, outcome.failed
+    return outcome
+
+
+async def states(engine: Engine, *message_ids: str) -> list[str]:
+    return [(await engine.delivery(m)).state for m in message_ids]
+
+
+async def test_an_approvals_status_updates_are_claimed_together_and_threaded(
+    engine: Engine, mastodon: tuple[MastodonPeer, str], x: tuple[XPeer, str]
+) -> None:
+    await fetch(engine, update("t1", "Trains held."), update("t2", "Trains held.", "x"))
+    assert await states(engine, "t1", "t2") == ["sending", "sending"]
+    assert await engine.dispatcher.dispatch_once("masto") == 0
+    assert await engine.dispatcher.dispatch_once("x") == 0
+    await fetch(engine, update("t3", "Still held."), update("t4", "Still held.", "x"))
+    assert await states(engine, "t3", "t4") == ["sending", "sending"]
+    assert await engine.dispatcher.dispatch_once("masto") == 0
+    assert await engine.dispatcher.dispatch_once("x") == 0
+    first, second = mastodon[0].posts
+    assert (first.text, second.text, second.reply_to) == ("Trains held.", "Still held.", first.id)
+    assert [p.text for p in x[0].posts] == ["Trains held.", "Still held."]
+    published = [r for r in await engine.reports() if isinstance(r, DeliveryPublished)]
+    assert sorted(r.message_id for r in published) == ["t1", "t2", "t3", "t4"]
+
+
+async def test_a_channel_with_a_delivery_queued_is_left_to_its_worker(
+    engine: Engine, mastodon: tuple[MastodonPeer, str]
+) -> None:
+    await engine.handle(promo("p1"))
+    await fetch(engine, update("t5", "Trains held."), update("t6", "Trains held.", "x"))
+    assert await states(engine, "p1", "t5", "t6") == ["pending", "pending", "sending"]
+    assert await engine.dispatcher.dispatch_once("masto") == 0
+    assert await engine.dispatcher.dispatch_once("masto") == 0
+    assert [p.text for p in mastodon[0].posts] == ["Trains held.", "Half-price weekend tickets!"]
+
+
+async def test_a_redelivered_fetch_posts_nothing_more(
+    engine: Engine, mastodon: tuple[MastodonPeer, str], x: tuple[XPeer, str]
+) -> None:
+    """Under new event ids (the inbox does not know them): the rows are found, record by record."""
+    requests = (update("t7", "Trains held."), update("t8", "Trains held.", "x"))
+    await fetch(engine, *requests)
+    assert await engine.dispatcher.dispatch_once("masto") == 0
+    await fetch(engine, *requests)
+    assert await states(engine, "t7", "t8") == ["published", "sending"]
+    assert await engine.dispatcher.dispatch_once("x") == 0
+    assert await engine.dispatcher.dispatch_once("masto") is None
+    assert await engine.dispatcher.dispatch_once("x") is None
+    assert (len(mastodon[0].posts), len(x[0].posts)) == (1, 1)
+
+
+async def test_a_fetch_with_a_pause_goes_record_by_record(engine: Engine) -> None:
+    paused = ChannelPaused(
+        channel_id="masto",
+        incident_id=INCIDENT.incident_id,
+        reason="sev1",
+        paused_at=datetime.now(UTC),
+    )
+    await fetch(engine, paused, promo("p2"), update("t9", "Trains held.", "x"))
+    assert await states(engine, "p2", "t9") == ["held", "sending"]
