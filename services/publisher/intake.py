@@ -21,6 +21,7 @@ from services.publisher.models import Delivery, DeliveryState
 from shared.contract.events import CloudEvent, MessageKind, PublishRequested, utcnow
 from shared.runtime.database import after_commit
 from shared.runtime.fetch import Handler, Handlers
+from shared.runtime.tracing import handling, resumed
 from shared.runtime.waterfall import Waterfall
 
 HandOverFresh = Callable[[AsyncSession, list[Fresh]], Awaitable[None]]
@@ -46,7 +47,8 @@ def with_requests_together(
                 await _queue_together(session, requests, hand_over_fresh, waterfall)
                 return
         for event in events:
-            await handlers[event.type](event, session)
+            with handling(event):  # each in its own trace, as without `together`
+                await handlers[event.type](event, session)
 
     return Handlers(handlers, together=together)
 
@@ -87,10 +89,12 @@ async def _queue_together(
     now = utcnow()
     rows = []
     for request in requests:
-        row = new_delivery(request)
-        row.state, row.next_attempt_at = DeliveryState.PENDING.value, now
-        row.request = request.model_dump_json()
-        rows.append(row)
+        # a span in each request's own trace (the fetch's span only links them)
+        with resumed("queue delivery", message_id=request.message_id):
+            row = new_delivery(request)
+            row.state, row.next_attempt_at = DeliveryState.PENDING.value, now
+            row.request = request.model_dump_json()
+            rows.append(row)
     await hand_over_fresh(session, list(zip(rows, requests, strict=True)))
     session.add_all(rows)
 
