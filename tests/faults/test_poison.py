@@ -143,7 +143,7 @@ def poison(kind: str, like: CloudEvent) -> bytes | None:
     if kind == "unknown-type":
         return envelope("planb.mystery.happened.v1", data)
     if kind == "future-version":
-        return envelope(like.type.removesuffix(".v1") + ".v2", data)
+        return envelope(like.type.removesuffix(".v1") + ".v99", data)
     if kind == "invalid-payload":  # wrong types where the model has these fields
         wrong = {"message_id": 42, "incident_id": 42, "severity": "sev9", "kind": "pigeon"}
         return envelope(like.type, data | {k: v for k, v in wrong.items() if k in data})
