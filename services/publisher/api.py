@@ -1,12 +1,14 @@
 """The publisher's HTTP routes: the public status page (no auth) and the delivery API."""
 
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.publisher import read_models
-from services.publisher.deps import ChannelsDep, DispatcherDep, SettingsDep
+from services.publisher.component_board import HISTORY_DAYS, component_board, incident_spans
+from services.publisher.deps import ChannelsDep, ComponentsDep, DispatcherDep, SettingsDep
 from services.publisher.pages import render_atom, render_status_html
 from services.publisher.schemas import ChannelHealth, DeliveryOut, StatusBoard
 from shared.web.deps import AnyRoleDep, ReadSessionDep
@@ -19,26 +21,35 @@ status_router = APIRouter(tags=["status page"])
 api_router = APIRouter(prefix="/v1", tags=["deliveries"])
 
 
-async def _board(session: ReadSessionDep, settings: SettingsDep) -> StatusBoard:
-    return await read_models.status_board(
+async def _board(
+    session: ReadSessionDep, settings: SettingsDep, components: ComponentsDep
+) -> StatusBoard:
+    board = await read_models.status_board(
         session,
         title=settings.status_page_title,
         public_base_url=settings.public_base_url,
         incidents=settings.status_page_incidents,
         updates=settings.status_page_updates,
     )
+    since = board.generated_at - timedelta(days=HISTORY_DAYS)
+    spans = await incident_spans(session, components=components, since=since)
+    board.components = component_board(components, spans, now=board.generated_at)
+    return board
+
+
+BoardDep = Annotated[StatusBoard, Depends(_board)]
 
 
 @status_router.get("/status", response_class=HTMLResponse, summary="The public status page")
-async def status_page(session: ReadSessionDep, settings: SettingsDep) -> HTMLResponse:
-    """Open and recent incidents, each with its updates newest first."""
-    html = render_status_html(await _board(session, settings))
+async def status_page(board: BoardDep) -> HTMLResponse:
+    """Components and their 90 days; open and recent incidents, updates newest first."""
+    html = render_status_html(board)
     return HTMLResponse(html, headers={"Content-Security-Policy": STATUS_PAGE_CSP})
 
 
 @status_router.get("/status.json", response_model=StatusBoard, summary="The status page as JSON")
-async def status_json(session: ReadSessionDep, settings: SettingsDep) -> StatusBoard:
-    return await _board(session, settings)
+async def status_json(board: BoardDep) -> StatusBoard:
+    return board
 
 
 @status_router.get(
@@ -47,12 +58,10 @@ async def status_json(session: ReadSessionDep, settings: SettingsDep) -> StatusB
     responses={200: {"content": {ATOM: {}}}},
     summary="The status page as an Atom 1.0 feed",
 )
-async def status_feed(request: Request, session: ReadSessionDep, settings: SettingsDep) -> Response:
+async def status_feed(request: Request, board: BoardDep, settings: SettingsDep) -> Response:
     """One entry per published update, for feed readers and chat integrations."""
     feed_url = f"{settings.public_base_url.rstrip('/')}{request.url.path}"
-    return Response(
-        render_atom(await _board(session, settings), feed_url=feed_url), media_type=ATOM
-    )
+    return Response(render_atom(board, feed_url=feed_url), media_type=ATOM)
 
 
 @api_router.get("/deliveries", response_model=list[DeliveryOut])

@@ -11,8 +11,10 @@ from fastapi import FastAPI
 
 from services.publisher.api import api_router, status_router
 from services.publisher.channels import ChannelRegistry, load_registry
+from services.publisher.components import load_components
 from services.publisher.dispatch import Dispatcher
 from services.publisher.handlers import publisher_handlers
+from services.publisher.incident_tags import incident_tag_handlers
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Base
 from services.publisher.schedule import RetryPolicy
@@ -31,6 +33,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             follow_redirects=False,
         )
         app.state.http = client
+        app.state.components = load_components(settings.resolved_components_file())
         app.state.channels = load_registry(settings, client=client, env=os.environ)
         app.state.dispatcher = Dispatcher(
             runtime.database,
@@ -81,6 +84,11 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                 hand_over=dispatcher.hand_over,
                 waterfall=dispatcher.metrics.waterfall,
             ),
+        )
+        runtime.add_consumer(
+            f"{settings.topic_prefix}-publisher-incidents",
+            [runtime.topics.incidents],
+            incident_tag_handlers(),
         )
 
     async def teardown(app: FastAPI) -> None:

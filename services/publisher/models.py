@@ -4,7 +4,7 @@ entries and the pause state of each channel as the router last reported it."""
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.contract.events import utcnow
@@ -86,4 +86,15 @@ class ChannelPause(Base):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str | None] = mapped_column(Text)
     incident_id: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IncidentTags(Base):
+    """What an incident affects, as ingest raised or last updated it (from `planb.incidents`):
+    the status page's components and the subscribers an update reaches go by it."""
+
+    __tablename__ = "incident_tags"
+    incident_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    services: Mapped[list[str]] = mapped_column(JSON, default=list)
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

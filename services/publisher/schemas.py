@@ -2,8 +2,9 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from services.publisher.schemas_components import ComponentOut
 from shared.contract.channels import ChannelType
 from shared.contract.events import IncidentStatus, MessageKind, Severity
 from shared.contract.plaintext import PublicText
@@ -40,6 +41,7 @@ class StatusBoard(BaseModel):
     operational: bool
     generated_at: datetime
     incidents: list[IncidentOut]
+    components: list[ComponentOut] = Field(default_factory=list)
 
 
 class DeliveryOut(BaseModel):

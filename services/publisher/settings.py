@@ -1,5 +1,7 @@
 """Publisher's configuration (environment variables)."""
 
+from pathlib import Path
+
 from pydantic import Field
 
 from shared.runtime.settings import CommonSettings
@@ -15,6 +17,11 @@ class PublisherSettings(CommonSettings):
         le=1000,
         description="updates shown per incident on the status page, its JSON and feed (the "
         "newest; an incident's list grows with each update)",
+    )
+    components_file: Path | None = Field(
+        default=None,
+        description="the status page's components (lines, stations, apps and the tags "
+        "incidents affect them by); default CONFIG_DIR/components.yaml, none if absent",
     )
     channel_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     quick_retry_attempts: int = Field(default=3, ge=1, le=10, description="in-call tries")
@@ -32,6 +39,9 @@ class PublisherSettings(CommonSettings):
         description="how long a claim to send holds unless renewed (a send renews it); an "
         "older claim was left by a publisher that died, and another replica takes it back",
     )
+
+    def resolved_components_file(self) -> Path:
+        return self.components_file or self.config_dir / "components.yaml"
 
 
 def get_settings() -> PublisherSettings:
