@@ -34,6 +34,7 @@ async def _board(
     since = board.generated_at - timedelta(days=HISTORY_DAYS)
     spans = await incident_spans(session, components=components, since=since)
     board.components = component_board(components, spans, now=board.generated_at)
+    board.subscribe_by_email = settings.smtp_url is not None
     return board
 
 

@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.publisher.api import api_router, status_router
+from services.publisher.api_subscriptions import admin_router, public_router
 from services.publisher.channels import ChannelRegistry, load_registry
 from services.publisher.components import load_components
 from services.publisher.dispatch import Dispatcher
@@ -17,6 +18,7 @@ from services.publisher.handlers import publisher_handlers
 from services.publisher.incident_tags import incident_tag_handlers
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Base
+from services.publisher.notifier_setup import build_notifier
 from services.publisher.schedule import RetryPolicy
 from services.publisher.settings import PublisherSettings, get_settings
 from shared.runtime.service import Runtime
@@ -54,6 +56,9 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             metrics=PublisherMetrics(app.state.metrics.registry),
         )
         app.state.waterfall = app.state.dispatcher.metrics.waterfall
+        app.state.notifier = build_notifier(
+            settings, runtime.database, components=app.state.components, client=client
+        )
         runtime.without_kafka = (
             "degraded: Kafka unreachable; the status page is served and queued deliveries "
             "are sent, new messages wait on Kafka and outcomes in the outbox"
@@ -63,6 +68,8 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         channels: ChannelRegistry = app.state.channels
         dispatcher: Dispatcher = app.state.dispatcher
         await dispatcher.recover()
+        notifier = app.state.notifier
+        runtime.supervise("subscribers", notifier.run, progress=lambda: notifier.last_round_at)
         runtime.supervise(
             "dispatch-recovery",
             dispatcher.run_recovery,
@@ -92,6 +99,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         )
 
     async def teardown(app: FastAPI) -> None:
+        await app.state.notifier.close()
         client: httpx.AsyncClient = app.state.http
         await client.aclose()
 
@@ -100,7 +108,8 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         title="Plan B publisher",
         summary="Deliver status updates to channels; the public status page.",
         metadata=Base.metadata,
-        routers=[status_router, api_router],
+        routers=[status_router, api_router, public_router, admin_router],
+        form_prefixes=("/status/subscri",),
         prepare=prepare,
         setup=setup,
         teardown=teardown,

@@ -42,6 +42,9 @@ class StatusBoard(BaseModel):
     generated_at: datetime
     incidents: list[IncidentOut]
     components: list[ComponentOut] = Field(default_factory=list)
+    subscribe_by_email: bool = Field(
+        default=False, description="readers may subscribe by email (`POST /status/subscriptions`)"
+    )
 
 
 class DeliveryOut(BaseModel):
