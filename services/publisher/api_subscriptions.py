@@ -55,6 +55,8 @@ def _page(
 def _check_kind(body: SubscriptionIn, settings: PublisherSettings) -> None:
     if not settings.subscriptions_open():
         raise Conflict("Subscriptions off", "This status page takes no subscriptions.")
+    if body.webhook_url is not None and not settings.subscriber_webhooks_private:
+        subscriptions.check_public_url(body.webhook_url)
     if body.email is not None and settings.smtp_url is None:
         raise Conflict("Email subscriptions off", "This status page sends no mail (no SMTP_URL).")
 
@@ -107,7 +109,7 @@ async def unsubscribe_page(
 ) -> HTMLResponse:
     """The link in every mail: a button, so a link checker opening it unsubscribes nobody."""
     subscriptions.check_token(
-        settings.subscription_secret.get_secret_value(), "unsubscribe", subscriber_id, token
+        settings.subscription_secret.get_secret_value(), "unsubscribe", subscriber_id, token=token
     )
     action = f"/status/subscriptions/{subscriber_id}/unsubscribe?token={token}"
     return _page(settings, "Unsubscribe?", "No more status updates to this address.", form=action)

@@ -118,6 +118,7 @@ class Subscriber(Base):
     address: Mapped[str] = mapped_column(String(2000))
     components: Mapped[list[str]] = mapped_column(JSON, default=list)
     regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret: Mapped[str | None] = mapped_column(String(200))  # a webhook's signing secret
     state: Mapped[str] = mapped_column(String(16), default=SubscriberState.PENDING.value)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -51,6 +51,7 @@ TAGS_WAIT = timedelta(seconds=60)
 class Outcome:
     note_id: int
     error: ChannelError | None
+    verified: str | None = None  # a webhook subscriber whose verification ping succeeded
 
 
 class Notifier:
@@ -110,7 +111,7 @@ class Notifier:
                     tags = await session.get(IncidentTags, fanout.incident_id)
                     if tags is None and fanout.created_at > now - TAGS_WAIT:
                         continue  # the incident's raised event is still on its way
-                    await self._fan_out(session, fanout, tags, now)
+                    await self._fan_out(session, fanout, tags=tags, now=now)
                     done += 1
                 return done
         except IntegrityError:
@@ -120,6 +121,7 @@ class Notifier:
         self,
         session: AsyncSession,
         fanout: SubscriberFanout,
+        *,
         tags: IncidentTags | None,
         now: datetime,
     ) -> None:
@@ -160,7 +162,10 @@ class Notifier:
         outcomes = [await self._send(note) for note in claimed]
         async with self.database.transaction() as session:
             await settle_batch(
-                session, outcomes=[(o.note_id, o.error) for o in outcomes], policy=self.policy
+                session,
+                outcomes=[(o.note_id, o.error) for o in outcomes],
+                verified=[o.verified for o in outcomes if o.verified],
+                policy=self.policy,
             )
         return len(claimed)
 
@@ -172,7 +177,8 @@ class Notifier:
             await self.senders[claimed.kind].send(claimed.note)
         except ChannelError as exc:
             return Outcome(claimed.id, exc)
-        return Outcome(claimed.id, None)
+        verified = claimed.kind == "webhook" and claimed.note.update is None
+        return Outcome(claimed.id, None, claimed.note.subscriber_id if verified else None)
 
     async def _pace(self) -> None:
         now = time.monotonic()

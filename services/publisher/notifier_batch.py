@@ -105,7 +105,13 @@ async def claim_batch(
         ).all()
     }
     claimed = [
-        _claimed(note_id, subscribers[sub_id], entries.get(message_id), message_id, links)
+        _claimed(
+            note_id,
+            subscribers[sub_id],
+            entry=entries.get(message_id),
+            message_id=message_id,
+            links=links,
+        )
         for note_id, sub_id, message_id in sorted(rows)
     ]
     return claimed
@@ -114,6 +120,7 @@ async def claim_batch(
 def _claimed(
     note_id: int,
     subscriber: Subscriber,
+    *,
     entry: StatusEntry | None,
     message_id: str,
     links: Links,
@@ -145,6 +152,7 @@ def _claimed(
         confirm_url=links.subscription(subscriber.id, "confirm"),
         unsubscribe_url=links.subscription(subscriber.id, "unsubscribe"),
         update=update_,
+        secret=subscriber.secret,
     )
     return Claimed(note_id, subscriber.kind, note)
 
@@ -153,10 +161,18 @@ async def settle_batch(
     session: AsyncSession,
     *,
     outcomes: Sequence[tuple[int, ChannelError | None]],
+    verified: Sequence[str] = (),
     policy: RetryPolicy,
 ) -> None:
-    """Sent rows in one statement; each failure by its kind: retried, given up, bounced."""
+    """Sent rows in one statement; each failure by its kind: retried, given up, bounced;
+    webhooks that answered their verification ping become active."""
     now = utcnow()
+    if verified:
+        await session.execute(
+            update(Subscriber)
+            .where(Subscriber.id.in_(verified), Subscriber.state == SubscriberState.PENDING.value)
+            .values(state=SubscriberState.ACTIVE.value, confirmed_at=now, updated_at=now)
+        )
     sent = [note_id for note_id, error in outcomes if error is None]
     if sent:
         await session.execute(

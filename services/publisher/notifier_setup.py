@@ -10,6 +10,7 @@ from services.publisher.schedule import RetryPolicy
 from services.publisher.settings import PublisherSettings
 from services.publisher.subscriber_mail import MailSender, SmtpConfig
 from services.publisher.subscriber_notes import SubscriberSender
+from services.publisher.subscriber_webhook import WebhookSender
 from shared.runtime.database import Database
 
 
@@ -27,6 +28,7 @@ def build_notifier(
             sender=settings.smtp_from,
             timeout=settings.smtp_timeout_seconds,
         )
+    senders["webhook"] = WebhookSender(client)
     return Notifier(
         database,
         senders=senders,

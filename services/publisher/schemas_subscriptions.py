@@ -27,6 +27,12 @@ class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: Email | None = None
     webhook_url: WebhookUrl | None = None
+    secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=200,
+        description="a webhook's signing secret (HMAC-SHA256, as the webhook channel signs)",
+    )
     components: list[ChannelId] = Field(default_factory=list, max_length=100)
     regions: list[Tag] = Field(default_factory=list, max_length=50)
 
@@ -34,6 +40,8 @@ class SubscriptionIn(BaseModel):
     def _one_address(self) -> "SubscriptionIn":
         if (self.email is None) == (self.webhook_url is None):
             raise ValueError("give either email or webhook_url")
+        if (self.webhook_url is None) != (self.secret is None):
+            raise ValueError("a webhook_url takes a secret (and only a webhook_url does)")
         return self
 
     def kind_and_address(self) -> tuple[str, str]:

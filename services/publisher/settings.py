@@ -52,6 +52,12 @@ class PublisherSettings(CommonSettings):
     subscriber_batch: int = Field(
         default=100, ge=1, le=5000, description="notifications claimed and settled together"
     )
+    subscriber_webhooks_private: bool = Field(
+        default=False,
+        description="let webhook subscriptions name plain http and loopback, private or "
+        "link-local addresses (tests, a local demo); off, a public form cannot make the "
+        "publisher call inside its own network",
+    )
     subscriber_poll_seconds: float = Field(
         default=1.0, gt=0, le=60, description="how often the notifier looks for work"
     )

@@ -33,6 +33,7 @@ class Note:
     confirm_url: str
     unsubscribe_url: str
     update: Update | None
+    secret: str | None = None  # a webhook's signing secret, chosen by the subscriber
 
 
 class SubscriberSender(Protocol):

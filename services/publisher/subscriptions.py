@@ -10,8 +10,10 @@ page does not tell who is subscribed.
 import base64
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,12 +38,27 @@ RESEND_CONFIRMATION_AFTER = timedelta(hours=1)
 """A second subscribe for a pending address mails again only after this (no mail bombing)."""
 
 
+def check_public_url(url: str) -> None:
+    """A webhook must be https and not name the publisher's own network by address (a name
+    resolving to one is not caught here: an egress policy is the real fence)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or not host or host == "localhost" or host.endswith(".local"):
+        raise Rejected("Webhook not public", "A webhook subscription needs a public https URL.")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if not address.is_global:
+        raise Rejected("Webhook not public", "A webhook subscription needs a public https URL.")
+
+
 def link_token(secret: str, purpose: str, subscriber_id: str) -> str:
     digest = hmac.new(secret.encode(), f"{purpose}:{subscriber_id}".encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(digest.digest()[:18]).decode()
 
 
-def check_token(secret: str, purpose: str, subscriber_id: str, token: str) -> None:
+def check_token(secret: str, purpose: str, subscriber_id: str, *, token: str) -> None:
     if not hmac.compare_digest(link_token(secret, purpose, subscriber_id), token):
         raise NotFound("Subscription not found", "The link is not valid (or no longer).")
 
@@ -49,8 +66,8 @@ def check_token(secret: str, purpose: str, subscriber_id: str, token: str) -> No
 async def subscribe(
     session: AsyncSession, body: SubscriptionIn, *, components: ComponentsFile
 ) -> Subscriber:
-    """A pending subscriber and its opt-in message queued; an active one keeps its state and
-    takes the new choice (a reader changing their mind needs no second opt-in)."""
+    """A pending subscriber and its opt-in message queued; an active one is left as it is
+    (anyone may post an address: to change a choice, unsubscribe from a message first)."""
     unknown = sorted(set(body.components) - {c.id for c in components.components})
     if unknown:
         raise Rejected("Unknown component", f"No component {', '.join(unknown)}.")
@@ -64,11 +81,12 @@ async def subscribe(
             id="sub_" + secrets.token_hex(10), kind=kind, address=address, created_at=now
         )
         session.add(subscriber)
+    if subscriber.state == SubscriberState.ACTIVE.value:
+        return subscriber  # a stranger may not change it: unsubscribe, then subscribe again
     subscriber.components = list(body.components)
     subscriber.regions = list(body.regions)
+    subscriber.secret = body.secret
     subscriber.updated_at = now
-    if subscriber.state == SubscriberState.ACTIVE.value:
-        return subscriber
     subscriber.state = SubscriberState.PENDING.value
     await session.flush()
     opt_in = await session.scalar(
@@ -90,7 +108,7 @@ async def subscribe(
 async def confirm(
     session: AsyncSession, *, subscriber_id: str, token: str, secret: str
 ) -> Subscriber:
-    check_token(secret, "confirm", subscriber_id, token)
+    check_token(secret, "confirm", subscriber_id, token=token)
     subscriber = await _get(session, subscriber_id)
     if subscriber.state == SubscriberState.PENDING.value:
         subscriber.state = SubscriberState.ACTIVE.value
@@ -101,7 +119,7 @@ async def confirm(
 async def unsubscribe(
     session: AsyncSession, *, subscriber_id: str, token: str, secret: str
 ) -> Subscriber:
-    check_token(secret, "unsubscribe", subscriber_id, token)
+    check_token(secret, "unsubscribe", subscriber_id, token=token)
     subscriber = await _get(session, subscriber_id)
     subscriber.state = SubscriberState.UNSUBSCRIBED.value
     subscriber.updated_at = utcnow()

@@ -13,12 +13,15 @@ import httpx
 from services.publisher.main import create_app
 from services.publisher.settings import PublisherSettings
 from shared.contract.events import (
+    Affected,
     CloudEvent,
     EventData,
+    IncidentRaised,
     IncidentRef,
     IncidentStatus,
     MessageKind,
     PublishRequested,
+    Severity,
 )
 from shared.contract.topics import Topics
 from shared.runtime.kafka import EventProducer
@@ -61,6 +64,30 @@ class RunningPublisher:
             requested_at=datetime.now(UTC),
         )
         await self.send(self.topics.outbound, "status", request)
+
+    async def raise_incident(
+        self, incident_id: str, *, regions: list[str], severity: Severity = Severity.SEV2
+    ) -> None:
+        """What ingest puts on `planb.incidents`: the publisher learns the incident's tags."""
+        now = datetime.now(UTC)
+        raised = IncidentRaised(
+            incident_id=incident_id,
+            title="Signal failure",
+            severity=severity,
+            affected=Affected(regions=regions),
+            started_at=now,
+            raised_by="ops",
+            raised_at=now,
+        )
+        await self.send(self.topics.incidents, incident_id, raised)
+
+    async def export(self, address: str) -> list[dict[str, Any]]:
+        answer = await self.client.post(
+            "/v1/subscribers/export", json={"address": address}, headers=self.auth("admin")
+        )
+        assert answer.status_code == 200, answer.text
+        records: list[dict[str, Any]] = answer.json()
+        return records
 
     async def board(self) -> dict[str, Any]:
         answer = await self.client.get("/status.json")

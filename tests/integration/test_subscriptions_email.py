@@ -6,14 +6,12 @@ and erases an address."""
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from shared.contract.events import Affected, IncidentRaised, Severity
 from shared.devtools.smtp_peer import SmtpPeer, serve_smtp
 from tests.integration.publisher_app import RunningPublisher, incident_ref, running_publisher
 from tests.support import eventually
@@ -67,29 +65,6 @@ async def _subscribe(
     assert "Subscribed" in confirmed.text
 
 
-async def _export(publisher: RunningPublisher, address: str) -> list[dict[str, object]]:
-    answer = await publisher.client.post(
-        "/v1/subscribers/export", json={"address": address}, headers=publisher.auth("admin")
-    )
-    assert answer.status_code == 200, answer.text
-    records: list[dict[str, object]] = answer.json()
-    return records
-
-
-async def _raise(publisher: RunningPublisher, incident_id: str, region: str) -> None:
-    now = datetime.now(UTC)
-    raised = IncidentRaised(
-        incident_id=incident_id,
-        title="Signal failure",
-        severity=Severity.SEV2,
-        affected=Affected(regions=[region]),
-        started_at=now,
-        raised_by="ops",
-        raised_at=now,
-    )
-    await publisher.send(publisher.topics.incidents, incident_id, raised)
-
-
 async def test_subscribe_confirm_receive_unsubscribe_by_email(
     tmp_path: Path,
     bootstrap_servers: str,
@@ -118,7 +93,7 @@ async def test_subscribe_confirm_receive_unsubscribe_by_email(
         peer.defer["carol@example.test"] = 1  # the first try is deferred (451)
         peer.refuse.add("dave@example.test")  # the mailbox is gone (550)
 
-        await _raise(publisher, "inc_north", "north")
+        await publisher.raise_incident("inc_north", regions=["north"])
         ref = incident_ref("inc_north", severity="sev2", status="investigating")
         await publisher.publish_update(ref, message_id="msg-1", text="No trains north of X.")
 
@@ -134,12 +109,12 @@ async def test_subscribe_confirm_receive_unsubscribe_by_email(
         await _mails(peer, "carol@example.test", 2)  # after one deferral
 
         async def bounced() -> bool:
-            (dave,) = await _export(publisher, "dave@example.test")
+            (dave,) = await publisher.export("dave@example.test")
             return dave["state"] == "bounced"
 
         await eventually(bounced, what="dave marked bounced")
-        (bob,) = await _export(publisher, "bob@example.test")
-        assert [n["message_id"] for n in bob["notifications"]] == ["confirm"]  # type: ignore[attr-defined]
+        (bob,) = await publisher.export("bob@example.test")
+        assert [n["message_id"] for n in bob["notifications"]] == ["confirm"]
 
         one_click = await publisher.client.post(
             _path(unsubscribe),
@@ -153,7 +128,7 @@ async def test_subscribe_confirm_receive_unsubscribe_by_email(
         await publisher.publish_update(resolved, message_id="msg-2", text="Trains run again.")
         await _mails(peer, "carol@example.test", 3)
         assert len(peer.to("ada@example.test")) == 2  # nothing after the unsubscribe
-        (ada,) = await _export(publisher, "ada@example.test")
+        (ada,) = await publisher.export("ada@example.test")
         assert ada["state"] == "unsubscribed"
         assert len(peer.to("carol@example.test")) == 3  # once per message, the retry included
 
@@ -163,7 +138,7 @@ async def test_subscribe_confirm_receive_unsubscribe_by_email(
             headers=publisher.auth("admin"),
         )
         assert erased.json() == {"erased": 1}
-        assert await _export(publisher, "ada@example.test") == []
+        assert await publisher.export("ada@example.test") == []
         refused = await publisher.client.post(
             "/v1/subscribers/export",
             json={"address": "carol@example.test"},

@@ -1,8 +1,8 @@
 """status page components and subscribers
 
-Revision ID: 5ff2c34ec6a9
+Revision ID: e711fa66f879
 Revises: '5ded1955babd'
-Create Date: 2026-12-01 17:27:24.673522
+Create Date: 2026-12-01 17:32:14.899357
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "5ff2c34ec6a9"
+revision: str = "e711fa66f879"
 down_revision: str | Sequence[str] | None = "5ded1955babd"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=2000), nullable=False),
         sa.Column("components", sa.JSON(), nullable=False),
         sa.Column("regions", sa.JSON(), nullable=False),
+        sa.Column("secret", sa.String(length=200), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
