@@ -10,6 +10,7 @@ from services.publisher import read_models
 from services.publisher.component_board import HISTORY_DAYS, component_board, incident_spans
 from services.publisher.deps import ChannelsDep, ComponentsDep, DispatcherDep, SettingsDep
 from services.publisher.pages import render_atom, render_status_html
+from services.publisher.planned_works import shown_works, works_spans
 from services.publisher.schemas import ChannelHealth, DeliveryOut, StatusBoard
 from shared.web.deps import AnyRoleDep, ReadSessionDep
 from shared.web.paging import CursorParam, link_next
@@ -33,6 +34,8 @@ async def _board(
     )
     since = board.generated_at - timedelta(days=HISTORY_DAYS)
     spans = await incident_spans(session, components=components, since=since)
+    spans += await works_spans(session, since=since)
+    board.maintenance = await shown_works(session)
     board.components = component_board(components, spans, now=board.generated_at)
     board.subscribe_by_email = settings.smtp_url is not None
     return board

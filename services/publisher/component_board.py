@@ -20,7 +20,7 @@ from services.publisher.components import (
     affects,
     worst,
 )
-from services.publisher.models import IncidentTags, StatusEntry
+from services.publisher.models import IncidentTags, PlannedWorks, StatusEntry
 from services.publisher.schemas_components import ComponentDay, ComponentOut
 from shared.contract.events import IncidentStatus, Severity
 
@@ -53,6 +53,7 @@ async def incident_spans(
             resolved_at.label("end"),
             func.min(StatusEntry.severity).label("severity"),
         )
+        .where(StatusEntry.incident_id.not_in(select(PlannedWorks.id)))  # their own spans
         .group_by(StatusEntry.incident_id)
         .having(or_(resolved_at.is_(None), resolved_at >= since))
         .subquery()

@@ -19,6 +19,7 @@ from services.publisher.incident_tags import incident_tag_handlers
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Base
 from services.publisher.notifier_setup import build_notifier
+from services.publisher.planned_works import planned_works_handlers
 from services.publisher.schedule import RetryPolicy
 from services.publisher.settings import PublisherSettings, get_settings
 from shared.runtime.service import Runtime
@@ -90,7 +91,8 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                 wake=runtime.relay.wake,
                 hand_over=dispatcher.hand_over,
                 waterfall=dispatcher.metrics.waterfall,
-            ),
+            )
+            | planned_works_handlers(),
         )
         runtime.add_consumer(
             f"{settings.topic_prefix}-publisher-incidents",

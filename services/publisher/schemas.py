@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.publisher.schemas_components import ComponentOut
+from services.publisher.schemas_components import ComponentOut, PlannedWorksOut
 from shared.contract.channels import ChannelType
 from shared.contract.events import IncidentStatus, MessageKind, Severity
 from shared.contract.plaintext import PublicText
@@ -42,6 +42,9 @@ class StatusBoard(BaseModel):
     generated_at: datetime
     incidents: list[IncidentOut]
     components: list[ComponentOut] = Field(default_factory=list)
+    maintenance: list[PlannedWorksOut] = Field(
+        default_factory=list, description="planned works upcoming or in progress, soonest first"
+    )
     subscribe_by_email: bool = Field(
         default=False, description="readers may subscribe by email (`POST /status/subscriptions`)"
     )

@@ -1,10 +1,11 @@
 """The status page's components as its JSON shows them."""
 
-from datetime import date
+from datetime import date, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from services.publisher.components import ComponentState
+from shared.contract.plaintext import PublicText
 
 
 class ComponentDay(BaseModel):
@@ -23,3 +24,17 @@ class ComponentOut(BaseModel):
     state: ComponentState
     label: str
     history: list[ComponentDay]
+
+
+class PlannedWorksOut(BaseModel):
+    """Planned works as the page shows them: `scheduled` (upcoming) or `in_progress`."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    title: PublicText
+    text: PublicText | None
+    state: str
+    starts_at: datetime
+    ends_at: datetime
+    services: list[str]
+    regions: list[str]

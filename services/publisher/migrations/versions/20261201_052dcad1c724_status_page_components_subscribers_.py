@@ -1,8 +1,8 @@
-"""status page components and subscribers
+"""status page components, subscribers, planned works
 
-Revision ID: e711fa66f879
+Revision ID: 052dcad1c724
 Revises: '5ded1955babd'
-Create Date: 2026-12-01 17:32:14.899357
+Create Date: 2026-12-01 17:36:28.541319
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "e711fa66f879"
+revision: str = "052dcad1c724"
 down_revision: str | Sequence[str] | None = "5ded1955babd"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -25,6 +25,19 @@ def upgrade() -> None:
         sa.Column("regions", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("incident_id"),
+    )
+    op.create_table(
+        "planned_works",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("title", sa.String(length=500), nullable=False),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("services", sa.JSON(), nullable=False),
+        sa.Column("regions", sa.JSON(), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
         "subscriber_fanouts",
@@ -85,5 +98,6 @@ def downgrade() -> None:
 
     op.drop_table("subscriber_notifications")
     op.drop_table("subscriber_fanouts")
+    op.drop_table("planned_works")
     op.drop_table("incident_tags")
     # ### end Alembic commands ###
