@@ -50,7 +50,11 @@ class PublisherSettings(CommonSettings):
         "the mail server's limits)",
     )
     subscriber_batch: int = Field(
-        default=100, ge=1, le=5000, description="notifications claimed and settled together"
+        default=20,
+        ge=1,
+        le=5000,
+        description="notifications claimed and settled together: a publisher killed mid-batch "
+        "leaves at most this many mails as `failed` (not resent: they may have gone)",
     )
     subscriber_webhooks_private: bool = Field(
         default=False,

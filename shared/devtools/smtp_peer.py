@@ -24,6 +24,7 @@ class SmtpPeer:
     refuse: set[str] = field(default_factory=set)
     defer: dict[str, int] = field(default_factory=dict)  # address → how many times
     messages: list[EmailMessage] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # each message's Message-ID, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(
@@ -44,7 +45,13 @@ class SmtpPeer:
         assert isinstance(parsed, EmailMessage)
         with self.lock:
             self.messages.append(parsed)
+            self.ids.append(str(parsed["Message-ID"]))
         return "250 Message accepted"
+
+    def count(self, marker: str) -> int:
+        """How many messages whose Message-ID contains `marker` arrived (cheap to poll)."""
+        with self.lock:
+            return sum(marker in i for i in self.ids)
 
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
