@@ -80,14 +80,16 @@ async def subscribe_form(
     request: Request, session: WriteSessionDep, settings: SettingsDep, components: ComponentsDep
 ) -> HTMLResponse:
     """The status page's form (`email`, `component` repeated)."""
-    fields = parse_qs((await request.body()).decode(errors="replace"), max_num_fields=200)
     try:
+        fields = parse_qs((await request.body()).decode(errors="replace"), max_num_fields=200)
         body = SubscriptionIn(
             email=(fields.get("email") or [""])[0].strip(),
             components=fields.get("component", []),
         )
     except ValidationError as exc:
         raise Rejected("Invalid subscription", summarise(exc)) from exc
+    except ValueError as exc:  # parse_qs: more fields than allowed
+        raise Rejected("Invalid subscription", "Too many form fields.") from exc
     _check_kind(body, settings)
     await subscriptions.subscribe(session, body, components=components)
     return _page(settings, "Check your mailbox", ACCEPTED.detail)

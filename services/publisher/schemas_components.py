@@ -38,3 +38,4 @@ class PlannedWorksOut(BaseModel):
     ends_at: datetime
     services: list[str]
     regions: list[str]
+    changed_at: datetime

@@ -62,6 +62,11 @@ CALLERS: dict[tuple[str, str], str] = {
     ("DELETE", "/v1/marketing/posts/{post_id}"): "marketing",
     ("POST", "/v1/marketing/pause"): "duty_manager",
     ("POST", "/v1/marketing/resume"): "duty_manager",
+    ("POST", "/v1/maintenance"): "operator",
+    ("POST", "/v1/maintenance/{maintenance_id}/extend"): "operator",
+    ("POST", "/v1/maintenance/{maintenance_id}/cancel"): "operator",
+    ("POST", "/v1/subscribers/export"): "admin",
+    ("POST", "/v1/subscribers/erase"): "admin",
 }
 # Per operation: enough for the bodies' corners, and the module stays within ~90 s. A post
 # gets more: few generated ones pass the channel, time and text checks to be stored.

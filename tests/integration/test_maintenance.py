@@ -165,6 +165,8 @@ async def test_a_window_starts_holds_a_promotion_due_inside_it_and_ends(
         await eventually(probe, within=30, what=f"the page showing {expected}")
 
     await shown((["scheduled"], "operational"))
+    feed = (await publisher.get("/status/feed.atom")).text
+    assert "Upcoming: Track renewal north of X" in feed
 
     async def channel() -> dict[str, Any]:
         answer = await router.get("/v1/channels", headers=_auth(tokens, "admin"))
