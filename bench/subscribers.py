@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ async def run(bench: Bench) -> dict[str, Any]:
         database = Database(url)
         await database.create_all(Base.metadata)
         try:
-            await _subscribe(database, count)
+            await subscribe_readers(database, count)
             peer = SmtpPeer()
             with serve_smtp(peer) as smtp_url:
                 results["fan_out"] = await _fan_out(
@@ -75,13 +76,20 @@ async def run(bench: Bench) -> dict[str, Any]:
                     rate=THROTTLE,
                 )
                 results["throttled"]["set_rate_per_s"] = THROTTLE
-                results["kill9"] = await _killed(bench, database, peer, url, smtp_url, count)
+                results["kill9"] = await kill_mid_fan_out(
+                    database,
+                    peer,
+                    url=url,
+                    smtp_url=smtp_url,
+                    wanted=count,
+                    progress=bench.progress,
+                )
         finally:
             await database.dispose()
     return results
 
 
-async def _subscribe(database: Database, count: int) -> None:
+async def subscribe_readers(database: Database, count: int) -> None:
     """`count` readers of the north, and `SOUTH` of the south (the throttle's run)."""
     now = datetime.now(UTC)
     rows = [
@@ -151,8 +159,14 @@ async def _fan_out(
     return figures
 
 
-async def _killed(
-    bench: Bench, database: Database, peer: SmtpPeer, url: str, smtp_url: str, wanted: int
+async def kill_mid_fan_out(
+    database: Database,
+    peer: SmtpPeer,
+    *,
+    url: str,
+    smtp_url: str,
+    wanted: int,
+    progress: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """SIGKILL once a third has gone out, a new notifier after the lease (2 s) ran out."""
     message = "msg-kill9"
@@ -178,7 +192,7 @@ async def _killed(
         "never_received": wanted - len(got),
         "time_to_settled_s": round(time.perf_counter() - started, 1),
     }
-    bench.progress(f"subscribers kill -9: {figures}")
+    progress(f"subscribers kill -9: {figures}")
     return figures
 
 
