@@ -121,7 +121,7 @@ def compose(note: Note, *, sender: str) -> EmailMessage:
     message["List-Unsubscribe"] = f"<{note.unsubscribe_url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     if note.update is None:
-        message["Subject"] = f"Confirm your subscription to {note.page_title}"
+        message["Subject"] = _one_line(f"Confirm your subscription to {note.page_title}")
         text = (
             f"Someone (we hope you) asked for updates from {note.page_title} at this address.\n\n"
             f"Confirm: {note.confirm_url}\n\n"
@@ -135,7 +135,7 @@ def compose(note: Note, *, sender: str) -> EmailMessage:
         )
     else:
         update = note.update
-        message["Subject"] = f"[{note.page_title}] {update.title}: {update.status}"
+        message["Subject"] = _one_line(f"[{note.page_title}] {update.title}: {update.status}")
         text = (
             f"{update.title} — {update.status}\n\n{update.text}\n\n"
             f"Follow it: {update.url}\n\nUnsubscribe: {note.unsubscribe_url}\n"
@@ -149,3 +149,8 @@ def compose(note: Note, *, sender: str) -> EmailMessage:
     message.set_content(text)
     message.add_alternative(f"<!doctype html><html><body>{body}</body></html>", subtype="html")
     return message
+
+
+def _one_line(text: str) -> str:
+    """A header value: published texts may hold line breaks, a header may not."""
+    return " ".join(text.split())
