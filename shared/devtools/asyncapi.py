@@ -26,6 +26,7 @@ from shared.contract.events import (
     IncidentRaised,
     IncidentResolved,
     IncidentUpdated,
+    MaintenanceChanged,
     PublishRequested,
 )
 from shared.contract.topics import Topics
@@ -52,13 +53,15 @@ TOPICS = (
         "Incidents raised, updated and resolved by operators or Alertmanager.",
         (IncidentRaised, IncidentUpdated, IncidentResolved),
         ("ingest",),
-        (("router", "router-incidents"),),
+        (("router", "router-incidents"), ("publisher", "publisher-incidents")),
     ),
     Topic(
         "outbound",
-        "channel id (a channel's pause and the posts it fences share a partition)",
-        "Publication requests (status updates, marketing posts) and channel pauses/resumes.",
-        (PublishRequested, ChannelPaused, ChannelResumed),
+        "channel id (a channel's pause and the posts it fences share a partition); a "
+        "maintenance id for planned works",
+        "Publication requests (status updates, marketing posts), channel pauses/resumes and "
+        "planned works as they stand.",
+        (PublishRequested, ChannelPaused, ChannelResumed, MaintenanceChanged),
         ("router",),
         (("publisher", "publisher"),),
     ),
