@@ -4,7 +4,7 @@ one-click unsubscribe of RFC 8058) and an admin's export and erasure of an addre
 from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
@@ -26,7 +26,8 @@ from shared.web.deps import ReadSessionDep, WriteSessionDep
 from shared.web.ops import require_role
 
 PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
-TokenParam = Annotated[str, Query(min_length=8, max_length=100)]
+TokenParam = Annotated[str, Query(min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_=-]+$")]
+SubscriberId = Annotated[str, Path(min_length=1, max_length=40)]
 AdminDep = Annotated[Principal, Depends(require_role(Role.ADMIN))]
 
 public_router = APIRouter(prefix="/status", tags=["subscriptions"])
@@ -97,7 +98,7 @@ async def subscribe_form(
 
 @public_router.get("/subscriptions/{subscriber_id}/confirm", response_class=HTMLResponse)
 async def confirm(
-    subscriber_id: str, token: TokenParam, session: WriteSessionDep, settings: SettingsDep
+    subscriber_id: SubscriberId, token: TokenParam, session: WriteSessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     """The double opt-in link of the confirmation mail."""
     secret = settings.subscription_secret.get_secret_value()
@@ -107,7 +108,7 @@ async def confirm(
 
 @public_router.get("/subscriptions/{subscriber_id}/unsubscribe", response_class=HTMLResponse)
 async def unsubscribe_page(
-    subscriber_id: str, token: TokenParam, session: ReadSessionDep, settings: SettingsDep
+    subscriber_id: SubscriberId, token: TokenParam, session: ReadSessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     """The link in every mail: a button, so a link checker opening it unsubscribes nobody."""
     subscriptions.check_token(
@@ -119,7 +120,7 @@ async def unsubscribe_page(
 
 @public_router.post("/subscriptions/{subscriber_id}/unsubscribe", response_class=HTMLResponse)
 async def unsubscribe(
-    subscriber_id: str, token: TokenParam, session: WriteSessionDep, settings: SettingsDep
+    subscriber_id: SubscriberId, token: TokenParam, session: WriteSessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     """One click (RFC 8058: the mail client POSTs `List-Unsubscribe=One-Click`), or the button."""
     secret = settings.subscription_secret.get_secret_value()

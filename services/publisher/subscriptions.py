@@ -59,7 +59,8 @@ def link_token(secret: str, purpose: str, subscriber_id: str) -> str:
 
 
 def check_token(secret: str, purpose: str, subscriber_id: str, *, token: str) -> None:
-    if not hmac.compare_digest(link_token(secret, purpose, subscriber_id), token):
+    expected = link_token(secret, purpose, subscriber_id).encode()
+    if not hmac.compare_digest(expected, token.encode()):  # bytes: any text is comparable
         raise NotFound("Subscription not found", "The link is not valid (or no longer).")
 
 
