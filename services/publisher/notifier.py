@@ -87,10 +87,30 @@ class Notifier:
             if time.monotonic() - last_recovery > self.lease.total_seconds() / 2:
                 await self.recover()
                 last_recovery = time.monotonic()
-            busy = await self.expand() + await self.send_batch()
+            busy = 0
+            if await self._work_waiting():
+                busy = await self.expand() + await self.send_batch()
             self.last_round_at = utcnow()
             if not busy:
                 await asyncio.sleep(self.poll_seconds)
+
+    async def _work_waiting(self) -> bool:
+        """A read first, so an idle notifier never takes the database's write lock."""
+        async with self.database.reader() as session:
+            fanout = await session.scalar(
+                select(SubscriberFanout.message_id)
+                .where(SubscriberFanout.expanded_at.is_(None))
+                .limit(1)
+            )
+            due = await session.scalar(
+                select(Notification.id)
+                .where(
+                    Notification.state == NotificationState.PENDING.value,
+                    Notification.next_attempt_at <= utcnow(),
+                )
+                .limit(1)
+            )
+        return fanout is not None or due is not None
 
     async def expand(self) -> int:
         """Turn waiting fan-outs into notifications, each once; how many fan-outs were done."""
