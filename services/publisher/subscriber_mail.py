@@ -8,7 +8,10 @@ temporary, and the connection is opened afresh for the next mail.
 
 import html
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime
 from urllib.parse import unquote, urlsplit
 
@@ -108,10 +111,12 @@ class MailSender:
                 smtp.close()
 
 
-def compose(note: Note, *, sender: str) -> EmailMessage:
+def compose(note: Note, *, sender: str) -> Message:
     """The mail for `note`: its Message-ID derives from the idempotency key, so a receiver
-    that dedupes by it sees one message."""
-    message = EmailMessage()
+    that dedupes by it sees one message. Built with the `email.mime` classes (the compat32
+    policy): `EmailMessage`'s header registry made composing and flattening a mail ~4x
+    slower, the notifier's largest cost per mail."""
+    message = MIMEMultipart("alternative")
     message["From"] = sender
     message["To"] = note.address
     message["Date"] = format_datetime(utcnow())
@@ -121,7 +126,7 @@ def compose(note: Note, *, sender: str) -> EmailMessage:
     message["List-Unsubscribe"] = f"<{note.unsubscribe_url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     if note.update is None:
-        message["Subject"] = _one_line(f"Confirm your subscription to {note.page_title}")
+        message["Subject"] = _header(f"Confirm your subscription to {note.page_title}")
         text = (
             f"Someone (we hope you) asked for updates from {note.page_title} at this address.\n\n"
             f"Confirm: {note.confirm_url}\n\n"
@@ -135,7 +140,7 @@ def compose(note: Note, *, sender: str) -> EmailMessage:
         )
     else:
         update = note.update
-        message["Subject"] = _one_line(f"[{note.page_title}] {update.title}: {update.status}")
+        message["Subject"] = _header(f"[{note.page_title}] {update.title}: {update.status}")
         text = (
             f"{update.title} — {update.status}\n\n{update.text}\n\n"
             f"Follow it: {update.url}\n\nUnsubscribe: {note.unsubscribe_url}\n"
@@ -146,11 +151,13 @@ def compose(note: Note, *, sender: str) -> EmailMessage:
             f'<p><a href="{html.escape(update.url)}">Follow it on the status page</a></p>'
             f'<p><small><a href="{html.escape(note.unsubscribe_url)}">Unsubscribe</a></small></p>'
         )
-    message.set_content(text)
-    message.add_alternative(f"<!doctype html><html><body>{body}</body></html>", subtype="html")
+    message.attach(MIMEText(text, "plain", "utf-8"))
+    message.attach(MIMEText(f"<!doctype html><html><body>{body}</body></html>", "html", "utf-8"))
     return message
 
 
-def _one_line(text: str) -> str:
-    """A header value: published texts may hold line breaks, a header may not."""
-    return " ".join(text.split())
+def _header(text: str) -> str:
+    """A header value on one line (published texts may hold line breaks, a header may not),
+    RFC 2047-encoded when it is not ASCII."""
+    line = " ".join(text.split())
+    return line if line.isascii() else Header(line, "utf-8").encode()

@@ -104,7 +104,7 @@ async def test_subscribe_confirm_receive_unsubscribe_by_email(
         html = update.get_body(preferencelist=("html",))
         assert html is not None
         assert "No trains north of X." in str(html.get_content())
-        unsubscribe = update["List-Unsubscribe"].strip("<>")
+        unsubscribe = update["List-Unsubscribe"].strip().strip("<>")  # folded: a long line
         assert update["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         await _mails(peer, "carol@example.test", 2)  # after one deferral
 
