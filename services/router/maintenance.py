@@ -46,6 +46,7 @@ STATUS = {  # the incident status each announcement is drafted under
     "start": IncidentStatus.MONITORING,
     "end": IncidentStatus.RESOLVED,
     "cancelled": IncidentStatus.RESOLVED,
+    "stopped": IncidentStatus.RESOLVED,  # cancelled once under way
 }
 
 
@@ -112,11 +113,11 @@ async def cancel(
     ctx: RouterContext, session: AsyncSession, maintenance_id: str, *, reason: str, by: Principal
 ) -> MaintenanceWindow:
     window = await _open_window(session, maintenance_id)
+    under_way = window.state == MaintenanceState.IN_PROGRESS.value
     window.state = MaintenanceState.CANCELLED.value
     await _release(ctx, session, window, actor=by.name)
-    await _changed(
-        ctx, session, window, stage="cancelled", actor=by.name, details={"reason": reason}
-    )
+    stage = "stopped" if under_way else "cancelled"
+    await _changed(ctx, session, window, stage=stage, actor=by.name, details={"reason": reason})
     return window
 
 
@@ -255,6 +256,7 @@ def announcement(window: MaintenanceWindow, *, stage: str, zone: ZoneInfo) -> st
         "end": f"Planned works are over: {window.title}. Thank you for your patience.",
         "cancelled": f"Planned works cancelled: {window.title} ({start} to {end}) will not "
         "take place.",
+        "stopped": f"Planned works stopped early: {window.title} is over.",
     }[stage]
 
 

@@ -242,3 +242,34 @@ async def test_a_window_is_extended_then_cancelled(
     assert [d["state"] for d in drafts.json()].count("pending") == 1  # the latest supersedes
     listed = await router.get("/v1/maintenance", headers=_auth(tokens, "admin"))
     assert listed.json()[0]["id"] == works["id"]
+
+
+async def test_works_cancelled_under_way_release_the_pause_and_say_so(
+    apps: tuple[httpx.AsyncClient, httpx.AsyncClient, dict[str, str]],
+) -> None:
+    router, _, tokens = apps
+    operator, admin = _auth(tokens, "operator"), _auth(tokens, "admin")
+    now = datetime.now(UTC)
+    body = {
+        "title": "Bridge inspection",
+        "starts_at": (now + timedelta(seconds=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=1)).isoformat(),
+        "affected": {"regions": ["north"]},
+    }
+    works = (await router.post("/v1/maintenance", json=body, headers=operator)).json()
+
+    async def promo_paused() -> bool:
+        channels = (await router.get("/v1/channels", headers=admin)).json()
+        return bool(next(c for c in channels if c["id"] == "promo-north")["paused"])
+
+    await eventually(promo_paused, what="promo-north paused while the works are under way")
+    cancelled = await router.post(
+        f"/v1/maintenance/{works['id']}/cancel", json={"reason": "all clear"}, headers=operator
+    )
+    assert cancelled.json()["state"] == "cancelled"
+    assert not await promo_paused()
+    drafts = await router.get(
+        "/v1/drafts", params={"incident_id": works["id"], "state": "pending"}, headers=admin
+    )
+    (latest,) = drafts.json()
+    assert "Planned works stopped early: Bridge inspection is over." in latest["texts"][0]["text"]
