@@ -1,12 +1,14 @@
 """Subscription routes: public ones on the status page (subscribe, confirm, unsubscribe, the
 one-click unsubscribe of RFC 8058) and an admin's export and erasure of an address."""
 
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher import subscriptions
 from services.publisher.deps import ComponentsDep, SettingsDep
@@ -20,10 +22,12 @@ from services.publisher.schemas_subscriptions import (
 )
 from services.publisher.settings import PublisherSettings
 from shared.contract.errors import Conflict, Rejected
+from shared.contract.events import utcnow
 from shared.contract.validation import summarise
 from shared.web.auth import Principal, Role
 from shared.web.deps import ReadSessionDep, WriteSessionDep
 from shared.web.ops import require_role
+from shared.web.problems import Problem
 
 PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 TokenParam = Annotated[str, Query(min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_=-]+$")]
@@ -53,6 +57,17 @@ def _page(
     return HTMLResponse(html, headers={"Content-Security-Policy": PAGE_CSP})
 
 
+async def _check_pace(session: AsyncSession, settings: PublisherSettings) -> None:
+    since = utcnow() - timedelta(minutes=1)
+    if await subscriptions.opt_ins_since(session, since) >= settings.subscribe_per_minute:
+        raise Problem(
+            429,
+            "Too many subscriptions",
+            "Too many subscriptions in the last minute; try again in a minute.",
+            headers={"Retry-After": "60"},
+        )
+
+
 def _check_kind(body: SubscriptionIn, settings: PublisherSettings) -> None:
     if not settings.subscriptions_open():
         raise Conflict("Subscriptions off", "This status page takes no subscriptions.")
@@ -72,6 +87,7 @@ async def subscribe(
     """Subscribe an email address or a webhook URL; it is sent nothing but the opt-in
     (confirmation mail, verification ping) until that is answered."""
     _check_kind(body, settings)
+    await _check_pace(session, settings)
     await subscriptions.subscribe(session, body, components=components)
     return ACCEPTED
 
@@ -92,6 +108,7 @@ async def subscribe_form(
     except ValueError as exc:  # parse_qs: more fields than allowed
         raise Rejected("Invalid subscription", "Too many form fields.") from exc
     _check_kind(body, settings)
+    await _check_pace(session, settings)
     await subscriptions.subscribe(session, body, components=components)
     return _page(settings, "Check your mailbox", ACCEPTED.detail)
 

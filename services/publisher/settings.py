@@ -62,6 +62,14 @@ class PublisherSettings(CommonSettings):
         "link-local addresses (tests, a local demo); off, a public form cannot make the "
         "publisher call inside its own network",
     )
+    subscribe_per_minute: int = Field(
+        default=60,
+        ge=1,
+        le=100_000,
+        description="opt-in messages (confirmation mails, verification pings) the public "
+        "subscribe form may cause per minute, all replicas together; past it a 429: anyone "
+        "may type any address, and the mail server's reputation is the page's",
+    )
     subscriber_poll_seconds: float = Field(
         default=1.0, gt=0, le=60, description="how often the notifier looks for work"
     )

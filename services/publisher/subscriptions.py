@@ -12,10 +12,10 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.components import Component, ComponentsFile, affects
@@ -104,6 +104,14 @@ async def subscribe(
         opt_in.state, opt_in.attempts, opt_in.next_attempt_at = "pending", 0, now
         opt_in.updated_at = now
     return subscriber
+
+
+async def opt_ins_since(session: AsyncSession, since: datetime) -> int:
+    """Opt-in messages queued since `since` (counted in the database: every replica's)."""
+    query = select(func.count()).where(
+        Notification.message_id == CONFIRMATION, Notification.updated_at >= since
+    )
+    return int(await session.scalar(query) or 0)
 
 
 async def confirm(

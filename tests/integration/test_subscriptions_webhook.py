@@ -141,3 +141,26 @@ async def test_a_public_form_may_not_name_a_private_address(
             )
             assert answer.status_code == 422, url
             assert answer.json()["type"].endswith("/webhook-not-public")
+
+
+async def test_the_public_form_is_paced(
+    tmp_path: Path, bootstrap_servers: str, topic_prefix: str, database_url: str
+) -> None:
+    async with running_publisher(
+        tmp_path,
+        bootstrap_servers=bootstrap_servers,
+        topic_prefix=topic_prefix,
+        database_url=database_url,
+        subscriber_webhooks_private=True,
+        subscribe_per_minute=2,
+    ) as publisher:
+        answers = [
+            await publisher.client.post(
+                "/status/subscriptions",
+                json={"webhook_url": f"http://127.0.0.1:9/hook{n}", "secret": SECRET},
+            )
+            for n in range(3)
+        ]
+    assert [a.status_code for a in answers] == [202, 202, 429]
+    assert answers[2].headers["Retry-After"] == "60"
+    assert answers[2].json()["type"].endswith("/too-many-subscriptions")
