@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from bench import draft, floor, ingest, pause, publish, router, storm
+from bench import draft, floor, ingest, pause, publish, router, storm, subscribers
 from bench.chart import svg
 from bench.idle import ticks
 from bench.report import cpu_table, table
@@ -54,6 +54,11 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
         "(a fifth with --quick)",
     ),
     "router": (router.run, "10,000 incident events onto planb.incidents: time to pause"),
+    "subscribers": (
+        subscribers.run,
+        "one update to 10,000 email subscribers over loopback SMTP: rate, time to the last, "
+        "the throttle, and no duplicate after kill -9 mid fan-out (1,000 with --quick)",
+    ),
 }
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 

@@ -1,14 +1,17 @@
 """The publisher's HTTP routes: the public status page (no auth) and the delivery API."""
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.publisher import read_models
-from services.publisher.deps import ChannelsDep, DispatcherDep, SettingsDep
+from services.publisher.component_board import HISTORY_DAYS, component_board, incident_spans
+from services.publisher.deps import ChannelsDep, ComponentsDep, DispatcherDep, SettingsDep
 from services.publisher.languages import choose_language, in_language, page_languages
 from services.publisher.pages import render_atom, render_status_html
+from services.publisher.planned_works import shown_works, works_spans
 from services.publisher.schemas import ChannelHealth, DeliveryOut, StatusBoard
 from shared.web.deps import AnyRoleDep, ReadSessionDep
 from shared.web.paging import CursorParam, link_next
@@ -36,6 +39,7 @@ async def _board(
     session: ReadSessionDep,
     settings: SettingsDep,
     channels: ChannelsDep,
+    components: ComponentsDep,
     lang: LangParam = None,
 ) -> StatusBoard:
     """The board in the language this request reads (`?lang=`, `Accept-Language`)."""
@@ -48,7 +52,14 @@ async def _board(
         incidents=settings.status_page_incidents,
         updates=settings.status_page_updates * len(served),  # each language its own
     )
-    return in_language(board, language, served, updates=settings.status_page_updates)
+    board = in_language(board, language, served, updates=settings.status_page_updates)
+    since = board.generated_at - timedelta(days=HISTORY_DAYS)
+    spans = await incident_spans(session, components=components, since=since)
+    spans += await works_spans(session, since=since)
+    board.maintenance = await shown_works(session)
+    board.components = component_board(components, spans, now=board.generated_at)
+    board.subscribe_by_email = settings.smtp_url is not None
+    return board
 
 
 BoardDep = Annotated[StatusBoard, Depends(_board)]
@@ -60,8 +71,8 @@ def _language_headers(board: StatusBoard) -> dict[str, str]:
 
 @status_router.get("/status", response_class=HTMLResponse, summary="The public status page")
 async def status_page(board: BoardDep, settings: SettingsDep) -> HTMLResponse:
-    """Open and recent incidents, each with its updates newest first, in the reader's
-    language and the configured time zone."""
+    """Components and their 90 days; open and recent incidents, each with its updates
+    newest first, in the reader's language and the configured time zone."""
     html = render_status_html(board, zone=settings.zone)
     headers = {"Content-Security-Policy": STATUS_PAGE_CSP, **_language_headers(board)}
     return HTMLResponse(html, headers=headers)

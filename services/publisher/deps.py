@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.publisher.channels import ChannelRegistry
+from services.publisher.components import ComponentsFile
 from services.publisher.dispatch import Dispatcher
 from services.publisher.settings import PublisherSettings
 
@@ -27,3 +28,11 @@ def get_dispatcher(request: Request) -> Dispatcher:
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 SettingsDep = Annotated[PublisherSettings, Depends(get_publisher_settings)]
 ChannelsDep = Annotated[ChannelRegistry, Depends(get_channels)]
+
+
+def get_components(request: Request) -> ComponentsFile:
+    components: ComponentsFile = request.app.state.components
+    return components
+
+
+ComponentsDep = Annotated[ComponentsFile, Depends(get_components)]

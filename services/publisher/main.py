@@ -10,12 +10,17 @@ import httpx
 from fastapi import FastAPI
 
 from services.publisher.api import api_router, status_router
+from services.publisher.api_subscriptions import admin_router, public_router
 from services.publisher.channels import ChannelRegistry, load_registry
+from services.publisher.components import load_components
 from services.publisher.dispatch import Dispatcher
 from services.publisher.handlers import publisher_handlers
+from services.publisher.incident_tags import incident_tag_handlers
 from services.publisher.intake import with_requests_together
 from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Base
+from services.publisher.notifier_setup import build_notifier
+from services.publisher.planned_works import planned_works_handlers
 from services.publisher.schedule import RetryPolicy
 from services.publisher.settings import PublisherSettings, get_settings
 from shared.runtime.service import Runtime
@@ -32,6 +37,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             follow_redirects=False,
         )
         app.state.http = client
+        app.state.components = load_components(settings.resolved_components_file())
         app.state.channels = load_registry(settings, client=client, env=os.environ)
         app.state.dispatcher = Dispatcher(
             runtime.database,
@@ -52,6 +58,9 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             metrics=PublisherMetrics(app.state.metrics.registry),
         )
         app.state.waterfall = app.state.dispatcher.metrics.waterfall
+        app.state.notifier = build_notifier(
+            settings, runtime.database, components=app.state.components, client=client
+        )
         runtime.without_kafka = (
             "degraded: Kafka unreachable; the status page is served and queued deliveries "
             "are sent, new messages wait on Kafka and outcomes in the outbox"
@@ -62,6 +71,8 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         dispatcher: Dispatcher = app.state.dispatcher
         dispatcher.metrics.channels(list(channels.network))
         await dispatcher.recover()
+        notifier = app.state.notifier
+        runtime.supervise("subscribers", notifier.run, progress=lambda: notifier.last_round_at)
         runtime.supervise(
             "dispatch-recovery",
             dispatcher.run_recovery,
@@ -73,13 +84,16 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                 partial(dispatcher.run_channel, channel_id),
                 progress=partial(dispatcher.last_round_at.get, channel_id),
             )
-        handlers = publisher_handlers(
-            topics=runtime.topics,
-            channels=channels,
-            wake=runtime.relay.wake,
-            hand_over=dispatcher.hand_over,
-            waterfall=dispatcher.metrics.waterfall,
-            metrics=dispatcher.metrics,
+        handlers = (
+            publisher_handlers(
+                topics=runtime.topics,
+                channels=channels,
+                wake=runtime.relay.wake,
+                hand_over=dispatcher.hand_over,
+                waterfall=dispatcher.metrics.waterfall,
+                metrics=dispatcher.metrics,
+            )
+            | planned_works_handlers()
         )
         runtime.add_consumer(
             f"{settings.topic_prefix}-publisher",
@@ -92,8 +106,14 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             ),
             fetch_max_wait_ms=settings.outbound_fetch_max_wait_ms,
         )
+        runtime.add_consumer(
+            f"{settings.topic_prefix}-publisher-incidents",
+            [runtime.topics.incidents],
+            incident_tag_handlers(),
+        )
 
     async def teardown(app: FastAPI) -> None:
+        await app.state.notifier.close()
         client: httpx.AsyncClient = app.state.http
         await client.aclose()
 
@@ -102,7 +122,8 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         title="Plan B publisher",
         summary="Deliver status updates to channels; the public status page.",
         metadata=Base.metadata,
-        routers=[status_router, api_router],
+        routers=[status_router, api_router, public_router, admin_router],
+        form_prefixes=("/status/subscri",),
         prepare=prepare,
         setup=setup,
         teardown=teardown,

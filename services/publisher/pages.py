@@ -55,3 +55,12 @@ def render_atom(board: StatusBoard, *, feed_url: str) -> str:
     return _ENV.get_template("feed.atom.xml").render(
         board=board, feed_url=feed_url, updated=updated, words=words_for(board.language)
     )
+
+
+def render_subscription_answer(
+    *, title: str, status_url: str, heading: str, text: str, form_action: str | None
+) -> str:
+    """A short page answering a subscriber's click (subscribed, confirmed, unsubscribed)."""
+    return _ENV.get_template("subscription_answer.html").render(
+        title=title, status_url=status_url, heading=heading, text=text, form_action=form_action
+    )

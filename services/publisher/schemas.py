@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.publisher.schemas_components import ComponentOut, PlannedWorksOut
 from shared.contract.channels import ChannelType
 from shared.contract.events import IncidentStatus, MessageKind, Severity
 from shared.contract.plaintext import PublicText
@@ -46,6 +47,13 @@ class StatusBoard(BaseModel):
     language: str = Field(default="en", description="The language of this rendering")
     languages: list[str] = Field(
         default_factory=lambda: ["en"], description="Every language the page is served in"
+    )
+    components: list[ComponentOut] = Field(default_factory=list)
+    maintenance: list[PlannedWorksOut] = Field(
+        default_factory=list, description="planned works upcoming or in progress, soonest first"
+    )
+    subscribe_by_email: bool = Field(
+        default=False, description="readers may subscribe by email (`POST /status/subscriptions`)"
     )
 
 

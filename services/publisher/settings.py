@@ -1,10 +1,13 @@
 """Publisher's configuration (environment variables)."""
 
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.runtime.settings import CommonSettings
+
+DEV_SUBSCRIPTION_SECRET = "dev-only-subscription-secret"
 
 
 class PublisherSettings(CommonSettings):
@@ -23,6 +26,59 @@ class PublisherSettings(CommonSettings):
         le=1000,
         description="updates shown per incident on the status page, its JSON and feed (the "
         "newest; an incident's list grows with each update)",
+    )
+    components_file: Path | None = Field(
+        default=None,
+        description="the status page's components (lines, stations, apps and the tags "
+        "incidents affect them by); default CONFIG_DIR/components.yaml, none if absent",
+    )
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="the mail server subscribers' mail goes through: `smtp://user:pass@host:587` "
+        "(STARTTLS when the server offers it), `smtp+starttls://` (STARTTLS required), "
+        "`smtps://` (TLS from the start, port 465); unset: no email subscriptions",
+    )
+    smtp_from: str = Field(
+        default="Plan B status <status@localhost>",
+        max_length=300,
+        description="the From: of subscribers' mail",
+    )
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    subscription_secret: SecretStr = Field(
+        default=SecretStr(DEV_SUBSCRIPTION_SECRET),
+        description="signs the confirmation and unsubscribe links subscribers are sent (HMAC); "
+        "in production, subscriptions stay closed without one (and SMTP_URL needs one)",
+    )
+    subscriber_send_rate: float = Field(
+        default=50.0,
+        gt=0,
+        le=10_000,
+        description="messages per second to subscribers, per publisher replica (keep it under "
+        "the mail server's limits)",
+    )
+    subscriber_batch: int = Field(
+        default=20,
+        ge=1,
+        le=5000,
+        description="notifications claimed and settled together: a publisher killed mid-batch "
+        "leaves at most this many mails as `failed` (not resent: they may have gone)",
+    )
+    subscriber_webhooks_private: bool = Field(
+        default=False,
+        description="let webhook subscriptions name plain http and loopback, private or "
+        "link-local addresses (tests, a local demo); off, a public form cannot make the "
+        "publisher call inside its own network",
+    )
+    subscribe_per_minute: int = Field(
+        default=60,
+        ge=1,
+        le=100_000,
+        description="opt-in messages (confirmation mails, verification pings) the public "
+        "subscribe form may cause per minute, all replicas together; past it a 429: anyone "
+        "may type any address, and the mail server's reputation is the page's",
+    )
+    subscriber_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="how often the notifier looks for work"
     )
     channel_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     quick_retry_attempts: int = Field(default=3, ge=1, le=10, description="in-call tries")
@@ -63,6 +119,21 @@ class PublisherSettings(CommonSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.display_timezone)
+
+    @model_validator(mode="after")
+    def _subscription_secret_in_production(self) -> "PublisherSettings":
+        if self.smtp_url is not None and not self.subscriptions_open():
+            raise ValueError("SUBSCRIPTION_SECRET must be set with SMTP_URL in production")
+        return self
+
+    def subscriptions_open(self) -> bool:
+        """Readers may subscribe: anywhere but production, or there with a secret of its own
+        (links signed with the published development secret could be forged)."""
+        secret = self.subscription_secret.get_secret_value()
+        return self.environment != "production" or secret != DEV_SUBSCRIPTION_SECRET
+
+    def resolved_components_file(self) -> Path:
+        return self.components_file or self.config_dir / "components.yaml"
 
 
 def get_settings() -> PublisherSettings:

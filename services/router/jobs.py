@@ -8,6 +8,7 @@ from services.router.console import signins
 from services.router.context import RouterContext
 from services.router.draft_queue import write_requested_drafts
 from services.router.escalation import escalate
+from services.router.maintenance import run_due
 from services.router.marketing import emit_due_posts
 from services.router.periodic import PeriodicJob
 from services.router.resume import auto_resume
@@ -36,6 +37,10 @@ def periodic_jobs(
         await write_requested_drafts(ctx, database)
         return None
 
+    async def maintenance_round() -> float | None:
+        await run_due(ctx, database)
+        return None
+
     return [
         # woken by every incident event's commit; the interval only catches what a crash left
         PeriodicJob("drafting", drafting_round, interval=5.0, wake=ctx.drafts_wanted),
@@ -43,6 +48,7 @@ def periodic_jobs(
             "marketing-scheduler", scheduler_round, interval=settings.marketing_poll_seconds
         ),
         PeriodicJob("marketing-auto-resume", auto_resume_round, interval=30.0),
+        PeriodicJob("maintenance", maintenance_round, interval=settings.maintenance_poll_seconds),
         PeriodicJob(
             "draft-escalation",
             partial(escalate, ctx, database),

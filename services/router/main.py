@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from services.router.api import router
 from services.router.api_admin import router as admin_router
+from services.router.api_maintenance import router as maintenance_router
 from services.router.api_marketing import router as marketing_router
 from services.router.console.oidc import Oidc
 from services.router.console.routes import FORM_PREFIXES
@@ -78,7 +79,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         title="Plan B router",
         summary="Incidents, drafts and approvals, marketing pauses.",
         metadata=Base.metadata,
-        routers=[router, marketing_router, admin_router, console_router],
+        routers=[router, marketing_router, maintenance_router, admin_router, console_router],
         form_prefixes=FORM_PREFIXES,
         prepare=prepare,
         setup=setup,

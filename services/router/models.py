@@ -225,3 +225,23 @@ class OidcLogin(Base):
     next_path: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class MaintenanceWindow(Base):
+    """Planned works (`maintenance.py`): announced ahead, at start and at end through drafts
+    of its own incident row (id = the window's id), marketing paused for the window."""
+
+    __tablename__ = "maintenance_windows"
+    __table_args__ = (Index("ix_maintenance_state_start", "state", "starts_at"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str | None] = mapped_column(Text, doc="What customers are told")
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    services: Mapped[list[str]] = mapped_column(default=list)
+    regions: Mapped[list[str]] = mapped_column(default=list)
+    state: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(default=1, doc="Each change's number (event ids)")

@@ -13,6 +13,13 @@ class RouterSettings(CommonSettings):
     marketing_poll_seconds: float = Field(
         default=0.5, gt=0, le=60, description="How often the scheduler looks for due posts"
     )
+    maintenance_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often planned works are started and ended (their pauses and "
+        "announcements follow within this)",
+    )
     display_timezone: str = Field(
         default="UTC",
         description="IANA zone (`Europe/London`) of the times customers read: the router's "

@@ -156,6 +156,29 @@ class ChannelResumed(EventData):
     resumed_at: datetime
 
 
+class MaintenanceState(StrEnum):
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class MaintenanceChanged(EventData):
+    """A planned-works window as it now stands (created, started, extended, ended,
+    cancelled): the status page shows it as upcoming or in progress and puts the components
+    it affects under maintenance for its window. Keyed by the maintenance id."""
+
+    event_type: ClassVar[str] = "planb.maintenance.changed.v1"
+    maintenance_id: str
+    title: PublicText
+    state: MaintenanceState
+    starts_at: datetime
+    ends_at: datetime
+    affected: Affected = Affected()
+    text: PublicText | None = None
+    changed_at: datetime
+
+
 # --- planb.deliveries --------------------------------------------------------------------
 
 
@@ -216,6 +239,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         PublishRequestedV2,
         ChannelPaused,
         ChannelResumed,
+        MaintenanceChanged,
         DeliveryPublished,
         DeliveryFailed,
         DeliveryHeld,

@@ -26,6 +26,7 @@ from shared.contract.events import (
     IncidentRaised,
     IncidentResolved,
     IncidentUpdated,
+    MaintenanceChanged,
     PublishRequested,
     PublishRequestedV2,
 )
@@ -53,13 +54,14 @@ TOPICS = (
         "Incidents raised, updated and resolved by operators or Alertmanager.",
         (IncidentRaised, IncidentUpdated, IncidentResolved),
         ("ingest",),
-        (("router", "router-incidents"),),
+        (("router", "router-incidents"), ("publisher", "publisher-incidents")),
     ),
     Topic(
         "outbound",
-        "channel id (a channel's pause and the posts it fences share a partition)",
-        "Publication requests (status updates, marketing posts) and channel pauses/resumes.",
-        (PublishRequested, PublishRequestedV2, ChannelPaused, ChannelResumed),
+        "channel id (a channel's pause and the posts it fences share a partition); a "
+        "maintenance id for planned works",
+        "Publication requests, channel pauses/resumes and planned works as they stand.",
+        (PublishRequested, PublishRequestedV2, ChannelPaused, ChannelResumed, MaintenanceChanged),
         ("router",),
         (("publisher", "publisher"),),
     ),

@@ -66,6 +66,11 @@ CALLERS: dict[tuple[str, str], str] = {
     ("GET", "/v1/admin/tokens"): "admin",
     ("POST", "/v1/admin/tokens/{name}/rotate"): "admin",
     ("DELETE", "/v1/admin/tokens/{name}"): "admin",
+    ("POST", "/v1/maintenance"): "operator",
+    ("POST", "/v1/maintenance/{maintenance_id}/extend"): "operator",
+    ("POST", "/v1/maintenance/{maintenance_id}/cancel"): "operator",
+    ("POST", "/v1/subscribers/export"): "admin",
+    ("POST", "/v1/subscribers/erase"): "admin",
 }
 # Per operation: enough for the bodies' corners, and the module stays within ~90 s. A post
 # gets more: few generated ones pass the channel, time and text checks to be stored.

@@ -8,6 +8,7 @@ import pytest
 from publisher_harness import Publisher
 
 from services.publisher.channels import ChannelRegistry, load_registry
+from services.publisher.components import ComponentsFile
 from services.publisher.dispatch import Dispatcher
 from services.publisher.main import create_app
 from services.publisher.models import Base
@@ -73,6 +74,7 @@ async def client(
     app.state.settings = api_settings
     app.state.tokens = TokenStore.from_file(api_settings.resolved_tokens_file())
     app.state.channels = channels
+    app.state.components = ComponentsFile()
     app.state.runtime = runtime
     app.state.dispatcher = Dispatcher(
         runtime.database, channels, runtime.topics, lambda: None, policy=RetryPolicy()

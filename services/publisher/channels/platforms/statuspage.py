@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.channels.protocol import OutgoingPost, PermanentChannelError, Posted
-from services.publisher.models import StatusEntry
+from services.publisher.models import StatusEntry, SubscriberFanout
 from shared.contract.events import utcnow
 
 
@@ -49,6 +49,11 @@ class StatusPageChannel:
                 language=post.language,
             )
             self.session.add(entry)
+            # the subscribers' copy is decided in the entry's own transaction: never lost
+            fanout = SubscriberFanout(
+                message_id=post.idempotency_key, incident_id=incident.incident_id
+            )
+            self.session.add(fanout)
             await self.session.flush()
         return Posted(
             remote_id=str(entry.id),
