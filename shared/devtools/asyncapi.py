@@ -58,8 +58,7 @@ TOPICS = (
     ),
     Topic(
         "outbound",
-        "channel id (a channel's pause and the posts it fences share a partition); a "
-        "maintenance id for planned works",
+        "channel id (a pause and the posts it fences share a partition); planned works': theirs",
         "Publication requests, channel pauses/resumes and planned works as they stand.",
         (PublishRequested, PublishRequestedV2, ChannelPaused, ChannelResumed, MaintenanceChanged),
         ("router",),
@@ -138,6 +137,7 @@ DLQ_HEADERS: dict[str, Any] = {
     "properties": {
         "planb-error": {"type": "string", "description": "Why it was not handled."},
         "planb-source-topic": {"type": "string"},
+        "planb-consumer-group": {"type": "string", "description": "The group that failed."},
         "planb-source-partition": {"type": "string", "description": "As decimal text."},
         "planb-source-offset": {"type": "string", "description": "As decimal text."},
         "planb-failed-at": {"type": "string", "format": "date-time"},

@@ -268,6 +268,7 @@ class EventConsumer:
             record,
             error,
             event=event,
+            group=self.config.group_id,
             backoff=self._backoff,
             stopping=self._stopping,
         )

@@ -21,17 +21,21 @@ async def dead_letter(
     error: str,
     *,
     event: CloudEvent | None,
+    group: str,
     backoff: Backoff,
     stopping: asyncio.Event,
 ) -> None:
     """Copy the record to `<topic>.dlq` with why it failed; retried until the broker acks
-    or the consumer stops (the record then stays uncommitted, for the partition's next owner)."""
+    or the consumer stops (the record then stays uncommitted, for the partition's next owner).
+    A topic read by several consumer groups gets a letter from each that failed on it:
+    `planb-consumer-group` says whose."""
     headers = [
         *[(k, v) for k, v in (record.headers or ())],
         ("planb-error", error[:2000].encode()),
         ("planb-source-topic", record.topic.encode()),
         ("planb-source-partition", str(record.partition).encode()),
         ("planb-source-offset", str(record.offset).encode()),
+        ("planb-consumer-group", group.encode()),
         ("planb-failed-at", utcnow().isoformat().encode()),
     ]
     key = record.key.decode(errors="replace") if record.key else ""

@@ -98,8 +98,12 @@ async def test_the_figures_after_one_incident(system: Observed) -> None:
         for key in samples
         if key[0] == "planb_consumer_lag_records" and dict(key[1])["topic"].endswith(".incidents")
     ]
-    assert len(incidents) == 1
-    assert samples[incidents[0]] == 0
+    # read by the router and by the publisher (each incident's tags): a series per group
+    assert sorted(dict(key[1])["group"].rsplit("-", 2)[1] for key in incidents) == [
+        "publisher",
+        "router",
+    ]
+    assert all(samples[key] == 0 for key in incidents)
 
 
 async def test_one_trace_from_the_ingest_request_to_the_webhook_peer(system: Observed) -> None:
@@ -152,7 +156,11 @@ async def test_one_trace_from_the_ingest_request_to_the_webhook_peer(system: Obs
         assert again.status_code == 202, again.text
 
     async def both_handled() -> list[ReceivedSpan] | None:
-        handled = [s for s in receiver.spans if s.name == "handle planb.incident.raised.v1"]
+        handled = [
+            s
+            for s in receiver.spans
+            if s.name == "handle planb.incident.raised.v1" and s.service == "planb-router"
+        ]
         return handled if len(handled) == 2 else None
 
     handled = await eventually(both_handled, what="the second incident's span on the router")
