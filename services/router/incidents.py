@@ -1,6 +1,7 @@
 """Handling incident events: record state and pause marketing in the event's transaction,
-then ask for a draft, which the drafting job writes once that has committed (draft_queue.py),
-so the `channel paused` records never wait for templates to render."""
+then ask for a draft and for the paused channels' scheduled posts to be held, which the
+drafting job (draft_queue.py) and the holding job (holds.py) do once that has committed, so
+the `channel paused` records never wait for templates to render or posts to be held."""
 
 import logging
 import uuid
@@ -102,6 +103,7 @@ async def pause_marketing_for(
         actor="policy",
         cause_id=cause_id,
         now=ctx.clock(),
+        hold_later=True,
     )
     if paused:
         _timeline(session, incident.id, paused_entry(paused))

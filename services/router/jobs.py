@@ -6,6 +6,7 @@ from functools import partial
 from services.router.context import RouterContext
 from services.router.draft_queue import write_requested_drafts
 from services.router.escalation import escalate
+from services.router.holds import hold_on_paused_channels, hold_requested
 from services.router.marketing import emit_due_posts
 from services.router.periodic import PeriodicJob
 from services.router.resume import auto_resume
@@ -26,11 +27,18 @@ def periodic_jobs(
         await auto_resume(ctx, database)
         return None
 
+    async def holding_round() -> float | None:
+        if await hold_requested(ctx.holds, database, clock=ctx.clock) is None:
+            await hold_on_paused_channels(database, clock=ctx.clock)  # what a crash left
+        return None
+
     async def drafting_round() -> float | None:
         await write_requested_drafts(ctx, database)
         return None
 
     return [
+        # woken by the commit of every pause that has posts to hold, or every 30 s
+        PeriodicJob("holding", holding_round, interval=30.0, wake=ctx.holds.wanted),
         # woken by every incident event's commit; the interval only catches what a crash left
         PeriodicJob("drafting", drafting_round, interval=5.0, wake=ctx.drafts_wanted),
         PeriodicJob(

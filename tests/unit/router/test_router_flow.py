@@ -11,6 +11,7 @@ from sqlalchemy import select
 from services.router import approvals
 from services.router.context import RouterContext
 from services.router.draft_queue import write_requested_drafts
+from services.router.holds import hold_requested
 from services.router.incidents import incident_handlers
 from services.router.models import AuditEntry, ChannelPause, Draft
 from services.router.pauses import Paused, pause_channels
@@ -72,6 +73,7 @@ async def deliver(ctx: RouterContext, db: Database, data: EventData) -> None:
     handler = incident_handlers(ctx)[data.event_type]
     async with db.transaction() as session:
         await handler(CloudEvent.wrap(data, source="/tests", id=str(uuid.uuid4())), session)
+    await hold_requested(ctx.holds, db, clock=ctx.clock)  # the jobs, as woken by that commit
     await write_requested_drafts(ctx, db)
 
 
