@@ -1,7 +1,8 @@
 """Building a service's FastAPI app: the lifespan every service shares, in one place.
 
 `create_service_app` makes the `Runtime` (database, producer, relay), loads the tokens, calls
-the service's `setup` to wire its own context and consumers, and stops it all on shutdown.
+the service's `setup` to wire its own context and consumers, freezes what start-up built out
+of the garbage collector's way (shared/runtime/heap.py), and stops it all on shutdown.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
+from shared.runtime.heap import SlowCollections, freeze_startup_heap, thaw_heap
 from shared.runtime.logs import configure_logging
 from shared.runtime.service import Runtime
 from shared.runtime.settings import CommonSettings
@@ -56,10 +58,15 @@ def create_service_app(
             await ops.start()
         try:
             await runtime.start()
+            slow_collections = SlowCollections()
             try:
                 await setup(app, runtime)
+                freeze_startup_heap()  # start-up's objects: out of every full collection
+                slow_collections.install()
                 yield
             finally:
+                slow_collections.remove()
+                thaw_heap()
                 await runtime.stop()
                 if teardown is not None:
                     await teardown(app)
