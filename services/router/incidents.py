@@ -156,7 +156,7 @@ def render_draft(
         now=now,
         holding=holding,
     )
-    return {channel.id: ctx.drafter.draft(draft_input, channel) for channel in ctx.channels}
+    return ctx.drafter.draft_all(draft_input, ctx.channels)
 
 
 async def draft_update(
