@@ -1,6 +1,7 @@
 """Which periodic jobs the router runs (the loop itself is `periodic.PeriodicJob`); the
 lifespan spawns each."""
 
+import asyncio
 from functools import partial
 
 from services.router.context import RouterContext
@@ -15,9 +16,15 @@ from shared.runtime.database import Database
 
 
 def periodic_jobs(
-    ctx: RouterContext, database: Database, settings: RouterSettings
+    ctx: RouterContext,
+    database: Database,
+    settings: RouterSettings,
+    *,
+    pauses_first: asyncio.Event | None = None,
 ) -> list[PeriodicJob]:
-    """Every job the router runs in the background; all their state is in the database."""
+    """Every job the router runs in the background; all their state is in the database.
+    Holding and drafting wait for `pauses_first` (the incident consumer has no fetch in
+    hand), so a storm's pauses never queue behind them."""
 
     async def scheduler_round() -> float | None:
         _, next_due = await emit_due_posts(ctx, database)
@@ -28,12 +35,14 @@ def periodic_jobs(
         return None
 
     async def holding_round() -> float | None:
+        if pauses_first is not None:
+            await pauses_first.wait()
         if await hold_requested(ctx.holds, database, clock=ctx.clock) is None:
             await hold_on_paused_channels(database, clock=ctx.clock)  # what a crash left
         return None
 
     async def drafting_round() -> float | None:
-        await write_requested_drafts(ctx, database)
+        await write_requested_drafts(ctx, database, pauses_first=pauses_first)
         return None
 
     return [

@@ -1,6 +1,7 @@
 """Router handlers and approvals against a real database: pause first, then drafts;
 supersede; approval requests publication; overlapping incidents hold a pause."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -213,6 +214,23 @@ async def test_the_pause_commits_before_the_draft_and_a_request_survives_a_crash
     assert await write_requested_drafts(ctx, db) == 0  # written once
     async with db.sessions() as session:
         assert len(await approvals.texts_of(session, draft.id)) == len(CHANNELS)
+
+
+async def test_drafting_waits_while_the_incident_consumer_has_a_consumer_idle(
+    ctx: RouterContext, db: Database
+) -> None:
+    """The pause first: the job neither renders nor takes the write lock until the
+    consumer's `idle` is set again."""
+    await handle_only(ctx, db, raised("inc_w", Severity.SEV2, []))
+    consumer_idle = asyncio.Event()
+    job = asyncio.create_task(write_requested_drafts(ctx, db, pauses_first=consumer_idle))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not job.done()
+    assert await pending_drafts(db, "inc_w") == []
+    consumer_idle.set()
+    assert await job == 1
+    assert len(await pending_drafts(db, "inc_w")) == 1
 
 
 async def test_a_burst_of_events_is_drafted_once_for_the_latest(
