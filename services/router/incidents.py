@@ -51,7 +51,7 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
         incident = new_incident(data, now=ctx.clock())
         session.add(incident)
         _timeline(session, incident.id, raised_entry(data))
-        await pause_marketing_for(ctx, session, incident, cause_id=event.id)
+        await pause_marketing_for(ctx, session, incident, cause_id=event.id, first=True)
         request_draft(ctx, session, incident, cause_id=event.id, message=data.summary)
 
     async def on_updated(event: CloudEvent, session: AsyncSession) -> None:
@@ -91,9 +91,15 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
 
 
 async def pause_marketing_for(
-    ctx: RouterContext, session: AsyncSession, incident: Incident, *, cause_id: str
+    ctx: RouterContext,
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    cause_id: str,
+    first: bool = False,
 ) -> list[str]:
-    """Pause every channel the policy says this incident pauses and that it doesn't yet."""
+    """Pause every channel the policy says this incident pauses and that it doesn't yet
+    (`first`: it was just raised, so it pauses none yet)."""
     paused, _ = await pause_channels(
         ctx,
         session,
@@ -104,6 +110,7 @@ async def pause_marketing_for(
         cause_id=cause_id,
         now=ctx.clock(),
         hold_later=True,
+        first=first,
     )
     if paused:
         _timeline(session, incident.id, paused_entry(paused))

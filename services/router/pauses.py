@@ -13,7 +13,7 @@ id), the fence the publisher keeps: no marketing post it handles after that reco
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.audit import Audited, record_audit, record_audits
@@ -21,6 +21,7 @@ from services.router.context import SOURCE, RouterContext
 from services.router.holds import hold_scheduled_posts
 from services.router.models import ChannelPause
 from shared.contract.events import ChannelPaused, ChannelResumed, CloudEvent, derived_id
+from shared.runtime.database import stage_insert, write_staged
 
 
 async def active_pauses(
@@ -54,14 +55,18 @@ async def pause_channels(
     cause_id: str,
     now: datetime,
     hold_later: bool = False,
+    first: bool = False,
 ) -> Paused:
     """Pause `channel_ids` for this incident (or person): those newly paused by it, and how
     many scheduled posts that held; `hold_later`: none now, the holding job holds them once
-    this commits (holds.py), so the pause's records don't wait for it.
+    this commits (holds.py), so the pause's records don't wait for it; `first`: the
+    incident was just raised, so it pauses nothing yet (no query for its pauses, and no
+    flush of what the session holds before it).
 
     A channel this incident already pauses is left alone; a manual pause always adds a row.
     """
-    if incident_id is not None:
+    if incident_id is not None and not first:
+        await write_staged(session)  # pauses staged earlier in this transaction count too
         already = set(
             (
                 await session.scalars(
@@ -80,8 +85,11 @@ async def pause_channels(
         ctx.holds.defer(session, channel_ids, reason=reason)
     else:
         held = await hold_scheduled_posts(session, channel_ids, reason=f"paused: {reason}", now=now)
-    await session.execute(
-        insert(ChannelPause),
+    # staged, not executed: an INSERT now would flush the incident first, and its draft
+    # request after as an UPDATE (two statements more on the pause's path)
+    stage_insert(
+        session,
+        ChannelPause,
         pause_rows(channel_ids, incident_id=incident_id, reason=reason, actor=actor, now=now),
     )
     announce_pauses(

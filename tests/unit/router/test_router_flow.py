@@ -256,6 +256,30 @@ async def test_a_burst_of_events_is_drafted_once_for_the_latest(
     assert all("Engineers are on site." in t.text for t in texts)
 
 
+async def test_pauses_staged_earlier_in_the_transaction_count_as_the_incidents_own(
+    ctx: RouterContext, db: Database
+) -> None:
+    """Pause rows are inserted at the commit; a second pause by the same incident in the
+    same transaction still finds the first's channels paused."""
+    async with db.transaction() as session:
+        for channels, first in ((["north"], True), (["north", "south"], False)):
+            paused = await pause_channels(
+                ctx,
+                session,
+                channels,
+                incident_id="inc_twice",
+                reason="sev2",
+                actor="policy",
+                cause_id=f"evt_{len(channels)}",
+                now=NOW,
+                first=first,
+            )
+            assert paused.channels == channels[-1:]
+    async with db.sessions() as session:
+        rows = (await session.scalars(select(ChannelPause.channel_id))).all()
+    assert sorted(rows) == ["north", "south"]
+
+
 async def test_a_pause_writes_a_row_an_audit_entry_and_a_fence_per_channel_fences_first(
     ctx: RouterContext, db: Database
 ) -> None:
