@@ -81,9 +81,7 @@ async def pause_channels(
     if not channel_ids:
         return Paused([], 0)
     held = 0
-    if hold_later:
-        ctx.holds.defer(session, channel_ids, reason=reason)
-    else:
+    if not hold_later:
         held = await hold_scheduled_posts(session, channel_ids, reason=f"paused: {reason}", now=now)
     # staged, not executed: an INSERT now would flush the incident first, and its draft
     # request after as an UPDATE (two statements more on the pause's path)
@@ -102,6 +100,8 @@ async def pause_channels(
         cause_id=cause_id,
         now=now,
     )
+    if hold_later:  # asked after the fences: the commit wakes the relay first
+        ctx.holds.defer(session, channel_ids, reason=reason)
     return Paused(channel_ids, held)
 
 
