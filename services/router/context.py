@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.drafting import Drafter, builtin_drafter
+from services.router.holds import PendingHolds
 from services.router.policy import Policy
 from shared.contract.channels import ChannelConfig
 from shared.contract.events import CloudEvent, utcnow
@@ -33,6 +34,8 @@ class RouterContext:
     """Renders drafts from the templates; `bootstrap` builds it over the operator's folder."""
     drafts_wanted: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when an incident asked for a draft; wakes the drafting job (draft_queue.py)."""
+    holds: PendingHolds = field(default_factory=PendingHolds)
+    """Scheduled posts to hold once the pauses that asked have committed (holds.py)."""
     waterfall: Waterfall = field(default_factory=Waterfall)
     """Approve → published, the router's stages (in the app's registry: `bootstrap`)."""
 

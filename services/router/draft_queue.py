@@ -6,7 +6,10 @@ and leaves a request on the incident row (`draft_cause_id`, `draft_message`). Th
 commits with the state that made it, so a crash loses none; the job (woken by that commit,
 and every few seconds for what a crash left) renders the texts outside any write lock, then
 stores them in a transaction that locks the incident row and checks the request is still
-the same, so any router replica may take it and none writes it twice. A burst of events for
+the same, so any router replica may take it and none writes it twice. The pause comes first:
+while the incident consumer has a fetch in hand the job waits (`pauses_first`) before each
+render and before taking the write lock, and it writes a few incidents per transaction, so a
+fetch that arrives meanwhile waits for a short transaction at most. A burst of events for
 one incident asks once: the latest event's draft is written, which is the one a duty manager
 must see; the earlier drafts would have been superseded by it, and their updates are on the
 timeline.
@@ -21,24 +24,37 @@ from services.router.incidents import DraftTexts, draft_update, render_draft
 from services.router.models import Draft, Incident
 from shared.runtime.database import Database
 
-BATCH = 25
-"""Requests written per transaction: a storm's thousand incidents take 40 turns at SQLite's
-writer between the pauses instead of a thousand."""
+BATCH = 10
+"""Requests written per transaction: a storm's thousand incidents take 100 short turns at
+SQLite's writer between the pauses instead of a thousand (a pause arriving during one waits
+for ten incidents' drafts at most)."""
 
 
-async def write_requested_drafts(ctx: RouterContext, database: Database) -> int:
-    """Write every requested draft, up to `BATCH` incidents per transaction; returns how
-    many requests were looked at."""
+async def write_requested_drafts(
+    ctx: RouterContext, database: Database, *, pauses_first: asyncio.Event | None = None
+) -> int:
+    """Write every requested draft, up to `BATCH` incidents per transaction, waiting for
+    `pauses_first` (set while the incident consumer has no fetch in hand) before each step;
+    returns how many requests were looked at."""
     written = 0
-    while looked := await _write_some(ctx, database):
+    while looked := await _write_some(ctx, database, pauses_first):
         written += looked
     return written
 
 
-async def _write_some(ctx: RouterContext, database: Database) -> int:
+async def _after_pauses(pauses_first: asyncio.Event | None) -> None:
+    await asyncio.sleep(0)  # CPU: let the consumer's pauses in between incidents
+    if pauses_first is not None:
+        await pauses_first.wait()
+
+
+async def _write_some(
+    ctx: RouterContext, database: Database, pauses_first: asyncio.Event | None
+) -> int:
     """Render the oldest requests' texts outside the write lock, then store them, but not
     those whose request changed meanwhile (a newer event, or another replica took it: the
     next round looks again); returns how many requests were looked at."""
+    await _after_pauses(pauses_first)
     async with database.reader() as session:
         incidents = (
             await session.scalars(
@@ -53,7 +69,7 @@ async def _write_some(ctx: RouterContext, database: Database) -> int:
         message = incident.draft_message
         texts = render_draft(ctx, incident, message=message, now=ctx.clock())
         rendered[incident.id] = (incident.draft_cause_id, message, texts)
-        await asyncio.sleep(0)  # CPU: let the consumer's pauses in between incidents
+        await _after_pauses(pauses_first)
     if not rendered:
         return 0
     async with database.transaction() as session:

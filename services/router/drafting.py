@@ -28,6 +28,7 @@ from services.router.templates import (
     candidates,
     check_templates,
     language_of,
+    reads_variable,
     template_folders,
 )
 from shared.contract.channels import ChannelConfig
@@ -76,6 +77,7 @@ class Drafter:
     def __init__(self, env: Environment) -> None:
         self.env = env
         self._chosen: dict[tuple[str, ...], Template] = {}
+        self._per_channel: dict[str | None, bool] = {}
 
     def template_for(
         self, kind: str, severity: str, channel: ChannelConfig, language: str = DEFAULT_LANGUAGE
@@ -95,11 +97,7 @@ class Drafter:
         kind, severity = draft_input.kind, draft_input.incident.severity
         template = self.template_for(kind, severity, channel, language)
         written_in = language_of(template.name, language)
-        variables = template_variables(draft_input, channel, written_in)
-        try:
-            text = tidy(template.render(variables))
-        except TemplateError as exc:
-            raise TemplateError(f"{template.filename}: {exc}") from exc
+        text = self._render(template, template_variables(draft_input, channel, written_in))
         return LanguageText(language, written_in, Drafted(text, 0, 0, 0))
 
     def draft(
@@ -120,6 +118,51 @@ class Drafter:
     ) -> list[LanguageText]:
         """The channel's text in each of its languages, its main one first."""
         return [self.draft_in(draft_input, channel, lang) for lang in channel.languages]
+
+    def draft_all(
+        self, draft_input: DraftInput, channels: list[ChannelConfig]
+    ) -> dict[tuple[str, str], LanguageText]:
+        """Every channel's text in each of its languages, as `draft_in` gives it, but each
+        template rendered once for all the channels it serves unless it reads `channel`, and
+        each text fitted once per limit: 1,000 channels on a few templates cost a few renders,
+        not 1,000 (rendering shares the router's loop with the pauses)."""
+        kind, severity = draft_input.kind, draft_input.incident.severity
+        rendered: dict[tuple[str | None, str, str | None], str] = {}
+        fitted: dict[tuple[str, str, int | None, str | None], Drafted] = {}
+        drafts: dict[tuple[str, str], LanguageText] = {}
+        for channel in channels:
+            for language in channel.languages:
+                template = self.template_for(kind, severity, channel, language)
+                written_in = language_of(template.name, language)
+                key = (
+                    template.name,
+                    written_in,
+                    channel.id if self.reads_channel(template) else None,
+                )
+                if (text := rendered.get(key)) is None:
+                    variables = template_variables(draft_input, channel, written_in)
+                    text = rendered[key] = self._render(template, variables)
+                how = (text, channel.type.value, channel.max_chars, channel.counting)
+                if (drafted := fitted.get(how)) is None:
+                    limit = channel_limit(channel)
+                    drafted = fitted[how] = fit(text, limit, keep=draft_input.link)
+                drafts[channel.id, language] = LanguageText(language, written_in, drafted)
+        return drafts
+
+    def reads_channel(self, template: Template) -> bool:
+        """Whether the template, or one it includes, reads `channel` (a name it can't tell
+        statically counts as yes); found once per template."""
+        if (known := self._per_channel.get(template.name)) is None:
+            known = self._per_channel[template.name] = reads_variable(
+                self.env, template.name, "channel"
+            )
+        return known
+
+    def _render(self, template: Template, variables: dict[str, Any]) -> str:
+        try:
+            return tidy(template.render(variables))
+        except TemplateError as exc:
+            raise TemplateError(f"{template.filename}: {exc}") from exc
 
 
 def template_variables(

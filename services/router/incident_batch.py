@@ -6,10 +6,11 @@ partition) to those rows in memory, exactly as incidents.py applies one (the sam
 in incident_changes.py). New pause rows, timeline and audit entries and the outbox records
 are staged and written as one multi-row INSERT per table at the commit; a channel some pause
 already holds costs only its new pause row (its scheduled posts are held already), and the
-posts of newly paused channels are held with one UPDATE per reason. A draft is asked for as
-one event would (the latest event's request replaces an earlier one's: one draft per
-incident however many events it had). `resolved` is rarer and releases pauses by query:
-what is staged is written first, and incidents.py's own handler takes it.
+posts of newly paused channels are held after the commit (holds.py), one UPDATE per reason.
+A draft is asked for as one event would (the latest event's request replaces an earlier
+one's: one draft per incident however many events it had). `resolved` is rarer and
+releases pauses by query: what is staged is written first, and incidents.py's own handler
+takes it.
 """
 
 import logging
@@ -33,7 +34,7 @@ from services.router.incident_changes import (
 )
 from services.router.incidents import request_draft
 from services.router.models import ChannelPause, Incident, TimelineEntry
-from services.router.pauses import announce_pauses, hold_scheduled_posts, pause_rows
+from services.router.pauses import announce_pauses, pause_rows
 from shared.contract.events import (
     CloudEvent,
     IncidentRaised,
@@ -160,11 +161,10 @@ def _pause(
 
 
 async def _write(ctx: RouterContext, session: AsyncSession, book: _Book) -> None:
-    """Hold the newly paused channels' scheduled posts, then insert what is staged."""
+    """Ask for the newly paused channels' scheduled posts to be held once this commits (in
+    the order paused, as the handlers one by one do), then insert what is staged."""
     for reason, channel_ids in book.to_hold.items():
-        await hold_scheduled_posts(
-            session, channel_ids, reason=f"paused: {reason}", now=ctx.clock()
-        )
+        ctx.holds.defer(session, channel_ids, reason=reason)
     book.to_hold.clear()
     await write_staged(session)
 

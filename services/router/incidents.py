@@ -1,6 +1,7 @@
 """Handling incident events: record state and pause marketing in the event's transaction,
-then ask for a draft, which the drafting job writes once that has committed (draft_queue.py),
-so the `channel paused` records never wait for templates to render."""
+then ask for a draft and for the paused channels' scheduled posts to be held, which the
+drafting job (draft_queue.py) and the holding job (holds.py) do once that has committed, so
+the `channel paused` records never wait for templates to render or posts to be held."""
 
 import logging
 import uuid
@@ -49,7 +50,7 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
         incident = new_incident(data, now=ctx.clock())
         session.add(incident)
         _timeline(session, incident.id, raised_entry(data))
-        await pause_marketing_for(ctx, session, incident, cause_id=event.id)
+        await pause_marketing_for(ctx, session, incident, cause_id=event.id, first=True)
         request_draft(ctx, session, incident, cause_id=event.id, message=data.summary)
 
     async def on_updated(event: CloudEvent, session: AsyncSession) -> None:
@@ -90,9 +91,15 @@ def incident_handlers(ctx: RouterContext) -> dict[str, Handler]:
 
 
 async def pause_marketing_for(
-    ctx: RouterContext, session: AsyncSession, incident: Incident, *, cause_id: str
+    ctx: RouterContext,
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    cause_id: str,
+    first: bool = False,
 ) -> list[str]:
-    """Pause every channel the policy says this incident pauses and that it doesn't yet."""
+    """Pause every channel the policy says this incident pauses and that it doesn't yet
+    (`first`: it was just raised, so it pauses none yet)."""
     paused, _ = await pause_channels(
         ctx,
         session,
@@ -102,6 +109,8 @@ async def pause_marketing_for(
         actor="policy",
         cause_id=cause_id,
         now=ctx.clock(),
+        hold_later=True,
+        first=first,
     )
     if paused:
         _timeline(session, incident.id, paused_entry(paused))
@@ -154,11 +163,7 @@ def render_draft(
         now=now,
         holding=holding,
     )
-    return {
-        (channel.id, text.language): text
-        for channel in ctx.channels
-        for text in ctx.drafter.draft_languages(draft_input, channel)
-    }
+    return ctx.drafter.draft_all(draft_input, ctx.channels)
 
 
 DraftTexts = dict[tuple[str, str], LanguageText]

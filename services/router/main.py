@@ -67,11 +67,11 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         group = f"{settings.topic_prefix}-router"
         one_by_one = incident_handlers(ctx)
         together = Handlers(one_by_one, together=incidents_together(ctx, one_by_one))
-        runtime.add_consumer(f"{group}-incidents", [runtime.topics.incidents], together)
+        incidents = runtime.add_consumer(f"{group}-incidents", [runtime.topics.incidents], together)
         runtime.add_consumer(
             f"{group}-deliveries", [runtime.topics.deliveries], delivery_handlers(ctx.waterfall)
         )
-        for job in periodic_jobs(ctx, runtime.database, settings):
+        for job in periodic_jobs(ctx, runtime.database, settings, pauses_first=incidents.idle):
             runtime.supervise(job.name, job.run, progress=job.last_round)
 
     return create_service_app(

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.router.audit import record_audit
 from services.router.context import SOURCE, RouterContext
 from services.router.fitting import measure_fitting
+from services.router.holds import hold_scheduled_posts, paused_channel_ids
 from services.router.models import MarketingPost
-from services.router.pauses import active_pauses, hold_scheduled_posts, paused_channel_ids
+from services.router.pauses import active_pauses
 from services.router.schemas_marketing import PostIn
 from shared.contract.errors import Conflict, NotFound, Rejected
 from shared.contract.events import CloudEvent, MessageKind, PublishRequested, derived_id

@@ -2,9 +2,10 @@
 
 A channel is paused while any of its `channel_pauses` rows is active, one row per incident
 (or manual pause), so two overlapping incidents keep it paused until both are over. Pausing is
-set-based: one statement holds every scheduled post on the paused channels, however many,
-one multi-row INSERT writes the pause rows and one the audit entries (1,000 channels: ORM
-objects cost more than the rest of the pause).
+set-based: one statement holds every scheduled post on the paused channels, however many
+(an incident's pause: after it commits, holds.py), one multi-row INSERT writes the pause
+rows and one the audit entries (1,000 channels: ORM objects cost more than the rest of the
+pause).
 Each newly paused channel gets a `channel paused` record on `planb.outbound` (key = channel
 id), the fence the publisher keeps: no marketing post it handles after that record goes out.
 """
@@ -12,13 +13,15 @@ id), the fence the publisher keeps: no marketing post it handles after that reco
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.audit import Audited, record_audit, record_audits
 from services.router.context import SOURCE, RouterContext
-from services.router.models import ChannelPause, MarketingPost
+from services.router.holds import hold_scheduled_posts
+from services.router.models import ChannelPause
 from shared.contract.events import ChannelPaused, ChannelResumed, CloudEvent, derived_id
+from shared.runtime.database import stage_insert, write_staged
 
 
 async def active_pauses(
@@ -41,11 +44,6 @@ class Paused(NamedTuple):
     """Scheduled posts the pause held on them."""
 
 
-def paused_channel_ids() -> Select[str]:
-    """A subquery of the channels some active pause holds."""
-    return select(ChannelPause.channel_id).where(ChannelPause.released_at.is_(None))
-
-
 async def pause_channels(
     ctx: RouterContext,
     session: AsyncSession,
@@ -56,13 +54,19 @@ async def pause_channels(
     actor: str,
     cause_id: str,
     now: datetime,
+    hold_later: bool = False,
+    first: bool = False,
 ) -> Paused:
     """Pause `channel_ids` for this incident (or person): those newly paused by it, and how
-    many scheduled posts that held.
+    many scheduled posts that held; `hold_later`: none now, the holding job holds them once
+    this commits (holds.py), so the pause's records don't wait for it; `first`: the
+    incident was just raised, so it pauses nothing yet (no query for its pauses, and no
+    flush of what the session holds before it).
 
     A channel this incident already pauses is left alone; a manual pause always adds a row.
     """
-    if incident_id is not None:
+    if incident_id is not None and not first:
+        await write_staged(session)  # pauses staged earlier in this transaction count too
         already = set(
             (
                 await session.scalars(
@@ -76,9 +80,14 @@ async def pause_channels(
         channel_ids = [c for c in channel_ids if c not in already]
     if not channel_ids:
         return Paused([], 0)
-    held = await hold_scheduled_posts(session, channel_ids, reason=f"paused: {reason}", now=now)
-    await session.execute(
-        insert(ChannelPause),
+    held = 0
+    if not hold_later:
+        held = await hold_scheduled_posts(session, channel_ids, reason=f"paused: {reason}", now=now)
+    # staged, not executed: an INSERT now would flush the incident first, and its draft
+    # request after as an UPDATE (two statements more on the pause's path)
+    stage_insert(
+        session,
+        ChannelPause,
         pause_rows(channel_ids, incident_id=incident_id, reason=reason, actor=actor, now=now),
     )
     announce_pauses(
@@ -91,6 +100,8 @@ async def pause_channels(
         cause_id=cause_id,
         now=now,
     )
+    if hold_later:  # asked after the fences: the commit wakes the relay first
+        ctx.holds.defer(session, channel_ids, reason=reason)
     return Paused(channel_ids, held)
 
 
@@ -138,30 +149,6 @@ def announce_pauses(
         action="channel.paused",
         entity_type="channel",
     )
-
-
-async def hold_scheduled_posts(
-    session: AsyncSession,
-    channels: list[str] | Select[str],
-    *,
-    reason: str,
-    now: datetime,
-    due_by: datetime | None = None,
-) -> int:
-    """Hold every scheduled post on the channels (only those due by `due_by`, if given), in
-    one statement; `channels` may be a list of ids or a subquery selecting them."""
-    statement = update(MarketingPost).where(
-        MarketingPost.channel_id.in_(channels), MarketingPost.state == "scheduled"
-    )
-    if due_by is not None:
-        statement = statement.where(MarketingPost.publish_at <= due_by)
-    result = await session.execute(
-        statement.values(state="held", detail=reason, updated_at=now).execution_options(
-            synchronize_session=False
-        )
-    )
-    # AsyncSession.execute is typed to return Result; for an UPDATE it is a CursorResult
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def release_pauses(

@@ -25,6 +25,7 @@ from jinja2 import (
     TemplateError,
     TemplateNotFound,
     TemplateSyntaxError,
+    meta,
     pass_context,
 )
 from jinja2.runtime import Context
@@ -184,3 +185,23 @@ def _candidates_in(kind: str, severity: str, channel: ChannelConfig) -> list[str
     return [
         f"{folder}{name}" for folder in folders for name in (f"{kind}.{severity}.j2", f"{kind}.j2")
     ]
+
+
+def reads_variable(env: Environment, name: str | None, variable: str) -> bool:
+    """Whether the template `name`, or one it includes, reads `variable` (a name that can't
+    be told statically, or a template without source, counts as yes)."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current is None or env.loader is None:
+            return True
+        if current in seen:
+            continue
+        seen.add(current)
+        source, _, _ = env.loader.get_source(env, current)
+        parsed = env.parse(source)
+        if variable in meta.find_undeclared_variables(parsed):
+            return True
+        todo.extend(meta.find_referenced_templates(parsed))
+    return False

@@ -87,6 +87,10 @@ class EventConsumer:
         self.dlq_producer = dlq_producer
         self.stats = ConsumerStats()
         self._consumer: AIOKafkaConsumer | None = None
+        self.idle = asyncio.Event()
+        """Set while no fetch is in hand: background work that would compete with the
+        records for the loop or the database may wait for it (the router's drafting)."""
+        self.idle.set()
         self._stopping = asyncio.Event()
         self._backoff = Backoff(config.retry_base_seconds, config.retry_max_seconds)
         self._connection = retrying(
@@ -161,7 +165,11 @@ class EventConsumer:
             await self.stats.round_done(consumer)
             records = [record for batch in batches.values() for record in batch]
             if records:
-                await self._process_all(records)
+                self.idle.clear()
+                try:
+                    await self._process_all(records)
+                finally:
+                    self.idle.set()
                 # one commit (a round trip to the broker) for the whole fetch
                 await consumer.commit({tp: batch[-1].offset + 1 for tp, batch in batches.items()})
 

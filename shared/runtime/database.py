@@ -165,8 +165,10 @@ def _insert_staged(sync: Session) -> None:
 
 
 def _write(sync: Session) -> None:
+    pending: _Pending | None = sync.info.get(_PENDING)
+    if pending is None:  # nothing was ever staged in this session
+        return
     assert not sync.in_nested_transaction(), "a savepoint could roll back rows staged before it"
-    pending: _Pending = sync.info[_PENDING]
     by_table: dict[Into, list[dict[str, Any]]] = {}
     for table, row in pending.inserts:
         by_table.setdefault(table, []).append(row)

@@ -1,7 +1,8 @@
 """Building a service's FastAPI app: the lifespan every service shares, in one place.
 
 `create_service_app` makes the `Runtime` (database, producer, relay), loads the tokens, calls
-the service's `setup` to wire its own context and consumers, and stops it all on shutdown.
+the service's `setup` to wire its own context and consumers, freezes what start-up built out
+of the garbage collector's way (shared/runtime/heap.py), and stops it all on shutdown.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
+from shared.runtime.heap import SlowCollections, freeze_startup_heap, thaw_heap
 from shared.runtime.logs import configure_logging
 from shared.runtime.metrics import ConsumerCollector, Snapshot, runtime_source
 from shared.runtime.service import Runtime
@@ -76,11 +78,16 @@ def create_service_app(
             runtime.supervise(
                 "token-last-used", accounts.record_uses, progress=lambda: accounts.flushed_at
             )
+            slow_collections = SlowCollections()
             try:
                 await setup(app, runtime)
                 runtime.supervise("metrics", snapshot.run, progress=lambda: snapshot.last_round_at)
+                freeze_startup_heap()  # start-up's objects: out of every full collection
+                slow_collections.install()
                 yield
             finally:
+                slow_collections.remove()
+                thaw_heap()
                 await accounts.last_flush()
                 await runtime.stop()
                 await accounts.close()

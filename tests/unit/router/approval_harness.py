@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from services.router.context import RouterContext
 from services.router.draft_queue import write_requested_drafts
+from services.router.holds import hold_requested
 from services.router.incidents import incident_handlers
 from services.router.models import AuditEntry, Draft, Incident, TimelineEntry
 from services.router.policy import Policy
@@ -73,7 +74,8 @@ async def deliver(ctx: RouterContext, db: Database, data: EventData) -> None:
     handler = incident_handlers(ctx)[data.event_type]
     async with db.transaction() as session:
         await handler(CloudEvent.wrap(data, source="/tests", id=str(uuid.uuid4())), session)
-    await write_requested_drafts(ctx, db)  # the drafting job, as woken by that commit
+    await hold_requested(ctx.holds, db, clock=ctx.clock)  # the jobs, as woken by that commit
+    await write_requested_drafts(ctx, db)
 
 
 def raised(

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from services.router.context import RouterContext
+from services.router.holds import hold_requested
 from services.router.incident_batch import incidents_together
 from services.router.incidents import incident_handlers
 from services.router.marketing import schedule_post
@@ -126,12 +127,14 @@ async def test_a_fetch_handled_together_leaves_what_one_by_one_leaves(
     for event in events:
         async with db.transaction() as session:
             await one_by_one[event.type](event, session)
+        await hold_requested(ctx.holds, db, clock=ctx.clock)  # the holding job, woken
     expected = await snapshot(db)
     await wipe(db)
 
     await schedule(ctx, db)
     async with db.transaction() as session:
         await incidents_together(ctx, one_by_one)(events, session)
+    await hold_requested(ctx.holds, db, clock=ctx.clock)
     got = await snapshot(db)
 
     assert got == expected

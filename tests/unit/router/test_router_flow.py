@@ -1,6 +1,7 @@
 """Router handlers and approvals against a real database: pause first, then drafts;
 supersede; approval requests publication; overlapping incidents hold a pause."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from services.router import approvals
 from services.router.context import RouterContext
 from services.router.draft_queue import write_requested_drafts
+from services.router.holds import hold_requested
 from services.router.incidents import incident_handlers
 from services.router.models import AuditEntry, ChannelPause, Draft
 from services.router.pauses import Paused, pause_channels
@@ -72,6 +74,7 @@ async def deliver(ctx: RouterContext, db: Database, data: EventData) -> None:
     handler = incident_handlers(ctx)[data.event_type]
     async with db.transaction() as session:
         await handler(CloudEvent.wrap(data, source="/tests", id=str(uuid.uuid4())), session)
+    await hold_requested(ctx.holds, db, clock=ctx.clock)  # the jobs, as woken by that commit
     await write_requested_drafts(ctx, db)
 
 
@@ -213,6 +216,23 @@ async def test_the_pause_commits_before_the_draft_and_a_request_survives_a_crash
         assert len(await approvals.texts_of(session, draft.id)) == len(CHANNELS)
 
 
+async def test_drafting_waits_while_the_incident_consumer_has_a_consumer_idle(
+    ctx: RouterContext, db: Database
+) -> None:
+    """The pause first: the job neither renders nor takes the write lock until the
+    consumer's `idle` is set again."""
+    await handle_only(ctx, db, raised("inc_w", Severity.SEV2, []))
+    consumer_idle = asyncio.Event()
+    job = asyncio.create_task(write_requested_drafts(ctx, db, pauses_first=consumer_idle))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not job.done()
+    assert await pending_drafts(db, "inc_w") == []
+    consumer_idle.set()
+    assert await job == 1
+    assert len(await pending_drafts(db, "inc_w")) == 1
+
+
 async def test_a_burst_of_events_is_drafted_once_for_the_latest(
     ctx: RouterContext, db: Database
 ) -> None:
@@ -234,6 +254,30 @@ async def test_a_burst_of_events_is_drafted_once_for_the_latest(
     assert draft.state == "pending"
     assert draft.incident_status == "identified"
     assert all("Engineers are on site." in t.text for t in texts)
+
+
+async def test_pauses_staged_earlier_in_the_transaction_count_as_the_incidents_own(
+    ctx: RouterContext, db: Database
+) -> None:
+    """Pause rows are inserted at the commit; a second pause by the same incident in the
+    same transaction still finds the first's channels paused."""
+    async with db.transaction() as session:
+        for channels, first in ((["north"], True), (["north", "south"], False)):
+            paused = await pause_channels(
+                ctx,
+                session,
+                channels,
+                incident_id="inc_twice",
+                reason="sev2",
+                actor="policy",
+                cause_id=f"evt_{len(channels)}",
+                now=NOW,
+                first=first,
+            )
+            assert paused.channels == channels[-1:]
+    async with db.sessions() as session:
+        rows = (await session.scalars(select(ChannelPause.channel_id))).all()
+    assert sorted(rows) == ["north", "south"]
 
 
 async def test_a_pause_writes_a_row_an_audit_entry_and_a_fence_per_channel_fences_first(

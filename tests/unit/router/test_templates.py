@@ -180,3 +180,30 @@ def test_bootstrap_refuses_a_broken_operator_template(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigFileError, match=r"templates/investigating\.j2:1"):
         bootstrap(settings, runtime)
+
+
+def test_drafting_for_all_channels_at_once_gives_each_the_text_drafting_one_would(
+    tmp_path: Path,
+) -> None:
+    """A template that reads `channel` (here through an include) is rendered per channel,
+    the others once for every channel they serve."""
+    write(tmp_path, "_who.j2", "for {{ channel.name }}")
+    write(
+        tmp_path, "slack/investigating.j2", "Team {% include '_who.j2' %}: {{ title }} {{ link }}"
+    )
+    write(tmp_path, "x/investigating.j2", "{{ title }} and more words to cut. {{ link }}")
+    many = [ChannelConfig(id=f"s{n}", type=ChannelType.SLACK, name=f"S{n}") for n in range(3)]
+    narrow = [
+        ChannelConfig(id=f"x{n}", type=ChannelType.X, name="X", max_chars=n) for n in (40, 40, 60)
+    ]
+    channels = [*CHANNELS, SMS, *many, *narrow]
+    drafter = load_drafter(tmp_path, tmp_path / "no-config", channels)
+    draft_input = DraftInput(
+        incident=incident(), message="On site", link=LINK, zone=LONDON, now=NOW
+    )
+    assert drafter.draft_all(draft_input, channels) == {
+        c.id: drafter.draft(draft_input, c) for c in channels
+    }
+    assert drafter.draft_all(draft_input, many)["s1"].text.startswith("Team for S1: ")
+    assert drafter.reads_channel(drafter.template_for("investigating", "sev2", many[0]))
+    assert not drafter.reads_channel(drafter.template_for("investigating", "sev2", narrow[0]))
