@@ -202,8 +202,10 @@ def test_drafting_for_all_channels_at_once_gives_each_the_text_drafting_one_woul
         incident=incident(), message="On site", link=LINK, zone=LONDON, now=NOW
     )
     assert drafter.draft_all(draft_input, channels) == {
-        c.id: drafter.draft(draft_input, c) for c in channels
+        (c.id, text.language): text
+        for c in channels
+        for text in drafter.draft_languages(draft_input, c)
     }
-    assert drafter.draft_all(draft_input, many)["s1"].text.startswith("Team for S1: ")
+    assert drafter.draft_all(draft_input, many)["s1", "en"].drafted.text.startswith("Team for S1: ")
     assert drafter.reads_channel(drafter.template_for("investigating", "sev2", many[0]))
     assert not drafter.reads_channel(drafter.template_for("investigating", "sev2", narrow[0]))
