@@ -52,6 +52,7 @@ async def test_production_waits_for_planb_topics_create(
     production = {
         "environment": "production",
         "tokens_file": tmp_path / "tokens.json",
+        "accounts_database_url": f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}",
         "ops_port": 0,  # /readyz's details on the app's port, as this test reads them
     }
     async with running_ingest(
