@@ -35,17 +35,12 @@ def router_source(database: Database, channels: Sequence[ChannelConfig]) -> Sour
                     .distinct()
                 )
             ).all()
-            held = dict(
-                (
-                    await session.execute(
-                        select(MarketingPost.channel_id, func.count())
-                        .where(MarketingPost.state == "held")
-                        .group_by(MarketingPost.channel_id)
-                    )
-                )
-                .tuples()
-                .all()
+            counted = await session.execute(
+                select(MarketingPost.channel_id, func.count())
+                .where(MarketingPost.state == "held")
+                .group_by(MarketingPost.channel_id)
             )
+            held: dict[str, int] = dict(counted.all())
         return [*_drafts(drafts), *_pauses(pauses, channels), _held(held, channels)]
 
     return families
