@@ -11,12 +11,12 @@ from a claim mapped in `OIDC_ROLES_FILE`.
 import hashlib
 import logging
 import secrets
+import warnings
 from datetime import timedelta
 from typing import Any
 
+import authlib.deprecate
 import httpx
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from joserfc.errors import (
@@ -35,6 +35,13 @@ from services.router.models import OidcLogin
 from services.router.settings import RouterSettings
 from shared.contract.config_files import load_yaml_model
 from shared.web.auth import Principal, Role
+
+# Authlib 1.7 warns on import that its httpx integration moves to httpx2 (we use its Starlette
+# client): a line in every router start, not something an operator can act on
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", authlib.deprecate.AuthlibDeprecationWarning)
+    from authlib.integrations.base_client import OAuthError
+    from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 
 log = logging.getLogger(__name__)
 router = APIRouter()

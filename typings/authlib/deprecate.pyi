@@ -1,0 +1,3 @@
+"""The one name Plan B uses from Authlib's deprecation module."""
+
+class AuthlibDeprecationWarning(DeprecationWarning): ...
