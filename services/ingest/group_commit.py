@@ -48,8 +48,6 @@ class _Job(Generic[T]):
     """Called when the job's writes are rolled back, or committed for a request that gave up
     waiting; may be called more than once."""
     future: asyncio.Future[T]
-    committed: Callable[[], None] = lambda: None
-    """Called as soon as the job's transaction commits, before the writer's next batch."""
     attempts: int = 0
     result: list[T] = field(default_factory=list)
 
@@ -84,14 +82,12 @@ class GroupCommit:
         *,
         flushed: Callable[[], None] = lambda: None,
         undo: Callable[[], None] = lambda: None,
-        committed: Callable[[], None] = lambda: None,
     ) -> T:
         """`work`'s result once its transaction committed; its exception if it failed (its
         writes undone, the batch's others kept), or the commit's if the batch failed."""
         if self._writer is None or self._writer.done():
             self._writer = self._spawn(self._write(), "ingest-group-commit")
-        future = asyncio.get_running_loop().create_future()
-        job: _Job[T] = _Job(work, flushed, undo, future, committed=committed)
+        job: _Job[T] = _Job(work, flushed, undo, asyncio.get_running_loop().create_future())
         self._waiting.append(job)
         self._wakeup.set()
         return await job.future
@@ -153,7 +149,6 @@ class GroupCommit:
         if self.on_batch is not None:
             self.on_batch(len(jobs))
         for job in jobs:
-            job.committed()
             if job.future.done():
                 job.undo()
             else:

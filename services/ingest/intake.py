@@ -243,20 +243,14 @@ class Intake:
 
     async def _forget_acked(self) -> None:
         """Delete acknowledged rows, many per transaction under load; the relay leaves each
-        alone until then. Released as the delete commits, before the writer's next batch:
-        SQLite reuses a deleted row's id, and a later release would free a new row (a copy)."""
+        alone until then."""
         while self._acked:
             ids, self._acked = self._acked, []
-
-            def settle(ids: list[int] = ids) -> None:
+            try:
+                await self.writer.run(_deleting(ids), undo=_nothing)
+            finally:
                 for row_id in ids:
                     self.runtime.relay.release(row_id, sent=True)
-
-            try:
-                await self.writer.run(_deleting(ids), committed=settle, undo=_nothing)
-            except BaseException:
-                settle()  # not deleted: the relay sends them again (at least once)
-                raise
 
     async def _record_answer(self, claim_id: int, answer: Accepted) -> None:
         """A replay of this key answers as the first request did: `accepted`."""

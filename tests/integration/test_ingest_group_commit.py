@@ -268,26 +268,3 @@ async def test_a_group_raised_resolved_and_raised_again_in_one_batch(
 
     assert of(first) == [IncidentRaised, IncidentResolved]
     assert of(second) == [IncidentRaised, IncidentUpdated]
-
-
-async def test_one_request_at_a_time_each_event_goes_once_though_row_ids_come_back(
-    client: httpx.AsyncClient, tokens: dict[str, str], bootstrap_servers: str, topic_prefix: str
-) -> None:
-    """On SQLite an acknowledged row's id is free again once its delete commits, and the next
-    request's row gets it: releasing the old row after the writer's next batch held the new
-    one released the new one, and the relay sent it beside its request (a copy)."""
-    relay = client.app.state.runtime.relay  # type: ignore[attr-defined]
-    answers = []
-    for _ in range(30):
-        answer = await client.post("/v1/incidents", headers=bearer(tokens), json=OK)
-        answers.append(answer.json())
-        relay.wake()  # the relay reads the outbox while the next request's row is held
-    assert {a["status"] for a in answers} == {"accepted"}
-    await eventually(lambda: _outbox_empty(client), what="the outbox drained")
-    events = await all_events(bootstrap_servers, topic_prefix, 30)
-    assert sorted(e.id for e in events) == sorted(a["event_id"] for a in answers)
-
-
-async def _outbox_empty(client: httpx.AsyncClient) -> bool | None:
-    depth: int = await client.app.state.runtime.relay.depth()  # type: ignore[attr-defined]
-    return True if depth == 0 else None
