@@ -112,6 +112,11 @@ class OutboxRelay:
         """The last drain reached Kafka and nobody has seen it fail since."""
         return not self._suspect_broker and self.last_error is None
 
+    @property
+    def in_flight(self) -> int:
+        """Rows their writer is still sending itself (held from the relay until it is done)."""
+        return len(self._held)
+
     def suspect_broker(self) -> None:
         """Someone saw Kafka fail: check (and recreate) topics before the next batch."""
         self._suspect_broker = True

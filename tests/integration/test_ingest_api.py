@@ -11,6 +11,7 @@ from shared.contract.events import IncidentRaised, IncidentResolved
 from shared.contract.topics import Topics
 from shared.web.auth import generate_dev_tokens
 from tests.integration.ingest_harness import read_events, running_ingest
+from tests.support import eventually
 
 OK = {"title": "Lifts out of order", "severity": "sev3"}
 
@@ -259,10 +260,14 @@ async def test_rate_limit_answers_429_with_retry_after(
 async def test_ready_and_metrics(client: httpx.AsyncClient, tokens: dict[str, str]) -> None:
     await client.post("/v1/incidents", headers=bearer(tokens, "operator"), json=OK)
     await client.post("/v1/incidents", headers=bearer(tokens, "operator"), json={"title": ""})
-    ready = await client.get("/readyz")
+
+    async def drained() -> httpx.Response | None:  # the acknowledged row's delete is async
+        ready = await client.get("/readyz")
+        return ready if ready.json()["checks"]["outbox"]["detail"]["depth"] == 0 else None
+
+    ready = await eventually(drained, what="the accepted event's outbox row deleted")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
-    assert ready.json()["checks"]["outbox"]["detail"]["depth"] == 0
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     metrics = (await client.get("/metrics")).text
     assert 'planb_ingest_events_total{outcome="accepted"} 1.0' in metrics
