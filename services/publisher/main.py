@@ -21,7 +21,6 @@ from services.publisher.metrics import PublisherMetrics
 from services.publisher.models import Base
 from services.publisher.notifier_setup import build_notifier
 from services.publisher.planned_works import planned_works_handlers
-from services.publisher.schedule import RetryPolicy
 from services.publisher.settings import PublisherSettings, get_settings
 from shared.runtime.service import Runtime
 from shared.web.app import create_service_app
@@ -44,12 +43,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             app.state.channels,
             runtime.topics,
             runtime.relay.wake,
-            policy=RetryPolicy(
-                max_attempts=settings.max_delivery_attempts,
-                base_seconds=settings.retry_base_seconds,
-                max_seconds=settings.retry_max_seconds,
-                deadline_seconds=settings.retry_deadline_minutes * 60,
-            ),
+            policy=settings.retry_policy(),
             quick_attempts=settings.quick_retry_attempts,
             quick_max_wait=settings.quick_retry_max_wait_seconds,
             breaker_threshold=settings.breaker_threshold,

@@ -6,7 +6,6 @@ import httpx
 from services.publisher.components import ComponentsFile
 from services.publisher.notifier import Notifier
 from services.publisher.notifier_batch import Links
-from services.publisher.schedule import RetryPolicy
 from services.publisher.settings import PublisherSettings
 from services.publisher.subscriber_mail import MailSender, SmtpConfig
 from services.publisher.subscriber_notes import SubscriberSender
@@ -38,12 +37,7 @@ def build_notifier(
             page_title=settings.status_page_title,
             secret=settings.subscription_secret.get_secret_value(),
         ),
-        policy=RetryPolicy(
-            max_attempts=settings.max_delivery_attempts,
-            base_seconds=settings.retry_base_seconds,
-            max_seconds=settings.retry_max_seconds,
-            deadline_seconds=settings.retry_deadline_minutes * 60,
-        ),
+        policy=settings.retry_policy(),
         rate=settings.subscriber_send_rate,
         batch=settings.subscriber_batch,
         poll_seconds=settings.subscriber_poll_seconds,

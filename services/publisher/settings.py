@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from services.publisher.schedule import RetryPolicy
 from shared.runtime.settings import CommonSettings
 
 DEV_SUBSCRIPTION_SECRET = "dev-only-subscription-secret"
@@ -131,6 +132,15 @@ class PublisherSettings(CommonSettings):
         (links signed with the published development secret could be forged)."""
         secret = self.subscription_secret.get_secret_value()
         return self.environment != "production" or secret != DEV_SUBSCRIPTION_SECRET
+
+    def retry_policy(self) -> RetryPolicy:
+        """The durable retry schedule both delivery engines (channels, subscribers) follow."""
+        return RetryPolicy(
+            max_attempts=self.max_delivery_attempts,
+            base_seconds=self.retry_base_seconds,
+            max_seconds=self.retry_max_seconds,
+            deadline_seconds=self.retry_deadline_minutes * 60,
+        )
 
     def resolved_components_file(self) -> Path:
         return self.components_file or self.config_dir / "components.yaml"
